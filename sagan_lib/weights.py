@@ -1,0 +1,82 @@
+"""Loading generator weights: the authors' published checkpoints or our own.
+
+The authors publish `SAGAN_G_*.ckpt` files (RSNA, VinDr-CXR, LAG) as plain
+generator state dicts. Our trainer's checkpoints hold the generator under
+`"G"`. Both load here, with `torch.load(..., weights_only=True)`.
+"""
+
+from pathlib import Path
+
+import torch
+
+from .generator import Generator
+
+
+def guess_generator_config(state_dict: dict) -> dict:
+    """Read conv_dim, c_dim, repeat_num and num_memory off a generator state dict's shapes."""
+    guess = {}
+    stem = state_dict.get("layer1.0.weight")
+    if stem is not None:
+        guess["conv_dim"] = stem.shape[0]
+        guess["c_dim"] = stem.shape[1] - 1
+    blocks = {key.split(".")[1] for key in state_dict if key.startswith("bn2.") and ".main." in key}
+    if blocks:
+        guess["repeat_num"] = len(blocks)
+    mixer = state_dict.get("p_bn1.0.weight")
+    if mixer is not None and "conv_dim" in guess:
+        num_bits = mixer.shape[1] - 2 * guess["conv_dim"]
+        # A code of num_bits bits serves 2**(num_bits-1) … 2**num_bits − 1 windows.
+        squares = [n * n for n in range(1, 64) if 2 ** (num_bits - 1) <= n * n < 2 ** num_bits]
+        if len(squares) == 1:
+            guess["num_memory"] = squares[0]
+        elif squares:
+            guess["num_memory_candidates"] = squares
+    return guess
+
+
+def _generator_state(checkpoint, path) -> dict:
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f"{path} holds a {type(checkpoint).__name__}, not a state dict")
+    state = checkpoint.get("G", checkpoint)
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise ValueError(f"{path} is neither a generator state dict nor a kit checkpoint with key 'G'")
+    # Weights saved from nn.DataParallel carry a "module." prefix.
+    return {key.removeprefix("module."): value for key, value in state.items()}
+
+
+def load_generator_checkpoint(path, map_location="cpu", **config) -> Generator:
+    """Build a `Generator(**config)` and load the weights at `path` with `strict=True`.
+
+    A mismatch raises a `ValueError` listing missing, unexpected and wrongly shaped
+    keys, with the configuration the file's shapes suggest.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"generator checkpoint not found: {path}")
+    state = _generator_state(torch.load(path, map_location=map_location, weights_only=True), path)
+    if "config" in config and isinstance(config["config"], dict):
+        config = config.pop("config")
+    generator = Generator(**config)
+    expected = generator.state_dict()
+    missing = [key for key in expected if key not in state]
+    unexpected = [key for key in state if key not in expected]
+    wrong_shape = [
+        f"{key}: file {tuple(state[key].shape)} vs model {tuple(expected[key].shape)}"
+        for key in expected
+        if key in state and state[key].shape != expected[key].shape
+    ]
+    if missing or unexpected or wrong_shape:
+        def first(items):
+            return ", ".join(items[:5]) + (f" … ({len(items)} in all)" if len(items) > 5 else "")
+
+        lines = [f"{path} does not fit Generator({', '.join(f'{k}={v}' for k, v in config.items()) or 'defaults'})"]
+        if missing:
+            lines.append(f"  missing keys: {first(missing)}")
+        if unexpected:
+            lines.append(f"  unexpected keys: {first(unexpected)}")
+        if wrong_shape:
+            lines.append(f"  wrongly shaped keys: {first(wrong_shape)}")
+        lines.append(f"  the file's shapes suggest: {guess_generator_config(state)}")
+        raise ValueError("\n".join(lines))
+    generator.load_state_dict(state, strict=True)
+    return generator
