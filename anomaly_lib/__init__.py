@@ -1,0 +1,78 @@
+"""Method-agnostic tools shared by the SAGAN and SWSSL parts of the course kit.
+
+metrics      AUC, AP and operating points (``roc_report``)
+heatmaps     anomaly maps -> colour heatmaps and overlays
+figures      reconstruction / heatmap panels and ROC-PR figures
+layouts      the Med-AD, chest and DBT folder layouts (readers and writer)
+images       parallel loading of image files as grey uint8 arrays
+phantoms     synthetic chest and breast datasets with lesion masks
+shapes       per-layer output shapes of a model (``trace_shapes``)
+checkpoints  atomic checkpoint saving and random-generator state
+device       device choice and smoke-test mode
+"""
+
+from .checkpoints import atomic_save, capture_rng_state, restore_rng_state
+from .device import describe_device, pick_device, smoke_mode
+from .figures import heatmap_panel, reconstruction_panel, roc_pr_figure
+from .heatmaps import jet_heatmap, normalize_map, overlay_heatmap, to_uint8_gray
+from .images import ImageLoadError, as_height_width, load_grayscale
+from .layouts import (
+    IMAGE_EXTENSIONS,
+    list_images,
+    read_chest,
+    read_dbt,
+    read_layout,
+    read_medad,
+    write_medad_json,
+)
+from .metrics import OperatingPoint, RocReport, operating_point, roc_report
+from .phantoms import (
+    DEFAULT_COUNTS,
+    Phantom,
+    breast_phantom,
+    chest_phantom,
+    draw_breast,
+    draw_chest,
+    make_phantom_dataset,
+)
+from .shapes import ShapeRow, ShapeTrace, trace_shapes
+
+__all__ = [
+    "DEFAULT_COUNTS",
+    "IMAGE_EXTENSIONS",
+    "ImageLoadError",
+    "OperatingPoint",
+    "Phantom",
+    "RocReport",
+    "ShapeRow",
+    "ShapeTrace",
+    "as_height_width",
+    "atomic_save",
+    "breast_phantom",
+    "capture_rng_state",
+    "chest_phantom",
+    "describe_device",
+    "draw_breast",
+    "draw_chest",
+    "heatmap_panel",
+    "jet_heatmap",
+    "list_images",
+    "load_grayscale",
+    "make_phantom_dataset",
+    "normalize_map",
+    "operating_point",
+    "overlay_heatmap",
+    "pick_device",
+    "read_chest",
+    "read_dbt",
+    "read_layout",
+    "read_medad",
+    "reconstruction_panel",
+    "restore_rng_state",
+    "roc_pr_figure",
+    "roc_report",
+    "smoke_mode",
+    "to_uint8_gray",
+    "trace_shapes",
+    "write_medad_json",
+]

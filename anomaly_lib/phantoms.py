@@ -1,0 +1,422 @@
+"""Synthetic chest radiographs and breast slices, with and without lesions, for fast experiments.
+
+Real datasets take hours to download and train on. These phantoms are drawn
+with a few cv2 ellipses, lines and blurs in milliseconds, yet keep what matters
+for anomaly detection: normal images vary (pose, size, contrast, noise), and
+abnormal images differ only by a local lesion whose mask we know.
+
+All drawing happens on a float32 canvas in [0, 1] (bright = dense tissue, as on
+a radiograph); sizes and positions are fractions of the image size, so the same
+code works from 32x32 to 1024x1024.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .images import as_height_width
+from .layouts import CHEST_FOLDERS, DBT_FOLDERS, write_medad_json
+
+SUBPIXEL_BITS = 4  # cv2 drawing with fractional coordinates, so shapes scale smoothly
+
+
+@dataclass
+class Phantom:
+    """One synthetic image with its ground truth."""
+
+    image: np.ndarray  # uint8 (H, W)
+    lesion_mask: np.ndarray  # bool (H, W); all False for a normal image
+    organ_mask: np.ndarray  # bool (H, W); the lungs (chest) or breast tissue (breast)
+
+
+# ---------------------------------------------------------------------------- drawing helpers
+
+
+def _draw_ellipse(canvas, center, axes, angle=0.0, arc=(0, 360), thickness=-1) -> np.ndarray:
+    """Draw a filled (or, with thickness > 0, outlined) ellipse of value 1 onto ``canvas``.
+
+    ``center`` = (x, y) and ``axes`` = (half-width, half-height) in pixels, floats
+    allowed; ``arc`` = (start, end) in degrees, clockwise from the +x axis.
+    """
+    scale = 1 << SUBPIXEL_BITS
+    cv2.ellipse(
+        canvas,
+        (round(center[0] * scale), round(center[1] * scale)),
+        (max(1, round(axes[0] * scale)), max(1, round(axes[1] * scale))),
+        angle,
+        arc[0],
+        arc[1],
+        1.0,
+        thickness,
+        cv2.LINE_8,
+        SUBPIXEL_BITS,
+    )
+    return canvas
+
+
+def _ellipse_mask(shape, center, axes, angle=0.0) -> np.ndarray:
+    """A new float32 (H, W) canvas with one filled ellipse of 1s on 0s."""
+    return _draw_ellipse(np.zeros(shape, np.float32), center, axes, angle)
+
+
+def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur with a sigma in pixels (no-op for tiny sigmas)."""
+    if sigma < 0.3:
+        return image
+    return cv2.GaussianBlur(image, (0, 0), sigma)
+
+
+def _smooth_noise(rng: np.random.Generator, shape, sigma: float) -> np.ndarray:
+    """Blurred white noise rescaled to unit standard deviation: blotchy texture of size ~sigma."""
+    noise = _blur(rng.standard_normal(shape).astype(np.float32), sigma)
+    return noise / (noise.std() + 1e-6)
+
+
+def _random_point_in(rng: np.random.Generator, mask: np.ndarray) -> tuple[float, float]:
+    """(x, y) of a random pixel where ``mask`` is True."""
+    ys, xs = np.nonzero(mask)
+    pick = rng.integers(len(xs))
+    return float(xs[pick]), float(ys[pick])
+
+
+def _erode(mask: np.ndarray, radius: float) -> np.ndarray:
+    """Shrink a bool mask by ``radius`` pixels (points at least that far inside)."""
+    size = 2 * max(1, round(radius)) + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    return cv2.erode(mask.astype(np.uint8), kernel).astype(bool)
+
+
+def _finish(rng: np.random.Generator, canvas: np.ndarray, scale: float) -> np.ndarray:
+    """Random contrast/brightness, detector noise and a slight blur; float [0,1] -> uint8."""
+    gain = rng.uniform(0.85, 1.15)
+    offset = rng.uniform(-0.05, 0.05)
+    canvas = canvas * gain + offset
+    canvas = canvas + rng.normal(0.0, rng.uniform(0.01, 0.025), canvas.shape).astype(np.float32)
+    canvas = _blur(canvas, 0.6 * scale)
+    return np.round(np.clip(canvas, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+# ---------------------------------------------------------------------------- chest
+
+
+def _draw_lesions(rng, shape, allowed: np.ndarray, unit: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bright compact opacities inside ``allowed``: (soft intensity layer, bool mask).
+
+    ``unit`` is the image size / 64, so radii are 3-9 px at 64x64.
+    Either round nodules, patchy consolidation (overlapping small blobs), or both.
+    """
+    kind = rng.choice(["nodules", "consolidation", "both"], p=[0.4, 0.4, 0.2])
+    blobs = []  # (x, y, radius_x, radius_y, angle)
+    if kind in ("nodules", "both"):
+        for _ in range(rng.integers(1, 3)):
+            radius = rng.uniform(3.5, 8.5) * unit
+            x, y = _random_point_in(rng, _erode(allowed, radius))
+            stretch = rng.uniform(0.8, 1.2)
+            blobs.append((x, y, radius * stretch, radius / stretch, rng.uniform(0, 180)))
+    if kind in ("consolidation", "both"):
+        x0, y0 = _random_point_in(rng, _erode(allowed, 6 * unit))
+        for _ in range(rng.integers(3, 7)):
+            radius = rng.uniform(2.5, 5.5) * unit
+            x, y = x0 + rng.normal(0, 3 * unit), y0 + rng.normal(0, 4 * unit)
+            blobs.append((x, y, radius * rng.uniform(0.7, 1.4), radius, rng.uniform(0, 180)))
+
+    shape_mask = np.zeros(shape, np.float32)
+    layer = np.zeros(shape, np.float32)
+    for x, y, radius_x, radius_y, angle in blobs:
+        blob = _ellipse_mask(shape, (x, y), (radius_x, radius_y), angle)
+        shape_mask = np.maximum(shape_mask, blob)
+        # each blob is densest in its middle: blur by a fraction of its radius
+        strength = rng.uniform(0.3, 0.42)
+        layer = np.maximum(layer, strength * _blur(blob, 0.35 * min(radius_x, radius_y)))
+    lesion_mask = (shape_mask > 0) & allowed
+    return layer, lesion_mask
+
+
+def _body(rng, shape, center_x, tilt, unit) -> np.ndarray:
+    """Soft-edged trunk with shoulders: float (H, W), 1 inside the body, 0 in the air around it."""
+    height, width = shape
+    trunk = _ellipse_mask(
+        shape, (center_x, height * 0.62), (width * rng.uniform(0.44, 0.5), height * 0.62), tilt
+    )
+    shoulders = _draw_ellipse(
+        trunk, (center_x, height * 0.2), (width * rng.uniform(0.5, 0.56), height * 0.16), tilt
+    )
+    return _blur(shoulders, 2.0 * unit)
+
+
+def _lungs_and_heart(rng, shape, center_x, lung_y, tilt) -> tuple[np.ndarray, np.ndarray]:
+    """Two tall lung ovals and the heart: (lungs, heart), each float 0/1 (H, W)."""
+    height, width = shape
+    lung_axes = (width * rng.uniform(0.14, 0.17), height * rng.uniform(0.29, 0.34))
+    lungs = np.zeros(shape, np.float32)
+    for side in (-1, 1):  # image left, image right
+        lung_x = center_x + side * width * rng.uniform(0.19, 0.22)
+        apex_lean = side * rng.uniform(2, 8)  # the tops lean towards the midline
+        _draw_ellipse(lungs, (lung_x, lung_y), lung_axes, tilt - apex_lean)
+    # the heart lies low, towards the patient's left = the image's right on a PA radiograph
+    heart = _ellipse_mask(
+        shape,
+        (center_x + width * rng.uniform(0.05, 0.09), height * rng.uniform(0.62, 0.67)),
+        (width * rng.uniform(0.13, 0.17), height * rng.uniform(0.11, 0.14)),
+        tilt - rng.uniform(15, 30),
+    )
+    return lungs, heart
+
+
+def _spine(rng, shape, center_x, tilt, unit) -> np.ndarray:
+    """A vertical band down the midline with faint gaps between vertebrae: float (H, W)."""
+    height, width = shape
+    spine = _ellipse_mask(shape, (center_x, height * 0.5), (width * 0.045, height * 0.62), tilt)
+    rows = np.arange(height) / height
+    vertebra_gaps = 0.5 + 0.5 * np.cos(2 * np.pi * rng.uniform(11, 14) * rows)  # (H,)
+    spine = spine * (1 - 0.3 * vertebra_gaps[:, None])  # (H, 1) broadcasts over columns
+    return _blur(spine, 1.2 * unit)
+
+
+def _ribs(rng, shape, center_x, tilt, unit) -> np.ndarray:
+    """Thin arcs, high at the spine and curving outwards and down: float (H, W)."""
+    height, width = shape
+    ribs = np.zeros(shape, np.float32)
+    spacing = height * rng.uniform(0.07, 0.08)
+    thickness = max(1, round(unit))
+    for rib in range(8):
+        arc_center = (center_x, height * (0.16 + 0.13) + rib * spacing)
+        arc_axes = (width * rng.uniform(0.34, 0.38), height * 0.13)
+        # degrees clockwise from +x: 180-270 is the upper-left quarter, 270-360 the upper-right
+        for arc in ((180, 270), (270, 360)):
+            _draw_ellipse(ribs, arc_center, arc_axes, tilt, arc, thickness)
+    return _blur(ribs, 0.6 * unit)
+
+
+def _vessels(rng, shape, center_x, lung_y, unit) -> np.ndarray:
+    """Lung markings: thin lines fanning outwards from each hilum: float (H, W)."""
+    height, width = shape
+    vessels = np.zeros(shape, np.float32)
+    thickness = max(1, round(0.7 * unit))
+    for side in (-1, 1):
+        hilum_x = center_x + side * width * 0.1
+        hilum_y = lung_y + height * rng.uniform(-0.02, 0.04)
+        for angle in np.deg2rad(rng.uniform(-70, 70, rng.integers(5, 9))):
+            length = height * rng.uniform(0.1, 0.22)
+            tip_x = hilum_x + side * length * np.cos(angle)  # side * ...: point outwards
+            tip_y = hilum_y + length * np.sin(angle)
+            cv2.line(
+                vessels,
+                (round(hilum_x), round(hilum_y)),
+                (round(tip_x), round(tip_y)),
+                1.0,
+                thickness,
+            )
+    return _blur(vessels, 0.6 * unit)
+
+
+def draw_chest(rng: np.random.Generator, size, abnormal: bool) -> Phantom:
+    """A chest-radiograph-like phantom (PA view): body, lungs, heart, spine, ribs, optional lesions.
+
+    The image is built as a sum of layers, each with a random strength, so
+    normal images vary; an abnormal image also gets bright opacities inside
+    the lungs (see ``_draw_lesions``).
+    """
+    height, width = as_height_width(size)
+    shape = (height, width)
+    unit = min(height, width) / 64  # 1 at 64x64: lengths below are "pixels at 64x64"
+    center_x = width * (0.5 + rng.uniform(-0.03, 0.03))
+    lung_y = height * rng.uniform(0.43, 0.48)
+    tilt = rng.uniform(-4, 4)  # degrees the patient is rotated
+
+    body = _body(rng, shape, center_x, tilt, unit)
+    lungs, heart = _lungs_and_heart(rng, shape, center_x, lung_y, tilt)
+    aerated_lungs = lungs * (1 - heart)  # the heart hides the lung behind it
+    soft_lungs = _blur(aerated_lungs, 1.2 * unit)
+
+    canvas = 0.06 + (rng.uniform(0.5, 0.62) - 0.06) * body  # air 0.06, soft tissue ~0.55
+    canvas -= rng.uniform(0.3, 0.38) * soft_lungs  # air-filled lungs are dark
+    canvas += 0.08 * _spine(rng, shape, center_x, tilt, unit)
+    # ribs show mainly against the dark lungs
+    canvas += 0.06 * _ribs(rng, shape, center_x, tilt, unit) * body * (0.3 + 0.7 * soft_lungs)
+    canvas += 0.05 * _vessels(rng, shape, center_x, lung_y, unit) * soft_lungs
+    canvas += 0.015 * _smooth_noise(rng, shape, 1.5 * unit) * soft_lungs
+
+    lung_mask = aerated_lungs > 0.5
+    lesion_mask = np.zeros(shape, bool)
+    if abnormal:
+        lesion_layer, lesion_mask = _draw_lesions(rng, shape, lung_mask, unit)
+        canvas += lesion_layer * soft_lungs  # opacities fade out at the lung border
+
+    return Phantom(_finish(rng, canvas, unit), lesion_mask, lung_mask)
+
+
+def chest_phantom(rng: np.random.Generator, size, abnormal: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A chest phantom: (image uint8 (H, W), lesion_mask bool (H, W)). See ``draw_chest``."""
+    phantom = draw_chest(rng, size, abnormal)
+    return phantom.image, phantom.lesion_mask
+
+
+# ---------------------------------------------------------------------------- breast
+
+
+def draw_breast(rng: np.random.Generator, size, abnormal: bool) -> Phantom:
+    """A breast-slice-like phantom: tissue half-ellipse on black, glandular texture, optional mass."""
+    height, width = as_height_width(size)
+    shape = (height, width)
+    unit = min(height, width) / 64
+
+    # tissue: half an ellipse growing out of the chest wall at the left edge
+    center_y = height * rng.uniform(0.45, 0.55)
+    reach = width * rng.uniform(0.75, 0.92)
+    half_height = height * rng.uniform(0.36, 0.46)
+    breast = _ellipse_mask(shape, (0, center_y), (reach, half_height), rng.uniform(-8, 8))
+    breast_soft = _blur(breast, 1.0 * unit)
+
+    # fibroglandular tissue: wispy streaks running towards the nipple, denser near the chest wall
+    streaks = np.zeros(shape, np.float32)
+    for sigma_along, sigma_across, weight in ((6.0, 1.5, 1.0), (2.0, 0.6, 0.6)):
+        noise = rng.standard_normal(shape).astype(np.float32)
+        noise = cv2.GaussianBlur(
+            noise, (0, 0), sigmaX=sigma_along * unit, sigmaY=sigma_across * unit
+        )
+        streaks += weight * noise / (noise.std() + 1e-6)
+    distance_from_wall = (
+        np.linspace(0, 1, width, dtype=np.float32)[None, :] * width / reach
+    )  # (1, W)
+    density = np.clip(1.2 - distance_from_wall, 0, 1)
+    glandular = np.clip(0.45 + 0.3 * streaks + rng.uniform(-0.15, 0.15), 0, 1) * density
+    canvas = breast_soft * (rng.uniform(0.18, 0.26) + rng.uniform(0.25, 0.35) * glandular)
+
+    breast_mask = breast > 0.5
+    lesion_mask = np.zeros(shape, bool)
+    if abnormal:
+        radius = rng.uniform(3.5, 7.0) * unit
+        inside = _erode(breast_mask, 2.5 * radius)
+        inside[:, : round(2.5 * radius)] = False  # keep the mass off the chest-wall edge
+        x, y = _random_point_in(rng, inside)
+        core = _ellipse_mask(
+            shape, (x, y), (radius * rng.uniform(0.8, 1.2), radius), rng.uniform(0, 180)
+        )
+        spicules = np.zeros(shape, np.float32)
+        for angle in rng.uniform(0, 2 * np.pi, rng.integers(6, 12)):
+            length = radius * rng.uniform(1.6, 2.6)
+            tip = (x + length * np.cos(angle), y + length * np.sin(angle))
+            cv2.line(
+                spicules,
+                (round(x), round(y)),
+                (round(tip[0]), round(tip[1])),
+                1.0,
+                max(1, round(0.6 * unit)),
+            )
+        mass = np.maximum(_blur(core, 0.3 * radius), 0.5 * _blur(spicules, 0.4 * unit))
+        canvas = canvas + rng.uniform(0.35, 0.45) * mass * breast_soft
+        lesion_mask = (core > 0) & breast_mask
+
+    return Phantom(_finish(rng, canvas, unit), lesion_mask, breast_mask)
+
+
+def breast_phantom(rng: np.random.Generator, size, abnormal: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A breast phantom: (image uint8 (H, W), lesion_mask bool (H, W)). See ``draw_breast``."""
+    phantom = draw_breast(rng, size, abnormal)
+    return phantom.image, phantom.lesion_mask
+
+
+# ---------------------------------------------------------------------------- datasets on disk
+
+DEFAULT_COUNTS = {
+    # train_normal 100 -> the authors' unlabeled mix (ar = 0.6) needs 60 abnormal + 40 normal
+    "medad": {
+        "train_normal": 100,
+        "unlabeled_normal": 60,
+        "unlabeled_abnormal": 60,
+        "test_normal": 50,
+        "test_abnormal": 50,
+    },
+    "chest": {"train_normal": 40, "test_normal": 20, "test_abnormal": 20},
+    "dbt": {"train_normal": 40, "test_normal": 20, "test_abnormal": 20},
+}
+# a fixed number per split, so an image's random stream depends only on (seed, split, index)
+SPLIT_IDS = {
+    "train_normal": 0,
+    "unlabeled_normal": 1,
+    "unlabeled_abnormal": 2,
+    "test_normal": 3,
+    "test_abnormal": 4,
+}
+SETTINGS_FILE = "phantom_dataset.json"  # marks a folder as ours, so it may be rewritten
+
+
+def _prepare_output_folder(out_dir: Path) -> None:
+    """Create ``out_dir``; clear it first if an earlier phantom dataset lives there."""
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        if not (out_dir / SETTINGS_FILE).is_file():
+            raise FileExistsError(
+                f"{out_dir} is not empty and holds no {SETTINGS_FILE}; "
+                "refusing to overwrite it. Choose a new or empty folder."
+            )
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _split_folder(out_dir: Path, layout: str, split: str) -> Path:
+    """Where the images of one split go, according to the layout definitions."""
+    if layout == "medad":
+        return out_dir / "images"
+    if layout == "chest":
+        return out_dir / CHEST_FOLDERS[split][0]
+    return out_dir / DBT_FOLDERS[split]
+
+
+def make_phantom_dataset(out_dir, layout="medad", image_size=64, counts=None, seed=0) -> Path:
+    """Write a phantom dataset in one of the layouts of ``layouts.py``; returns ``out_dir``.
+
+    ``layout`` is "medad" or "chest" (chest phantoms) or "dbt" (breast phantoms).
+    ``counts`` overrides some or all of ``DEFAULT_COUNTS[layout]``. Images are
+    named like ``test_abnormal_0007.png``; lesion masks of abnormal images go to
+    ``out_dir/masks/`` under the same names. The same seed gives the same bytes.
+    """
+    if layout not in DEFAULT_COUNTS:
+        raise ValueError(f"unknown layout {layout!r}; choose one of {list(DEFAULT_COUNTS)}")
+    counts = {**DEFAULT_COUNTS[layout], **(counts or {})}
+    unknown = sorted(set(counts) - set(DEFAULT_COUNTS[layout]))
+    if unknown:
+        raise ValueError(
+            f"unknown count key(s) {unknown} for layout {layout!r}; "
+            f"valid keys: {list(DEFAULT_COUNTS[layout])}"
+        )
+    # the folder layouts' readers reject empty folders, so those need at least one image
+    smallest = 0 if layout == "medad" else 1
+    for split, count in counts.items():
+        if int(count) < smallest:
+            raise ValueError(
+                f"count for {split} must be >= {smallest} in layout {layout!r}; got {count}"
+            )
+    draw = draw_breast if layout == "dbt" else draw_chest
+    height, width = as_height_width(image_size)
+
+    out_dir = Path(out_dir)
+    _prepare_output_folder(out_dir)
+    mask_dir = out_dir / "masks"
+    mask_dir.mkdir()
+    file_names = {}
+    for split, count in counts.items():
+        folder = _split_folder(out_dir, layout, split)
+        folder.mkdir(parents=True, exist_ok=True)
+        abnormal = split.endswith("_abnormal")
+        file_names[split] = []
+        for index in range(int(count)):
+            rng = np.random.default_rng([seed, SPLIT_IDS[split], index])
+            phantom = draw(rng, (height, width), abnormal)
+            name = f"{split}_{index:04d}.png"
+            cv2.imwrite(str(folder / name), phantom.image)
+            if abnormal:
+                cv2.imwrite(str(mask_dir / name), phantom.lesion_mask.astype(np.uint8) * 255)
+            file_names[split].append(name)
+
+    if layout == "medad":
+        write_medad_json(out_dir, file_names)
+    settings = {"layout": layout, "image_size": [height, width], "counts": counts, "seed": seed}
+    (out_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
+    return out_dir
