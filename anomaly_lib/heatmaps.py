@@ -19,8 +19,15 @@ def to_numpy(array_like) -> np.ndarray:
 
 
 def _as_2d(array_like, what: str) -> np.ndarray:
-    """Squeeze singleton dims, e.g. (1, 1, H, W) -> (H, W); anything else must already be 2-D."""
-    array = np.squeeze(to_numpy(array_like))
+    """Drop singleton batch/channel dims, e.g. (1, 1, H, W) or (H, W, 1) -> (H, W).
+
+    Only outer dims are dropped, so a genuine 1-pixel-high image (1, W) stays 2-D.
+    """
+    array = to_numpy(array_like)
+    while array.ndim > 2 and array.shape[0] == 1:
+        array = array[0]  # (1, ..., H, W) -> (..., H, W)
+    while array.ndim > 2 and array.shape[-1] == 1:
+        array = array[..., 0]  # (H, W, 1) -> (H, W)
     if array.ndim != 2:
         raise ValueError(f"{what} must be a single 2-D map (H, W); got shape {array.shape}")
     return array

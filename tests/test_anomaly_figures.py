@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+import torch
+
+from anomaly_lib.figures import heatmap_panel, reconstruction_panel, roc_pr_figure
+from anomaly_lib.metrics import roc_report
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path):
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE)
+    assert len(data) > 2000
+
+
+def test_reconstruction_panel_has_four_columns_and_saves_png(tmp_path):
+    images = torch.rand(3, 1, 16, 16) * 2 - 1
+    reconstructions = images.flip(-1)
+    anomaly_maps = (images - reconstructions).abs()
+    path = tmp_path / "new_folder" / "panel.png"
+    figure = reconstruction_panel(
+        images, reconstructions, anomaly_maps, titles=["a", "b", "c"], path=path
+    )
+    assert_png(path)
+    axes = figure.get_axes()
+    assert len(axes) == 3 * 4
+    assert [ax.get_title() for ax in axes[:4]] == [
+        "input",
+        "reconstruction",
+        "difference",
+        "overlay",
+    ]
+    assert axes[4].get_ylabel() == "b"
+    assert all(len(ax.get_images()) == 1 for ax in axes)
+
+
+def test_reconstruction_panel_accepts_n_h_w_and_checks_lengths():
+    images = np.zeros((2, 8, 8))
+    figure = reconstruction_panel(images, images, images)
+    assert len(figure.get_axes()) == 2 * 4
+    with pytest.raises(ValueError, match="2 images, 2 reconstructions and 1 anomaly maps"):
+        reconstruction_panel(images, images, images[:1])
+    with pytest.raises(ValueError, match="titles has 1 entries"):
+        reconstruction_panel(images, images, images, titles=["only one"])
+
+
+def test_heatmap_panel_overlays_coarse_maps(tmp_path):
+    images = np.random.default_rng(0).random((2, 32, 32))
+    patch_maps = np.random.default_rng(1).random((2, 4, 4))
+    path = tmp_path / "heat.png"
+    figure = heatmap_panel(images, patch_maps, path=path)
+    assert_png(path)
+    overlay = figure.get_axes()[1].get_images()[0].get_array()
+    assert overlay.shape == (32, 32, 3)
+
+
+def test_roc_pr_figure_marks_both_cutoffs_and_saves(tmp_path):
+    labels = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
+    scores = [1, 2, 3, 4, 8, 5, 6, 7, 9, 10]
+    path = tmp_path / "roc.png"
+    figure = roc_pr_figure(labels, scores, path=path, title="toy")
+    assert_png(path)
+    roc_ax, pr_ax = figure.get_axes()
+    roc_legend = [text.get_text() for text in roc_ax.get_legend().get_texts()]
+    assert "ROC (AUC = 0.880)" in roc_legend
+    assert any(text.startswith("authors' cutoff: t=6") for text in roc_legend)
+    assert any(text.startswith("Youden's J: t=5") for text in roc_legend)
+    pr_legend = [text.get_text() for text in pr_ax.get_legend().get_texts()]
+    assert f"PR (AP = {roc_report(labels, scores).ap:.3f})" in pr_legend
