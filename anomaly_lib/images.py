@@ -19,10 +19,14 @@ class ImageLoadError(OSError):
     """Some image files were missing or unreadable; ``bad_paths`` lists all of them."""
 
     def __init__(self, bad_paths: list[Path], n_total: int, reasons: list[str]):
-        self.bad_paths = bad_paths
+        self.bad_paths, self.n_total, self.reasons = bad_paths, n_total, reasons
         shown = "\n".join(f"  {path}: {reason}" for path, reason in zip(bad_paths[:5], reasons))
         more = f"\n  ... and {len(bad_paths) - 5} more" if len(bad_paths) > 5 else ""
         super().__init__(f"{len(bad_paths)} of {n_total} images could not be read:\n{shown}{more}")
+
+    def __reduce__(self):
+        # rebuild from our own arguments, so the error can cross process boundaries (pickle)
+        return type(self), (self.bad_paths, self.n_total, self.reasons)
 
 
 def as_height_width(size) -> tuple[int, int]:
