@@ -108,22 +108,25 @@ def _finish(rng: np.random.Generator, canvas: np.ndarray, scale: float) -> np.nd
 def _draw_lesions(rng, shape, allowed: np.ndarray, unit: float) -> tuple[np.ndarray, np.ndarray]:
     """Bright compact opacities inside ``allowed``: (soft intensity layer, bool mask).
 
-    ``unit`` is the image size / 64, so radii are 3-9 px at 64x64.
-    Either round nodules, patchy consolidation (overlapping small blobs), or both.
+    ``unit`` is the image size / 64: at 64x64 nodules have radii of 3-7.5 px and
+    consolidation is 3-5 overlapping blobs of radius 2.5-4.5 px. A lesion is
+    round nodules, patchy consolidation, or one nodule plus consolidation.
     """
     kind = rng.choice(["nodules", "consolidation", "both"], p=[0.4, 0.4, 0.2])
     blobs = []  # (x, y, radius_x, radius_y, angle)
-    if kind in ("nodules", "both"):
-        for _ in range(rng.integers(1, 3)):
-            radius = rng.uniform(3.5, 8.5) * unit
+    if kind != "consolidation":
+        n_nodules = 1 if kind == "both" else rng.integers(1, 3)
+        for _ in range(n_nodules):
+            radius = rng.uniform(3.0, 7.5) * unit
             x, y = _random_point_in(rng, _erode(allowed, radius))
             stretch = rng.uniform(0.8, 1.2)
             blobs.append((x, y, radius * stretch, radius / stretch, rng.uniform(0, 180)))
-    if kind in ("consolidation", "both"):
-        x0, y0 = _random_point_in(rng, _erode(allowed, 6 * unit))
-        for _ in range(rng.integers(3, 7)):
-            radius = rng.uniform(2.5, 5.5) * unit
-            x, y = x0 + rng.normal(0, 3 * unit), y0 + rng.normal(0, 4 * unit)
+    if kind != "nodules":
+        center_x, center_y = _random_point_in(rng, _erode(allowed, 5 * unit))
+        for _ in range(rng.integers(3, 6)):
+            radius = rng.uniform(2.5, 4.5) * unit
+            x = center_x + rng.normal(0, 2.5 * unit)
+            y = center_y + rng.normal(0, 3.5 * unit)
             blobs.append((x, y, radius * rng.uniform(0.7, 1.4), radius, rng.uniform(0, 180)))
 
     shape_mask = np.zeros(shape, np.float32)
