@@ -1,0 +1,131 @@
+"""Seconds per SAGAN training iteration: the authors' loop against the kit's trainer.
+
+    python benchmarks/sagan_train_step.py                      # small: conv_dim 8, repeat 1, batch 8
+    python benchmarks/sagan_train_step.py --full --iters 4     # the authors' full config, batch 16
+    python benchmarks/sagan_train_step.py --compile            # also time torch.compile
+    python benchmarks/sagan_train_step.py --full --amp         # on CUDA: with and without bf16 autocast
+
+Both loops run the same networks on the same random batches. The "authors"
+loop repeats their update order exactly: G runs once in the critic step with
+its graph kept, then three more times in the generator step, with the critic's
+weight gradients computed. Iterations are averaged over an even count, since
+the generator steps on every second one (n_critic = 2).
+"""
+
+import argparse
+import time
+
+import torch
+
+from anomaly_lib.device import describe_device, pick_device
+from sagan_lib.config import SaganConfig
+from sagan_lib.losses import gradient_penalty
+from sagan_lib.train import SaganTrainer
+from sagan_lib.windows import from_windows, to_windows
+
+
+class RandomBatches:
+    """Stands in for MedADTrainSet: random images in [-1, 1], made on the device."""
+
+    def __init__(self, image_size, count=64):
+        self.image_size, self.count = image_size, count
+
+    def __len__(self):
+        return self.count
+
+    def batch(self, indices, device="cpu", generator=None):
+        shape = (len(indices), 1, self.image_size, self.image_size)
+        images = [torch.rand(shape, device=device) * 2 - 1 for _ in range(3)]
+        return (*images, images[2] > 0)
+
+
+def authors_step(trainer: SaganTrainer, iteration: int) -> None:
+    """One iteration in the authors' order, with their redundant work."""
+    cfg, G, D, P = trainer.config, trainer.G, trainer.D, trainer.config.num_patch
+    real_a, real_b, anomaly_b, _ = trainer.train_set.batch(trainer.batches.next(), trainer.device)
+    bs = real_a.shape[0]
+    a_windows, b_windows, anomaly_windows = (to_windows(x, P) for x in (real_a, real_b, anomaly_b))
+
+    _, out_real = D(real_b)
+    fake_a = from_windows(G(a_windows, bs), P)  # graph kept although only its values are used
+    _, out_fake = D(fake_a.detach())
+    alpha = torch.rand(bs, 1, 1, 1, device=real_b.device)
+    x_hat = (alpha * real_b.data + (1 - alpha) * fake_a.data).requires_grad_(True)
+    _, out_hat = D(x_hat)
+    d_loss = -out_real.mean() + out_fake.mean() + cfg.lambda_gp * gradient_penalty(out_hat, x_hat)
+    trainer.g_optimizer.zero_grad()
+    trainer.d_optimizer.zero_grad()
+    d_loss.backward()
+    trainer.d_optimizer.step()
+
+    if (iteration + 1) % cfg.n_critic == 0:
+        fake_b = from_windows(G(b_windows, bs), P)
+        fake_anomaly = from_windows(G(anomaly_windows, bs), P)
+        fake_a = from_windows(G(a_windows, bs), P)
+        _, out_fake = D(fake_a)  # the critic's weight gradients are computed, then thrown away
+        g_loss = (-out_fake.mean() + cfg.lambda_id * (real_b - fake_b).abs().mean()
+                  + ((real_b - fake_anomaly) ** 2).mean())
+        trainer.g_optimizer.zero_grad()
+        trainer.d_optimizer.zero_grad()
+        g_loss.backward()
+        trainer.g_optimizer.step()
+
+
+def seconds_per_iteration(step, iters: int, warmup: int = 2) -> float:
+    for i in range(warmup):
+        step(i)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for i in range(warmup, warmup + iters):
+        step(i)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / iters
+
+
+def make_trainer(args, **overrides) -> SaganTrainer:
+    size = dict(g_conv_dim=64, d_conv_dim=64, g_repeat_num=6, batch_size=16) if args.full else \
+        dict(g_conv_dim=8, d_conv_dim=8, g_repeat_num=1, batch_size=8)
+    size.update(g_conv_dim=args.conv_dim or size["g_conv_dim"], d_conv_dim=args.conv_dim or size["d_conv_dim"],
+                g_repeat_num=args.repeat_num or size["g_repeat_num"], batch_size=args.batch or size["batch_size"])
+    config = SaganConfig(device=args.device, num_iters=10 ** 6, num_iters_decay=1, **size, **overrides)
+    return SaganTrainer(config, RandomBatches(config.image_size), log=lambda *_: None)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="the authors' full config (conv_dim 64, repeat 6, batch 16)")
+    parser.add_argument("--conv_dim", type=int)
+    parser.add_argument("--repeat_num", type=int)
+    parser.add_argument("--batch", type=int)
+    parser.add_argument("--iters", type=int, default=20, help="timed iterations (rounded up to even)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--compile", action="store_true", help="also time the kit with torch.compile")
+    parser.add_argument("--amp", action="store_true", help="also time the kit with bf16 autocast (CUDA)")
+    args = parser.parse_args()
+    iters = args.iters + args.iters % 2
+    device = pick_device(args.device)
+    print(f"device: {describe_device(device)}; timed iterations: {iters}")
+
+    authors = make_trainer(args)
+    cfg = authors.config
+    print(f"config: conv_dim {cfg.g_conv_dim}, repeat_num {cfg.g_repeat_num}, batch {cfg.batch_size}, "
+          f"{cfg.image_size}×{cfg.image_size}, n_critic {cfg.n_critic}")
+    results = {"authors' loop": seconds_per_iteration(lambda i: authors_step(authors, i), iters)}
+    kit = make_trainer(args)
+    results["kit"] = seconds_per_iteration(lambda i: kit.train_step(), iters)
+    if args.compile:
+        compiled = make_trainer(args, compile=True)
+        results["kit + compile"] = seconds_per_iteration(lambda i: compiled.train_step(), iters, warmup=4)
+    if args.amp:
+        amp = make_trainer(args, amp=True, channels_last=True)
+        results["kit + amp + channels_last"] = seconds_per_iteration(lambda i: amp.train_step(), iters)
+
+    base = results["authors' loop"]
+    for name, seconds in results.items():
+        print(f"{name:28s} {seconds:8.4f} s/iteration  {1 / seconds:7.2f} it/s  speed-up {base / seconds:5.2f}×")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Med-AD datasets for SAGAN (RSNA, VinDr-CXR, LAG, or phantoms in the same layout).
+
+Images are read once, resized to `image_size` (bilinear, as the authors'
+`Resize`), and kept in memory as uint8; they become [-1, 1] tensors
+(`ToTensor` then `Normalize(0.5, 0.5)`, i.e. `2·x/255 − 1`) only when used.
+"""
+
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from anomaly_lib.images import load_grayscale
+from anomaly_lib.layouts import MEDAD_JSON_KEYS, read_medad
+
+from .synthetic_anomaly import paste_anomalies, pick_sources
+
+
+def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 `(…, H, W)` → float in [-1, 1], as `ToTensor` + `Normalize((0.5,), (0.5,))`."""
+    return images_uint8.float().div(255).sub(0.5).div(0.5)
+
+
+def image_id(path) -> str:
+    """The id that groups slices of one study: the file name's stem up to `__`."""
+    return Path(path).stem.split("__")[0]
+
+
+def _nonempty(splits: dict, names, root) -> None:
+    for name in names:
+        if not splits[name]:
+            raise ValueError(f"{Path(root) / 'data.json'}: split {'/'.join(MEDAD_JSON_KEYS[name])} lists no images")
+
+
+def unlabeled_mix(splits: dict, ar: float = 0.6) -> list:
+    """The authors' unlabeled set: the first int(N·ar) abnormal plus the first N − int(N·ar) normal.
+
+    N is the number of labeled normals, so unlabeled image i pairs with normal i.
+    """
+    num_normals = len(splits["train_normal"])
+    num_abnormal = int(num_normals * ar)
+    num_normal = num_normals - num_abnormal
+    have_abnormal, have_normal = len(splits["unlabeled_abnormal"]), len(splits["unlabeled_normal"])
+    if have_abnormal < num_abnormal or have_normal < num_normal:
+        raise ValueError(
+            f"ar={ar} with {num_normals} labeled normals needs {num_abnormal} unlabeled abnormal and "
+            f"{num_normal} unlabeled normal images, but data.json lists {have_abnormal} under "
+            f"train/unlabeled/1 and {have_normal} under train/unlabeled/0"
+        )
+    return splits["unlabeled_abnormal"][:num_abnormal] + splits["unlabeled_normal"][:num_normal]
+
+
+class MedADTrainSet(Dataset):
+    """Training triples for SAGAN: item i is `(unlabeled_i, normal_i, anomaly_i, mask_i)`, each `(1, H, W)`."""
+
+    def __init__(self, root, image_size: int = 64, ar: float = 0.6, core_percent: float = 0.6,
+                 holdout: int = 0, progress: bool = True):
+        splits = read_medad(root)
+        _nonempty(splits, ["train_normal"], root)
+        unlabeled_paths = unlabeled_mix(splits, ar)
+        normal_paths = splits["train_normal"]
+        self.core_percent = core_percent
+        normals = torch.from_numpy(load_grayscale(normal_paths, image_size, desc="labeled normals", progress=progress))
+        unlabeled = torch.from_numpy(load_grayscale(unlabeled_paths, image_size, desc="unlabeled", progress=progress))
+        # Optionally hold out the last `holdout` normals for label-free model selection.
+        keep = len(normals) - holdout
+        if holdout and keep < 2:
+            raise ValueError(f"holding out {holdout} of {len(normals)} labeled normals leaves fewer than 2 for training")
+        self.normals = normals[:keep]  # (N, H, W) uint8
+        self.unlabeled = unlabeled[:keep]  # (N, H, W) uint8
+        self.heldout_normals = normals[keep:]  # (holdout, H, W) uint8
+        self.normal_paths, self.unlabeled_paths = normal_paths[:keep], unlabeled_paths[:keep]
+
+    def __len__(self):
+        return len(self.normals)
+
+    def batch(self, indices: torch.Tensor, device="cpu", generator: torch.Generator = None):
+        """A whole batch at once, anomalies made on `device`: four `(B, 1, H, W)` tensors."""
+        sources = pick_sources(indices, len(self.normals), generator)
+        unlabeled = to_model_range(self.unlabeled[indices].to(device)).unsqueeze(1)  # (B, 1, H, W)
+        normal = to_model_range(self.normals[indices].to(device)).unsqueeze(1)
+        source = to_model_range(self.normals[sources].to(device)).unsqueeze(1)
+        anomaly, mask = paste_anomalies(normal, source, self.core_percent, generator)
+        return unlabeled, normal, anomaly, mask
+
+    def __getitem__(self, i):
+        unlabeled, normal, anomaly, mask = self.batch(torch.tensor([i]))
+        return unlabeled[0], normal[0], anomaly[0], mask[0].long()
+
+
+class MedADTestSet(Dataset):
+    """Test images: item i is `(image (1, H, W), image_id, label)` with label 1 = abnormal."""
+
+    def __init__(self, root, image_size: int = 64, split: str = "test", progress: bool = True):
+        splits = read_medad(root)
+        names = [f"{split}_normal", f"{split}_abnormal"]
+        _nonempty(splits, names, root)
+        self.paths = splits[names[0]] + splits[names[1]]
+        self.labels = torch.tensor([0] * len(splits[names[0]]) + [1] * len(splits[names[1]]))
+        self.ids = [image_id(path) for path in self.paths]
+        self.images = torch.from_numpy(load_grayscale(self.paths, image_size, desc=f"{split} images", progress=progress))
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        return to_model_range(self.images[i]).unsqueeze(0), self.ids[i], int(self.labels[i])

@@ -1,0 +1,281 @@
+"""Training SAGAN: the authors' update order and losses, without their wasted work.
+
+One iteration i:
+  * critic step (every iteration): L_D = −D(x_B) + D(G(x_A)) + λ_gp · GP;
+  * generator step (when (i + 1) % n_critic == 0):
+    L_G = −D(G(x_A)) + λ_id · |x_B − G(x_B)| + (x_B − G(x_B′))².
+
+Differences from the authors' loop, none of which changes the maths:
+  * On generator iterations one generator call serves both steps: x_A, x_B and
+    x_B′ go through G together (InstanceNorm is per sample, so batching is
+    exact) and the critic step uses G(x_A) detached. The authors call G four
+    times. Two side effects: the train-mode keep-mask is drawn once instead of
+    twice for x_A, and the InstanceNorm running statistics take one update over
+    3B windows per step instead of three (they are only used in eval mode).
+  * Critic-only iterations run G under `no_grad` (the authors keep a graph).
+  * During the generator step the critic's weights need no gradients.
+"""
+
+import math
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from anomaly_lib.checkpoints import atomic_save, capture_rng_state, restore_rng_state
+from anomaly_lib.device import pick_device
+
+from .config import SaganConfig
+from .critic import Discriminator
+from .data import to_model_range
+from .generator import Generator
+from .losses import critic_loss, generator_loss
+from .scoring import score_images, score_test_set
+from .synthetic_anomaly import paste_anomalies, pick_sources
+from .windows import from_windows, to_windows
+
+TEST_SELECTION_WARNING = (
+    "select_on='test' picks the checkpoint with the best TEST AUC/AP, as the authors' code does. "
+    "This leaks test labels into model selection and overstates the reported numbers; "
+    "use it only to reproduce the paper."
+)
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite."""
+
+
+class BatchStream:
+    """Random index batches, reshuffled after every pass (last partial batch dropped); resumable."""
+
+    def __init__(self, num_items: int, batch_size: int, seed: int = 0):
+        if num_items < batch_size:
+            raise ValueError(f"batch_size {batch_size} is larger than the {num_items} training images")
+        self.num_items, self.batch_size = num_items, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        self.order, self.position = torch.randperm(num_items, generator=self.generator), 0
+
+    def next(self) -> torch.Tensor:
+        if self.position + self.batch_size > self.num_items:
+            self.order, self.position = torch.randperm(self.num_items, generator=self.generator), 0
+        batch = self.order[self.position:self.position + self.batch_size]
+        self.position += self.batch_size
+        return batch
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state(), "order": self.order, "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        self.order, self.position = state["order"], int(state["position"])
+
+
+class SaganTrainer:
+    """Owns G, D, their optimisers and the data stream; `train()` runs the loop."""
+
+    def __init__(self, config: SaganConfig, train_set: Dataset, test_set: Dataset = None, log=print):
+        self.config, self.train_set, self.test_set, self.log = config, train_set, test_set, log
+        self.device = pick_device(config.device)
+        torch.manual_seed(config.seed)
+        self.G = Generator(config.g_conv_dim, 0, config.g_repeat_num, config.num_memory, config.image_size)
+        self.D = Discriminator(config.image_size, config.d_conv_dim, 0, config.d_repeat_num)
+        self.G.to(self.device)
+        self.D.to(self.device)
+        self.amp = config.amp and self.device.type == "cuda"
+        if config.amp and not self.amp:
+            log("--amp is for CUDA only; training in float32")
+        if config.channels_last and self.device.type == "cuda":
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        self.g_optimizer = torch.optim.Adam(self.G.parameters(), config.g_lr, (config.beta1, config.beta2))
+        self.d_optimizer = torch.optim.Adam(self.D.parameters(), config.d_lr, (config.beta1, config.beta2))
+        self.G_forward = torch.compile(self.G) if config.compile else self.G
+        self.batches = BatchStream(len(train_set), config.batch_size, config.seed)
+        self.iteration = 0
+        self.history = []  # one dict of mean losses per log_step
+        self.best = {"iteration": None, "auc": -1.0, "ap": -1.0}
+        if config.select_on == "test":
+            if test_set is None:
+                raise ValueError("select_on='test' needs the test set")
+            warnings.warn(TEST_SELECTION_WARNING, stacklevel=2)
+            log("WARNING: " + TEST_SELECTION_WARNING)
+        if config.select_on == "synthetic-val" and not len(getattr(train_set, "heldout_normals", ())):
+            raise ValueError("select_on='synthetic-val' needs held-out normals (MedADTrainSet(holdout=…))")
+
+    # ------------------------------------------------------------------ one iteration
+    def _generate(self, images: torch.Tensor) -> torch.Tensor:
+        """Full images (B, 1, H, W) → reconstructions through the window grid."""
+        windows = to_windows(images, self.config.num_patch)  # (B·M, 1, ws, ws)
+        if self.config.channels_last and self.device.type == "cuda":
+            windows = windows.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
+            out = self.G_forward(windows, images.shape[0])
+        return from_windows(out.float(), self.config.num_patch)  # (B, 1, H, W)
+
+    def train_step(self) -> dict:
+        """One iteration: a critic step, and a generator step every n_critic iterations."""
+        cfg = self.config
+        indices = self.batches.next()
+        unlabeled, normal, anomaly, _ = self.train_set.batch(indices, self.device)
+        generator_turn = (self.iteration + 1) % cfg.n_critic == 0
+        batch = unlabeled.shape[0]
+
+        if generator_turn:
+            outputs = self._generate(torch.cat([unlabeled, normal, anomaly]))  # (3B, 1, H, W)
+            fake, normal_rec, anomaly_rec = outputs.split(batch)
+        else:
+            with torch.no_grad():
+                fake = self._generate(unlabeled)
+
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
+            d_loss, losses = critic_loss(self.D, normal, fake, cfg.lambda_gp)
+        losses["D/loss"] = d_loss
+        self.d_optimizer.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.d_optimizer.step()
+
+        if generator_turn:
+            self.D.requires_grad_(False)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
+                _, fake_score = self.D(fake)
+            g_loss, g_parts = generator_loss(fake_score.float(), normal, normal_rec, anomaly_rec, cfg.lambda_id)
+            self.g_optimizer.zero_grad(set_to_none=True)
+            g_loss.backward()
+            self.g_optimizer.step()
+            self.D.requires_grad_(True)
+            losses.update(g_parts, **{"G/loss": g_loss})
+
+        values = {name: float(value.detach()) for name, value in losses.items()}
+        bad = [name for name, value in values.items() if not math.isfinite(value)]
+        if bad:
+            raise TrainingDiverged(
+                f"non-finite {', '.join(bad)} at iteration {self.iteration + 1}; the last good checkpoint is "
+                f"{self.checkpoint_path} ({'none written yet' if not self.checkpoint_path.exists() else 'kept'})"
+            )
+        self.iteration += 1
+        self._decay_learning_rates()
+        return values
+
+    def _decay_learning_rates(self) -> None:
+        cfg, i = self.config, self.iteration
+        if i % cfg.lr_update_step or i <= cfg.num_iters - cfg.num_iters_decay:
+            return
+        for optimizer, initial in ((self.g_optimizer, cfg.g_lr), (self.d_optimizer, cfg.d_lr)):
+            for group in optimizer.param_groups:
+                if cfg.lr_decay == "reference":  # the authors: a step of lr / num_iters_decay
+                    group["lr"] -= initial / cfg.num_iters_decay
+                else:  # linear to zero at num_iters
+                    group["lr"] = initial * max(cfg.num_iters - i, 0) / cfg.num_iters_decay
+
+    # ------------------------------------------------------------------ the loop
+    def train(self, num_iters: int = None, progress: bool = True) -> list:
+        """Train until `num_iters` (default: config.num_iters); returns the loss history."""
+        cfg = self.config
+        end = num_iters or cfg.num_iters
+        running, count = {}, 0
+        bar = tqdm(total=end, initial=self.iteration, desc="SAGAN", unit="it", disable=not progress)
+        start = time.time()
+        while self.iteration < end:
+            values = self.train_step()
+            for name, value in values.items():
+                running[name] = running.get(name, 0.0) + value
+            count += 1
+            bar.update(1)
+            if self.iteration % 10 == 0 or self.iteration == end:
+                bar.set_postfix({k.split("/")[1]: f"{v:.3f}" for k, v in values.items()})
+            if self.iteration % cfg.log_step == 0 or self.iteration == end:
+                entry = {"iteration": self.iteration, "seconds": time.time() - start}
+                entry.update({k: v / count for k, v in running.items()})
+                self.history.append(entry)
+                running, count = {}, 0
+                self._select_model()
+            if self.iteration % cfg.sample_step == 0:
+                self.save_samples()
+            if self.iteration % cfg.model_save_step == 0 or self.iteration == end:
+                self.save()
+        bar.close()
+        return self.history
+
+    def _select_model(self) -> None:
+        cfg = self.config
+        if cfg.select_on == "last":
+            return
+        if cfg.select_on == "test":
+            report = score_test_set(self.G, self.test_set, cfg.num_patch, device=self.device, progress=False).report
+        else:
+            report = synthetic_validation(self.G, self.train_set.heldout_normals, cfg, self.device)
+        improved = report.auc > self.best["auc"] and (cfg.select_on != "test" or report.ap > self.best["ap"])
+        self.log(f"[{cfg.select_on}] iteration {self.iteration}: AUC {report.auc:.4f} AP {report.ap:.4f}"
+                 + ("  (best so far)" if improved else ""))
+        if improved:
+            self.best = {"iteration": self.iteration, "auc": report.auc, "ap": report.ap}
+            atomic_save(self.G.state_dict(), Path(cfg.model_save_dir) / "best-G.ckpt")
+
+    # ------------------------------------------------------------------ files
+    @property
+    def checkpoint_path(self) -> Path:
+        return Path(self.config.model_save_dir) / "last.ckpt"
+
+    def save(self) -> Path:
+        """Write `last.ckpt` (everything needed to resume) and `{iteration}-G.ckpt` (published format)."""
+        folder = Path(self.config.model_save_dir)
+        state = {
+            "G": self.G.state_dict(), "D": self.D.state_dict(),
+            "g_optimizer": self.g_optimizer.state_dict(), "d_optimizer": self.d_optimizer.state_dict(),
+            "iteration": self.iteration, "config": self.config.to_dict(), "rng": capture_rng_state(),
+            "batches": self.batches.state_dict(), "history": self.history, "best": self.best,
+        }
+        atomic_save(state, self.checkpoint_path)
+        atomic_save(self.G.state_dict(), folder / f"{self.iteration}-G.ckpt")
+        if self.config.keep_last:
+            numbered = [p for p in folder.glob("*-G.ckpt") if p.name.split("-")[0].isdigit()]
+            for old in sorted(numbered, key=lambda p: int(p.name.split("-")[0]))[:-self.config.keep_last]:
+                old.unlink()
+        return self.checkpoint_path
+
+    def load(self, path=None) -> None:
+        """Resume from `path` (default: `model_save_dir/last.ckpt`)."""
+        path = Path(path or self.checkpoint_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no checkpoint to resume from at {path}")
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.g_optimizer.load_state_dict(state["g_optimizer"])
+        self.d_optimizer.load_state_dict(state["d_optimizer"])
+        self.iteration = int(state["iteration"])
+        self.batches.load_state_dict(state["batches"])
+        self.history, self.best = list(state["history"]), dict(state["best"])
+        restore_rng_state(state["rng"])
+        self.log(f"resumed from {path} at iteration {self.iteration}")
+
+    def save_samples(self) -> Path:
+        """A PNG grid: unlabeled inputs (top) and their reconstructions (bottom)."""
+        from torchvision.utils import save_image
+
+        unlabeled = self.train_set.batch(torch.arange(min(8, len(self.train_set))), self.device)[0]
+        was_training = self.G.training
+        self.G.eval()
+        with torch.no_grad():
+            reconstruction = self._generate(unlabeled)
+        self.G.train(was_training)
+        path = Path(self.config.sample_dir) / f"{self.iteration}-images.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_image(torch.cat([unlabeled, reconstruction]) * 0.5 + 0.5, path, nrow=len(unlabeled))
+        return path
+
+
+def synthetic_validation(generator, heldout_normals: torch.Tensor, config: SaganConfig, device, seed: int = 1234):
+    """AUC of held-out normals against the same images with synthetic anomalies; no test labels used."""
+    from anomaly_lib.metrics import roc_report
+
+    rng = torch.Generator().manual_seed(seed)  # the same anomalies at every evaluation
+    normals = to_model_range(heldout_normals).unsqueeze(1).to(device)  # (V, 1, H, W)
+    sources = normals[pick_sources(torch.arange(len(normals)), len(normals), rng)]
+    anomalies, _ = paste_anomalies(normals, sources, config.core_percent, rng)
+    scores = score_images(generator, torch.cat([normals, anomalies]), config.num_patch)
+    labels = [0] * len(normals) + [1] * len(anomalies)
+    return roc_report(labels, scores.cpu().numpy())
