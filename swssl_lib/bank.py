@@ -1,0 +1,156 @@
+"""The training feature bank: sliding-window features of every normal training image.
+
+Shape (N_train, channels, positions). The authors hold it in memory as float32: for the chest
+set that is 5,216 × 2048 × 784 × 4 bytes ≈ 33 GB. Here it is float16 (half that) and, given a
+``path``, a ``.npy`` file on disk that is written image by image and read back one chunk at a
+time through ``numpy.memmap``, so memory stays flat however many training images there are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from .sliding import sliding_window_features
+
+
+class FeatureBank:
+    """Features (N, channels, positions) in memory, or in a ``.npy`` file when ``path`` is set.
+
+    Fill it with ``append`` (in image order) and read it with ``chunks``; ``array`` gives the
+    whole bank (a read-only ``numpy.memmap`` when it lives on disk).
+    """
+
+    def __init__(self, n_images: int, channels: int, positions: int, path=None, dtype=np.float16):
+        self.shape = (n_images, channels, positions)
+        self.dtype = np.dtype(dtype)
+        self.path = Path(path) if path is not None else None
+        self.filled = 0
+        if self.path is None:
+            self._array = np.empty(self.shape, dtype=self.dtype)
+            self._offset = 0
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            header = {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                      "fortran_order": False, "shape": self.shape}
+            with open(self.path, "wb") as f:
+                np.lib.format.write_array_header_1_0(f, header)
+                self._offset = f.tell()
+
+    @classmethod
+    def open(cls, path) -> FeatureBank:
+        """A complete bank saved earlier as ``.npy``."""
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            offset = f.tell()
+        if len(shape) != 3:
+            raise ValueError(f"{path}: a feature bank is (N, channels, positions), got shape {shape}")
+        bank = cls.__new__(cls)
+        bank.shape, bank.dtype, bank.path = tuple(shape), np.dtype(dtype), Path(path)
+        bank._offset, bank.filled = offset, shape[0]
+        return bank
+
+    @classmethod
+    def from_array(cls, features) -> FeatureBank:
+        """An in-memory bank around existing features (N, channels, positions), kept as given."""
+        array = features.numpy() if isinstance(features, torch.Tensor) else np.asarray(features)
+        bank = cls.__new__(cls)
+        bank.shape, bank.dtype, bank.path = array.shape, array.dtype, None
+        bank._array, bank._offset, bank.filled = array, 0, array.shape[0]
+        return bank
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape)) * self.dtype.itemsize
+
+    def append(self, features: torch.Tensor) -> None:
+        """Add the features (n, channels, positions) of the next n images."""
+        if tuple(features.shape[1:]) != self.shape[1:]:
+            raise ValueError(f"features {tuple(features.shape)} do not fit a bank of {self.shape}")
+        n = len(features)
+        if self.filled + n > len(self):
+            raise ValueError(f"the bank holds {len(self)} images; cannot add {n} after {self.filled}")
+        array = features.detach().cpu().numpy().astype(self.dtype, copy=False)
+        if self.path is None:
+            self._array[self.filled : self.filled + n] = array
+        else:
+            with open(self.path, "r+b") as f:
+                f.seek(self._offset + self.filled * self._image_bytes)
+                array.tofile(f)
+        self.filled += n
+
+    @property
+    def _image_bytes(self) -> int:
+        return self.shape[1] * self.shape[2] * self.dtype.itemsize
+
+    def _check_full(self) -> None:
+        if self.filled != len(self):
+            raise RuntimeError(f"the bank is only filled with {self.filled} of {len(self)} images")
+
+    @property
+    def array(self) -> np.ndarray:
+        """The whole bank: the in-memory array, or a read-only memmap of the file."""
+        self._check_full()
+        if self.path is None:
+            return self._array
+        return np.memmap(self.path, dtype=self.dtype, mode="r", offset=self._offset, shape=self.shape)
+
+    def chunks(self, chunk_images: int = 16) -> Iterator[torch.Tensor]:
+        """float32 tensors (≤ chunk_images, channels, positions), in image order.
+
+        On disk each chunk is mapped on its own and released before the next one, so only one
+        chunk is ever resident.
+        """
+        self._check_full()
+        for start in range(0, len(self), chunk_images):
+            n = min(chunk_images, len(self) - start)
+            if self.path is None:
+                part = self._array[start : start + n]
+            else:
+                part = np.memmap(self.path, dtype=self.dtype, mode="r", shape=(n, *self.shape[1:]),
+                                 offset=self._offset + start * self._image_bytes)
+            chunk = torch.from_numpy(np.asarray(part, dtype=np.float32))  # a copy in float32
+            del part  # unmaps this chunk
+            yield chunk
+
+
+def build_feature_bank(
+    model: torch.nn.Module,
+    loader: DataLoader,
+    patch_size: int,
+    step_size: int,
+    path=None,
+    dtype=np.float16,
+    chunk_size: int = 64,
+    include_last: bool = False,
+    progress: bool = True,
+    desc: str = "feature bank",
+) -> FeatureBank:
+    """Sliding-window features of every image a loader of ``(image, label)`` batches yields.
+
+    The model is put in eval mode; the bank is written batch by batch.
+    """
+    model.eval()
+    bank = None
+    for images, _ in tqdm(loader, desc=desc, unit="batch", disable=not progress):
+        features = sliding_window_features(model, images, patch_size, step_size,
+                                           chunk_size=chunk_size, include_last=include_last)  # (B, C, P)
+        if bank is None:
+            bank = FeatureBank(len(loader.dataset), features.shape[1], features.shape[2], path, dtype)
+        bank.append(features)
+    if bank is None:
+        raise ValueError("build_feature_bank: the loader yielded no images")
+    bank._check_full()
+    return bank

@@ -1,0 +1,226 @@
+"""``python -m swssl_lib``: train, test or demo SWSSL from the command line.
+
+The flag names follow the authors' script (``--dataset_path``, ``--category``,
+``--batch_size``, ``--patch_size``, ``--step_size``, ``--lr``, ``--epochs``, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from anomaly_lib.device import describe_device, pick_device
+
+from .data import DEFAULT_IMAGE_SIZES, NORMALIZATIONS, SWSSLDataset, read_images
+from .evaluate import SCORINGS, evaluate
+from .model import PatchModel
+from .outputs import save_figures, write_report
+from .train import (
+    SELECTIONS,
+    TEST_SELECTION_WARNING,
+    TrainConfig,
+    fit,
+    load_checkpoint,
+    patch_loader,
+)
+
+DESCRIPTION = """\
+SWSSL: sliding-window self-supervised anomaly detection for high-resolution images
+(Dong et al., IEEE TMI 2023). Trains a patch model on normal images only, then scores every
+sliding window of a test image against the windows of the training images.
+
+  python -m swssl_lib --mode demo                        # phantoms, ~3 minutes on a CPU
+  python -m swssl_lib --dataset_path data/chest_xray --category chest
+  python -m swssl_lib --mode test --dataset_path data/chest_xray --checkpoint runs/swssl/last.pt
+"""
+
+EPILOG = """\
+Differences from the authors' code (use the options on the right to reproduce them):
+  * views, neighbours, training and test images are all normalised the same way
+    (--normalization reference: only the two views are normalised, as the authors do);
+  * the model after the last epoch is kept (--selection test: keep the best TEST AUC,
+    as the authors do; this uses test labels to choose the model).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m swssl_lib", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    run = parser.add_argument_group("what to run")
+    run.add_argument("--mode", "--phase", dest="mode", choices=["train", "test", "demo"], default="train",
+                     help="train (then evaluate), test a checkpoint, or a small demo on phantoms "
+                          "(--phase is the authors' name)")
+    run.add_argument("--dataset_path", help="dataset root (chest or DBT layout; see swssl_lib/README.md)")
+    run.add_argument("--category", choices=sorted(DEFAULT_IMAGE_SIZES), default="chest")
+    run.add_argument("--save_dir", default=None,
+                     help="checkpoints, figures and report (default runs/swssl, demo_output/swssl for the demo)")
+    run.add_argument("--checkpoint", help="weights to test (ours or the authors' plain state dict)")
+    run.add_argument("--resume", action="store_true", help="continue from SAVE_DIR/last.pt")
+    run.add_argument("--report_json", help="also write the report to this path")
+    run.add_argument("--device", default="auto", help="auto, cuda, mps or cpu")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
+
+    data = parser.add_argument_group("data")
+    data.add_argument("--image_size", type=int, nargs="+", metavar="SIZE",
+                      help="H or H W (default 1024 for chest, 1024 768 for DBT, as the authors)")
+    data.add_argument("--patch_size", type=int, default=128)
+    data.add_argument("--step_size", type=int, default=32)
+    data.add_argument("--normalization", choices=NORMALIZATIONS, default="default",
+                      help="default: everything normalised alike; reference: as the authors")
+    data.add_argument("--preload", action=argparse.BooleanOptionalAction, default=True,
+                      help="hold all images in memory as uint8 (chest: ~5.5 GB at 1024²); "
+                           "--no-preload reads them from disk when needed")
+    data.add_argument("--num_workers", type=int, default=2, help="DataLoader workers")
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--backbone", default="wide_resnet50_2", help="a torchvision ResNet, e.g. resnet18")
+    model.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=True,
+                       help="start from torchvision's ImageNet weights (downloaded once)")
+
+    train = parser.add_argument_group("training")
+    train.add_argument("--batch_size", type=int, default=300)
+    train.add_argument("--lr", type=float, default=1e-4)
+    train.add_argument("--momentum", type=float, default=0.9)
+    train.add_argument("--weight_decay", type=float, default=1e-5)
+    train.add_argument("--clip_value", type=float, default=0.1, help="gradient clipping by value")
+    train.add_argument("--epochs", type=int, default=100)
+    train.add_argument("--eval_every", type=int, default=10, help="evaluate every N epochs (and at the end)")
+    train.add_argument("--selection", choices=SELECTIONS, default="last",
+                       help="which checkpoint to keep: last (default) or test (best test AUC; leaks)")
+    train.add_argument("--loss_variant", choices=["paper", "notebook"], default="paper")
+
+    score = parser.add_argument_group("scoring")
+    score.add_argument("--scoring", choices=[*SCORINGS, "both"], default="reference",
+                       help="reference (the authors'), patch_knn (gives heatmaps) or both")
+    score.add_argument("--k", type=int, default=1, help="neighbours for patch_knn")
+    score.add_argument("--eval_batch_size", type=int, default=4, help="full images per batch")
+    score.add_argument("--window_chunk", type=int, default=64, help="windows per model call")
+    score.add_argument("--include_last_window", action="store_true",
+                       help="also use the last window start per axis (the authors skip it)")
+    score.add_argument("--bank_in_memory", action="store_true",
+                       help="keep the training feature bank in RAM instead of SAVE_DIR/feature_bank.npy")
+    return parser
+
+
+def image_size(args) -> tuple[int, int]:
+    if args.image_size is None:
+        return DEFAULT_IMAGE_SIZES[args.category]
+    if len(args.image_size) > 2:
+        raise SystemExit("--image_size takes one value (square) or two (height width)")
+    return (args.image_size[0], args.image_size[-1])
+
+
+def scorings(args) -> tuple[str, ...]:
+    return SCORINGS if args.scoring == "both" else (args.scoring,)
+
+
+def full_loader(images, args) -> DataLoader:
+    dataset = SWSSLDataset(images, patch=False, category=args.category, normalization=args.normalization)
+    return DataLoader(dataset, batch_size=args.eval_batch_size, shuffle=False, num_workers=args.num_workers)
+
+
+def check_dataset_path(args) -> None:
+    if not args.dataset_path:
+        raise SystemExit(f"--mode {args.mode} needs --dataset_path (or try --mode demo)")
+    if not Path(args.dataset_path).is_dir():
+        raise SystemExit(f"--dataset_path {args.dataset_path} is not a folder")
+
+
+def run(args, log=print) -> dict:
+    """Train (then evaluate) or test, as the parsed ``args`` say; returns the report."""
+    check_dataset_path(args)
+    started = time.time()
+    save_dir = Path(args.save_dir or "runs/swssl")
+    device = pick_device(args.device)
+    size = image_size(args)
+    log(f"device: {describe_device(device)}")
+    log(f"data: {args.category} at {args.dataset_path}, images {size[0]}×{size[1]}, "
+        f"patch {args.patch_size}, step {args.step_size}, normalization {args.normalization}")
+
+    load = dict(preload=args.preload, progress=args.progress)
+    train_images = read_images(args.dataset_path, args.category, "train", size, **load)
+    test_images = read_images(args.dataset_path, args.category, "test", size, **load)
+    log(f"{len(train_images)} normal training images; {len(test_images)} test images "
+        f"({sum(test_images.labels)} abnormal)")
+    train_full, test_full = full_loader(train_images, args), full_loader(test_images, args)
+    bank_path = None if args.bank_in_memory else save_dir / "feature_bank.npy"
+    evaluations = {}
+
+    def evaluate_model(model):
+        result = evaluate(model, train_full, test_full, args.patch_size, args.step_size,
+                          scorings=scorings(args), k=args.k, bank_path=bank_path,
+                          chunk_size=args.window_chunk, include_last=args.include_last_window,
+                          progress=args.progress)
+        evaluations["latest"] = result
+        return result.reports[scorings(args)[0]].auc
+
+    config = TrainConfig(
+        category=args.category, image_size=size, patch_size=args.patch_size, step_size=args.step_size,
+        batch_size=args.batch_size, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
+        clip_value=args.clip_value, epochs=args.epochs, eval_every=args.eval_every,
+        selection=args.selection, loss_variant=args.loss_variant, normalization=args.normalization,
+        backbone=args.backbone, pretrained=args.pretrained, seed=args.seed)
+    report = {"mode": args.mode, "settings": vars(args), "device": describe_device(device)}
+
+    if args.mode == "train":
+        torch.manual_seed(args.seed)
+        resuming = args.resume and (save_dir / "last.pt").is_file()  # weights come from the checkpoint
+        model = PatchModel(backbone=args.backbone, pretrained=args.pretrained and not resuming)
+        patches = SWSSLDataset(train_images, patch=True, patch_size=args.patch_size,
+                               step_size=args.step_size, category=args.category,
+                               normalization=args.normalization)
+        summary = fit(model, patch_loader(patches, config, args.num_workers), config, save_dir,
+                      device=device, evaluate_fn=evaluate_model, resume=args.resume,
+                      progress=args.progress, log=log)
+        report["training"] = summary
+        if args.selection == "test":
+            report["warning"] = TEST_SELECTION_WARNING
+            model.load_state_dict(load_checkpoint(summary["checkpoint"])["model"])
+            evaluate_model(model)
+        elif "latest" not in evaluations:  # e.g. a resumed run that had already finished
+            evaluate_model(model)
+    else:
+        if not args.checkpoint:
+            raise SystemExit("--mode test needs --checkpoint (e.g. runs/swssl/last.pt)")
+        checkpoint = load_checkpoint(args.checkpoint)
+        backbone = (checkpoint.get("config") or {}).get("backbone", args.backbone)
+        model = PatchModel(backbone=backbone, pretrained=False).to(device)  # weights come next
+        model.load_state_dict(checkpoint["model"])
+        evaluate_model(model)
+        report["checkpoint"] = str(args.checkpoint)
+
+    evaluation = evaluations["latest"]
+    log(evaluation.summary())
+    report["results"] = evaluation.as_dict()
+    report["figures"] = save_figures(evaluation, test_images, save_dir,
+                                     title=f"SWSSL on {args.category}")
+    report["seconds"] = round(time.time() - started, 1)
+    paths = [save_dir / "report.json"] + ([Path(args.report_json)] if args.report_json else [])
+    for path in paths:
+        write_report(report, path)
+    log(f"figures: {', '.join(report['figures'].values())}")
+    log(f"report: {', '.join(str(p) for p in paths)}")
+    return report
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.mode == "demo":
+        from .demo import DEMO_DEFAULTS, run_demo
+
+        parser.set_defaults(**DEMO_DEFAULTS)  # the demo's small settings; flags still override them
+        run_demo(parser.parse_args(argv))
+    else:
+        run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

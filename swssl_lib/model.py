@@ -1,0 +1,79 @@
+"""The SWSSL patch model: a ResNet body, global average pooling and a projector.
+
+Training uses the projection; scoring uses the pooled backbone embedding, as the authors do.
+The attribute names (``backbone``, ``projector``) follow the authors' ``Patch_Model`` so that
+state dicts match key for key.
+"""
+
+from __future__ import annotations
+
+import torch
+import torchvision
+from torch import nn
+
+PRETRAINED_HELP = (
+    "Could not load the ImageNet weights of {name!r} (see the error above).\n"
+    "  * Without internet, build the model with pretrained=False (command line: --no-pretrained);\n"
+    "    it then starts from random weights.\n"
+    "  * Or pre-download the weights once on a machine with internet, e.g.\n"
+    "      python -c \"import torchvision; torchvision.models.get_model('{name}', weights='DEFAULT')\"\n"
+    "    and copy the file it saves ({file}) into {cache} on this machine\n"
+    "    (the folder is $TORCH_HOME/hub/checkpoints, by default ~/.cache/torch/hub/checkpoints)."
+)
+
+
+def build_resnet(name: str = "wide_resnet50_2", pretrained: bool = True) -> nn.Module:
+    """A torchvision ResNet, with its ImageNet weights when ``pretrained``; never a silent fallback."""
+    try:
+        weights = torchvision.models.get_model_weights(name).DEFAULT if pretrained else None
+    except ValueError as err:
+        raise ValueError(f"unknown backbone {name!r}; use a torchvision ResNet such as "
+                         "'resnet18', 'resnet50' or 'wide_resnet50_2'") from err
+    try:
+        resnet = torchvision.models.get_model(name, weights=weights)
+    except (OSError, RuntimeError) as err:  # URLError is an OSError; a bad download a RuntimeError
+        file = weights.url.rsplit("/", 1)[-1]
+        cache = f"{torch.hub.get_dir()}/checkpoints"
+        raise RuntimeError(PRETRAINED_HELP.format(name=name, file=file, cache=cache)) from err
+    if not (hasattr(resnet, "conv1") and hasattr(resnet, "fc")):
+        raise ValueError(f"backbone {name!r} is not a ResNet (it needs conv1 and fc)")
+    return resnet
+
+
+class PatchModel(nn.Module):
+    """ResNet body → global average pooling → projector (Linear, BatchNorm1d, ReLU, Linear).
+
+    ``forward(x)`` takes patches (N, input_channel, h, w) and returns
+    ``(projection, embedding)``, both (N, width), where width is the backbone's feature
+    width (2048 for wide_resnet50_2, 512 for resnet18).
+    """
+
+    def __init__(self, input_channel: int = 3, backbone: str = "wide_resnet50_2", pretrained: bool = True):
+        super().__init__()
+        resnet = build_resnet(backbone, pretrained)
+        if input_channel != 3:  # as the authors: a fresh first convolution for other inputs
+            resnet.conv1 = nn.Conv2d(input_channel, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        width = resnet.fc.in_features
+        self.input_channel = input_channel
+        self.width = width
+        # The ResNet's children without its average pooling and classifier, as the authors keep it.
+        self.backbone = nn.Sequential(*list(resnet.children())[:-2])
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.projector = nn.Sequential(
+            nn.Linear(width, width, bias=False),
+            nn.BatchNorm1d(width),
+            nn.ReLU(inplace=True),
+            nn.Linear(width, width, bias=False),
+        )
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled backbone feature used for scoring: (N, C, h, w) → (N, width)."""
+        feature_map = self.backbone(x)  # (N, width, h/32, w/32)
+        return self.pool(feature_map).flatten(1)  # (N, width)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        embedding = self.embed(x)  # (N, width)
+        return self.projector(embedding), embedding  # (N, width), (N, width)
+
+
+Patch_Model = PatchModel  # the authors' name
