@@ -1,10 +1,14 @@
 """Where the kit lives on GitHub, and the first cells every notebook shares.
 
 `GITHUB_REPO` is the one place that names the repository. The notebooks'
-"Open in Colab" badges and their setup cells are made from it; after changing
-it for a fork, run `python -m anomaly_lib colab --repo OWNER/REPO` to rewrite
-them (see the README).
+"Open in Colab" badges and their setup cells are made from it. For a fork, run
+`python -m anomaly_lib colab --repo OWNER/REPO` from the repository's top
+folder: it rewrites this line, every notebook's badge and setup cell (both
+twins), and the README's links (see `set_repository`).
 """
+
+import re
+from pathlib import Path
 
 GITHUB_REPO = "anomaly-course-kit/anomaly-course-kit"
 BRANCH = "main"
@@ -47,3 +51,93 @@ print("device:", describe_device(device), "| smoke mode" if SMOKE else "")"""
 def setup_cell(repo: str = GITHUB_REPO) -> str:
     """The source of every notebook's first code cell."""
     return SETUP_CELL.format(repo=repo)
+
+
+# ---------------------------------------------------------------------------- pointing a fork at itself
+
+REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_REPO_LINE = re.compile(r'^GITHUB_REPO = "([^"]*)"$', re.MULTILINE)
+
+
+def _colab_prefix(repo: str) -> str:
+    return f"https://colab.research.google.com/github/{repo}/blob/"
+
+
+def _rewrite(path: Path, replacements: list[tuple[str, str]]) -> bool:
+    """Apply plain-text replacements to a file; True if it changed."""
+    text = path.read_text(encoding="utf-8")
+    new_text = text
+    for old, new in replacements:
+        new_text = new_text.replace(old, new)
+    if new_text == text:
+        return False
+    path.write_text(new_text, encoding="utf-8")
+    return True
+
+
+def sync_ipynb_from_py(py_path, ipynb_path=None) -> Path:
+    """Rewrite a notebook's `.ipynb` from its py:percent twin, as `jupytext --sync` would.
+
+    Cell ids and notebook metadata of an existing `.ipynb` are kept; outputs and
+    execution counts are cleared, since the repository stores notebooks without them.
+    """
+    import jupytext
+    from jupytext.combine import combine_inputs_with_outputs
+
+    py_path = Path(py_path)
+    ipynb_path = Path(ipynb_path) if ipynb_path is not None else py_path.with_suffix(".ipynb")
+    notebook = jupytext.read(py_path, fmt="py:percent")
+    if ipynb_path.exists():
+        notebook = combine_inputs_with_outputs(notebook, jupytext.read(ipynb_path), fmt="py:percent")
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    jupytext.write(notebook, ipynb_path, fmt="ipynb")
+    return ipynb_path
+
+
+def set_repository(new_repo: str, root=".") -> list[Path]:
+    """Point the kit at another GitHub repository (a fork): returns the files changed.
+
+    Under `root` (the repository's top folder) this rewrites `GITHUB_REPO` in
+    `anomaly_lib/colab.py`; the Colab badge links and the setup cell's
+    `KIT_REPO` in every `notebooks/*.py` twin, then re-syncs its `.ipynb`;
+    and the old repository's Colab and GitHub links in `README.md`.
+    Run it from the command line as `python -m anomaly_lib colab --repo OWNER/REPO`.
+    """
+    if not REPO_PATTERN.match(new_repo):
+        raise ValueError(f"expected OWNER/REPO, e.g. my-name/anomaly-course-kit; got {new_repo!r}")
+    root = Path(root)
+    colab_file = root / "anomaly_lib" / "colab.py"
+    found = _REPO_LINE.search(colab_file.read_text(encoding="utf-8"))
+    if found is None:
+        raise ValueError(f'{colab_file} has no line GITHUB_REPO = "OWNER/REPO"')
+    old_repo = found.group(1)
+    if old_repo == new_repo:
+        return []
+
+    changed = []
+    if _rewrite(colab_file, [(found.group(0), f'GITHUB_REPO = "{new_repo}"')]):
+        changed.append(colab_file)
+
+    notebook_edits = [
+        (_colab_prefix(old_repo), _colab_prefix(new_repo)),
+        (f'KIT_REPO = "{old_repo}"', f'KIT_REPO = "{new_repo}"'),
+    ]
+    for py_path in sorted((root / "notebooks").glob("*.py")):
+        ipynb_path = py_path.with_suffix(".ipynb")
+        if _rewrite(py_path, notebook_edits):
+            changed.append(py_path)
+            if ipynb_path.exists():
+                sync_ipynb_from_py(py_path, ipynb_path)
+                changed.append(ipynb_path)
+
+    readme = root / "README.md"
+    readme_edits = [
+        (_colab_prefix(old_repo), _colab_prefix(new_repo)),
+        (f"github.com/{old_repo}", f"github.com/{new_repo}"),
+    ]
+    if readme.exists() and _rewrite(readme, readme_edits):
+        changed.append(readme)
+    return changed
