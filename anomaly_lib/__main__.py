@@ -1,4 +1,8 @@
-"""Command line: ``python -m anomaly_lib phantoms --layout medad --out DIR --image-size 64``."""
+"""Command line: ``python -m anomaly_lib phantoms --layout medad --out DIR --image-size 64``.
+
+``python -m anomaly_lib colab --repo OWNER/REPO`` points the notebooks' Colab badges
+and setup cells at a fork (see ``anomaly_lib/colab.py``).
+"""
 
 from __future__ import annotations
 
@@ -47,12 +51,38 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=N",
         help="images in one split, e.g. test_normal=20 (repeatable)",
     )
+    colab = commands.add_parser(
+        "colab", help="point the Colab badges and setup cells at another GitHub repository"
+    )
+    colab.add_argument("--repo", required=True, help="OWNER/REPO of your fork on GitHub")
+    colab.add_argument("--root", default=".", help="the kit's top folder (default: here)")
     return parser
+
+
+def run_colab(args) -> int:
+    """The ``colab`` subcommand: rewrite GITHUB_REPO, the notebooks and the README."""
+    from .colab import set_repository
+
+    try:
+        changed = set_repository(args.repo, root=args.root)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not changed:
+        print(f"already pointing at {args.repo}: nothing to change")
+        return 0
+    print(f"now pointing at {args.repo}; changed {len(changed)} files:")
+    for path in changed:
+        print(f"  {path}")
+    print("commit them and push to your fork; the badges then open your copy in Colab")
+    return 0
 
 
 def main(argv=None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.command == "colab":
+        return run_colab(args)
     started = time.perf_counter()
     try:
         out_dir = make_phantom_dataset(

@@ -88,7 +88,9 @@ def sync_ipynb_from_py(py_path, ipynb_path=None) -> Path:
     ipynb_path = Path(ipynb_path) if ipynb_path is not None else py_path.with_suffix(".ipynb")
     notebook = jupytext.read(py_path, fmt="py:percent")
     if ipynb_path.exists():
-        notebook = combine_inputs_with_outputs(notebook, jupytext.read(ipynb_path), fmt="py:percent")
+        notebook = combine_inputs_with_outputs(
+            notebook, jupytext.read(ipynb_path), fmt="py:percent"
+        )
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs = []

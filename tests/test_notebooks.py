@@ -1,0 +1,271 @@
+"""Static checks of the course notebooks (nothing is executed here; nbval runs them).
+
+Every `notebooks/NAME.ipynb` must
+  * have a py:percent twin `NAME.py` with the same cells (jupytext pairing);
+  * be stored without outputs, execution counts or widget state;
+  * open with a markdown cell holding its "Open in Colab" badge, then the
+    shared setup cell, both exactly as `anomaly_lib.colab` makes them.
+A canary checks that pytest runs the notebooks in smoke mode, and
+`python -m anomaly_lib colab` is tried on a temporary copy of the kit.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import jupytext
+import pytest
+
+from anomaly_lib import colab
+from anomaly_lib.__main__ import main as anomaly_lib_main
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+EXPECTED_NOTEBOOKS = [
+    "00_start_here",
+    "01_data_and_synthetic_anomalies",
+    "02_sagan_windows_and_position_codes",
+    "03_sagan_generator_shape_by_shape",
+    "04_sagan_critic_and_losses",
+    "05_sagan_training",
+    "06_sagan_scoring_and_heatmaps",
+    "07_swssl_sliding_windows_and_augmentations",
+    "08_swssl_model_and_twin_loss",
+    "09_swssl_training_and_scoring",
+    "10_interview_quickref",
+]
+NOTEBOOK_PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def notebook_params():
+    return [pytest.param(path, id=path.stem) for path in NOTEBOOK_PATHS]
+
+
+def pair_differences(ipynb_path: Path, py_path: Path) -> list[str]:
+    """How a notebook and its py:percent twin disagree, as readable lines; [] when they agree.
+
+    Both files are read with jupytext; their cells are compared by type and
+    source, character for character.
+    """
+    if not py_path.exists():
+        return [f"{py_path.name} is missing: create it with `jupytext --sync {ipynb_path.name}`"]
+    stored = jupytext.read(ipynb_path)
+    text = jupytext.read(py_path, fmt="py:percent")
+    problems = []
+    if len(stored.cells) != len(text.cells):
+        problems.append(f"{ipynb_path.name} has {len(stored.cells)} cells, {py_path.name} has {len(text.cells)}")
+    for index, (a, b) in enumerate(zip(stored.cells, text.cells)):
+        if a.cell_type != b.cell_type:
+            problems.append(f"cell {index}: {a.cell_type} in the .ipynb, {b.cell_type} in the .py")
+        elif a.source != b.source:
+            diff = difflib.unified_diff(
+                a.source.splitlines(), b.source.splitlines(), ".ipynb", ".py", lineterm="", n=0
+            )
+            problems.append(f"cell {index} differs:\n" + "\n".join(diff))
+    return problems
+
+
+def cells_of_type(notebook, cell_type: str) -> list:
+    return [cell for cell in notebook.cells if cell.cell_type == cell_type]
+
+
+# ---------------------------------------------------------------------------- each notebook
+
+
+@pytest.mark.parametrize("ipynb_path", notebook_params())
+def test_pair_agrees(ipynb_path):
+    problems = pair_differences(ipynb_path, ipynb_path.with_suffix(".py"))
+    assert not problems, (
+        f"{ipynb_path.name} and its .py twin have drifted apart; after editing one, run "
+        f"`jupytext --sync notebooks/{ipynb_path.name}`.\n" + "\n".join(problems)
+    )
+
+
+@pytest.mark.parametrize("ipynb_path", notebook_params())
+def test_stored_without_outputs(ipynb_path):
+    raw = json.loads(ipynb_path.read_text(encoding="utf-8"))
+    for index, cell in enumerate(raw["cells"]):
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [], f"cell {index} of {ipynb_path.name} has stored outputs"
+            assert cell.get("execution_count") is None, f"cell {index} of {ipynb_path.name} has an execution count"
+    assert "widgets" not in raw.get("metadata", {}), f"{ipynb_path.name} stores widget state"
+
+
+@pytest.mark.parametrize("ipynb_path", notebook_params())
+def test_title_badge_and_setup_cell(ipynb_path):
+    name = ipynb_path.stem
+    notebook = jupytext.read(ipynb_path)
+    first = notebook.cells[0]
+    assert first.cell_type == "markdown", f"{ipynb_path.name} must open with a markdown cell"
+    number = name.split("_")[0]
+    assert first.source.startswith(f"# {number} "), f"{ipynb_path.name}: the first line should be '# {number} · Title'"
+    assert colab.badge(name) in first.source, (
+        f"{ipynb_path.name}: the first markdown cell lacks its Colab badge {colab.badge(name)}"
+    )
+    code_cells = cells_of_type(notebook, "code")
+    assert code_cells, f"{ipynb_path.name} has no code cell"
+    assert code_cells[0].source == colab.setup_cell(), (
+        f"{ipynb_path.name}: the first code cell must be exactly anomaly_lib.colab.setup_cell()"
+    )
+
+
+def test_set_of_notebooks():
+    found = sorted(path.stem for path in NOTEBOOK_PATHS)
+    unexpected = sorted(set(found) - set(EXPECTED_NOTEBOOKS))
+    assert not unexpected, f"notebooks not in the course plan: {unexpected}"
+    missing = sorted(set(EXPECTED_NOTEBOOKS) - set(found))
+    if missing:
+        pytest.skip(f"notebooks still being written: {missing}")
+    assert found == EXPECTED_NOTEBOOKS
+
+
+def test_no_orphan_py_twins():
+    orphans = [path.name for path in NOTEBOOKS.glob("*.py") if not path.with_suffix(".ipynb").exists()]
+    assert not orphans, f"py twins without an .ipynb (run `jupytext --sync` on them): {orphans}"
+
+
+def test_readme_table_has_every_badge():
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    table_rows = [line for line in text.splitlines() if line.lstrip().startswith("|")]
+    if not any("colab.research.google.com/github/" in row for row in table_rows):
+        pytest.skip("README.md has no notebook table yet")
+    missing = [path.stem for path in NOTEBOOK_PATHS if not any(colab.badge(path.stem) in row for row in table_rows)]
+    assert not missing, f"README.md's notebook table lacks the badge of: {missing}"
+
+
+def test_smoke_mode_canary():
+    """The root conftest.py sets KIT_SMOKE=1 so that nbval runs the notebooks small and fast."""
+    assert os.environ.get("KIT_SMOKE") == "1", (
+        "KIT_SMOKE is not 1 under pytest: the notebooks would run at full size. "
+        "The repository's conftest.py must set os.environ['KIT_SMOKE'] = '1'."
+    )
+
+
+# ---------------------------------------------------------------------------- the checks catch problems
+
+SAMPLE_PY = f"""\
+# %% [markdown]
+# # 00 · Sample
+#
+# {colab.badge("00_sample")}
+
+# %%
+{colab.setup_cell()}
+
+# %% [markdown]
+# A short note.
+
+# %%
+print(1 + 1)
+"""
+
+
+@pytest.fixture
+def sample_pair(tmp_path):
+    """A small notebook pair in a temporary notebooks/ folder: (ipynb, py)."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    py_path = folder / "00_sample.py"
+    py_path.write_text(SAMPLE_PY, encoding="utf-8")
+    return colab.sync_ipynb_from_py(py_path), py_path
+
+
+def test_pair_check_catches_a_one_character_drift(sample_pair, tmp_path):
+    ipynb_path, py_path = sample_pair
+    assert pair_differences(ipynb_path, py_path) == []
+    # The same on a copy of a real pair, if one exists yet.
+    if NOTEBOOK_PATHS:
+        real = NOTEBOOK_PATHS[0]
+        copy = tmp_path / real.name
+        shutil.copy(real, copy)
+        shutil.copy(real.with_suffix(".py"), copy.with_suffix(".py"))
+        assert pair_differences(copy, copy.with_suffix(".py")) == []
+        pairs = [(ipynb_path, py_path), (copy, copy.with_suffix(".py"))]
+    else:
+        pairs = [(ipynb_path, py_path)]
+    for ipynb, py in pairs:
+        original = py.read_text(encoding="utf-8")
+        lines = original.splitlines(keepends=True)
+        # change the last character of the last code line
+        last = max(i for i, line in enumerate(lines) if len(line.strip()) > 1 and not line.startswith("#"))
+        text = lines[last].rstrip()
+        lines[last] = text[:-1] + ("x" if text[-1] != "x" else "y") + lines[last][len(text):]
+        py.write_text("".join(lines), encoding="utf-8")
+        problems = pair_differences(ipynb, py)
+        assert len(problems) == 1 and "differs" in problems[0], problems
+        py.write_text(original, encoding="utf-8")
+        assert pair_differences(ipynb, py) == []
+
+
+def test_pair_check_catches_a_changed_cell_type_and_a_missing_twin(sample_pair):
+    ipynb_path, py_path = sample_pair
+    text = py_path.read_text(encoding="utf-8")
+    py_path.write_text(text.replace("# %% [markdown]\n# A short note.", "# %%\n# A short note."), encoding="utf-8")
+    assert any("markdown in the .ipynb, code in the .py" in problem for problem in pair_differences(ipynb_path, py_path))
+    py_path.unlink()
+    assert "missing" in pair_differences(ipynb_path, py_path)[0]
+
+
+# ---------------------------------------------------------------------------- python -m anomaly_lib colab
+
+
+def make_kit_copy(root: Path) -> Path:
+    """A temporary kit with colab.py, one notebook pair and a README with a badge table."""
+    (root / "anomaly_lib").mkdir(parents=True)
+    shutil.copy(ROOT / "anomaly_lib" / "colab.py", root / "anomaly_lib" / "colab.py")
+    (root / "notebooks").mkdir()
+    py_path = root / "notebooks" / "00_sample.py"
+    py_path.write_text(SAMPLE_PY, encoding="utf-8")
+    colab.sync_ipynb_from_py(py_path)
+    (root / "README.md").write_text(
+        "# Kit\n\n| notebook | purpose |\n|---|---|\n"
+        f"| {colab.badge('00_sample')} | a sample |\n\n"
+        f"git clone https://github.com/{colab.GITHUB_REPO}\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_set_repository_rewrites_every_place(tmp_path):
+    root = make_kit_copy(tmp_path / "kit")
+    real_files = {path: path.read_bytes() for path in [ROOT / "anomaly_lib" / "colab.py", *NOTEBOOKS.glob("*")]}
+    ids_before = [cell.get("id") for cell in jupytext.read(root / "notebooks" / "00_sample.ipynb").cells]
+    changed = colab.set_repository("someone/my-fork", root=root)
+
+    names = sorted(path.relative_to(root).as_posix() for path in changed)
+    assert names == ["README.md", "anomaly_lib/colab.py", "notebooks/00_sample.ipynb", "notebooks/00_sample.py"]
+    assert 'GITHUB_REPO = "someone/my-fork"' in (root / "anomaly_lib" / "colab.py").read_text()
+    notebook = jupytext.read(root / "notebooks" / "00_sample.ipynb")
+    assert colab.badge("00_sample", repo="someone/my-fork") in notebook.cells[0].source
+    assert cells_of_type(notebook, "code")[0].source == colab.setup_cell(repo="someone/my-fork")
+    assert [cell.get("id") for cell in notebook.cells] == ids_before
+    assert pair_differences(root / "notebooks" / "00_sample.ipynb", root / "notebooks" / "00_sample.py") == []
+    raw = json.loads((root / "notebooks" / "00_sample.ipynb").read_text())
+    assert all(cell.get("outputs", []) == [] for cell in raw["cells"])
+    readme = (root / "README.md").read_text()
+    assert colab.badge("00_sample", repo="someone/my-fork") in readme
+    assert "github.com/someone/my-fork" in readme and colab.GITHUB_REPO not in readme
+    # the real repository was not touched
+    assert all(path.read_bytes() == content for path, content in real_files.items())
+    # a second run has nothing to do
+    assert colab.set_repository("someone/my-fork", root=root) == []
+
+
+def test_colab_command_line(tmp_path, capsys):
+    root = make_kit_copy(tmp_path / "kit")
+    assert anomaly_lib_main(["colab", "--repo", "someone/fork", "--root", str(root)]) == 0
+    assert "changed 4 files" in capsys.readouterr().out
+    assert 'GITHUB_REPO = "someone/fork"' in (root / "anomaly_lib" / "colab.py").read_text()
+    assert anomaly_lib_main(["colab", "--repo", "not a repo", "--root", str(root)]) == 2
+    assert "OWNER/REPO" in capsys.readouterr().err
+
+
+def test_colab_py_names_the_repository_once():
+    text = (ROOT / "anomaly_lib" / "colab.py").read_text(encoding="utf-8")
+    assert len(re.findall(r'^GITHUB_REPO = "[^"]+"$', text, flags=re.MULTILINE)) == 1
