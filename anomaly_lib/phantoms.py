@@ -65,11 +65,22 @@ def _ellipse_mask(shape, center, axes, angle=0.0) -> np.ndarray:
     return _draw_ellipse(np.zeros(shape, np.float32), center, axes, angle)
 
 
-def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur with a sigma in pixels (no-op for tiny sigmas)."""
-    if sigma < 0.3:
+def _blur(image: np.ndarray, sigma: float, sigma_y: float | None = None) -> np.ndarray:
+    """Gaussian blur with sigma in pixels (``sigma_y`` for a different vertical sigma).
+
+    Tiny sigmas are skipped. Large blurs are done on a downscaled copy and
+    scaled back: the result looks the same, and 1024x1024 phantoms stay fast.
+    """
+    sigma_y = sigma if sigma_y is None else sigma_y
+    if max(sigma, sigma_y) < 0.3:
         return image
-    return cv2.GaussianBlur(image, (0, 0), sigma)
+    factor = int(min(sigma, sigma_y) // 4)
+    if factor < 2:
+        return cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma_y)
+    height, width = image.shape
+    small = cv2.resize(image, (width // factor, height // factor), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigmaX=sigma / factor, sigmaY=sigma_y / factor)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def _smooth_noise(rng: np.random.Generator, shape, sigma: float) -> np.ndarray:
@@ -78,67 +89,30 @@ def _smooth_noise(rng: np.random.Generator, shape, sigma: float) -> np.ndarray:
     return noise / (noise.std() + 1e-6)
 
 
-def _random_point_in(rng: np.random.Generator, mask: np.ndarray) -> tuple[float, float]:
-    """(x, y) of a random pixel where ``mask`` is True."""
-    ys, xs = np.nonzero(mask)
+def _random_point_in(rng: np.random.Generator, mask: np.ndarray, margin: float = 0.0):
+    """(x, y) of a random pixel at least ``margin`` px inside ``mask`` (any pixel of it if none is)."""
+    # distance of every mask pixel to the nearest pixel outside the mask
+    depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    inner = depth >= max(margin, 1.0)
+    ys, xs = np.nonzero(inner if inner.any() else mask)
     pick = rng.integers(len(xs))
     return float(xs[pick]), float(ys[pick])
 
 
-def _erode(mask: np.ndarray, radius: float) -> np.ndarray:
-    """Shrink a bool mask by ``radius`` pixels (points at least that far inside)."""
-    size = 2 * max(1, round(radius)) + 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    return cv2.erode(mask.astype(np.uint8), kernel).astype(bool)
+def _finish(rng: np.random.Generator, canvas: np.ndarray) -> np.ndarray:
+    """Random contrast/brightness, detector noise and a slight blur; float [0,1] -> uint8.
 
-
-def _finish(rng: np.random.Generator, canvas: np.ndarray, scale: float) -> np.ndarray:
-    """Random contrast/brightness, detector noise and a slight blur; float [0,1] -> uint8."""
+    Noise and blur are per pixel (not scaled with the image size), like a detector's.
+    """
     gain = rng.uniform(0.85, 1.15)
     offset = rng.uniform(-0.05, 0.05)
     canvas = canvas * gain + offset
     canvas = canvas + rng.normal(0.0, rng.uniform(0.01, 0.025), canvas.shape).astype(np.float32)
-    canvas = _blur(canvas, 0.6 * scale)
+    canvas = _blur(canvas, 0.6)
     return np.round(np.clip(canvas, 0.0, 1.0) * 255).astype(np.uint8)
 
 
 # ---------------------------------------------------------------------------- chest
-
-
-def _draw_lesions(rng, shape, allowed: np.ndarray, unit: float) -> tuple[np.ndarray, np.ndarray]:
-    """Bright compact opacities inside ``allowed``: (soft intensity layer, bool mask).
-
-    ``unit`` is the image size / 64: at 64x64 nodules have radii of 3-7.5 px and
-    consolidation is 3-5 overlapping blobs of radius 2.5-4.5 px. A lesion is
-    round nodules, patchy consolidation, or one nodule plus consolidation.
-    """
-    kind = rng.choice(["nodules", "consolidation", "both"], p=[0.4, 0.4, 0.2])
-    blobs = []  # (x, y, radius_x, radius_y, angle)
-    if kind != "consolidation":
-        n_nodules = 1 if kind == "both" else rng.integers(1, 3)
-        for _ in range(n_nodules):
-            radius = rng.uniform(3.0, 7.5) * unit
-            x, y = _random_point_in(rng, _erode(allowed, radius))
-            stretch = rng.uniform(0.8, 1.2)
-            blobs.append((x, y, radius * stretch, radius / stretch, rng.uniform(0, 180)))
-    if kind != "nodules":
-        center_x, center_y = _random_point_in(rng, _erode(allowed, 5 * unit))
-        for _ in range(rng.integers(3, 6)):
-            radius = rng.uniform(2.5, 4.5) * unit
-            x = center_x + rng.normal(0, 2.5 * unit)
-            y = center_y + rng.normal(0, 3.5 * unit)
-            blobs.append((x, y, radius * rng.uniform(0.7, 1.4), radius, rng.uniform(0, 180)))
-
-    shape_mask = np.zeros(shape, np.float32)
-    layer = np.zeros(shape, np.float32)
-    for x, y, radius_x, radius_y, angle in blobs:
-        blob = _ellipse_mask(shape, (x, y), (radius_x, radius_y), angle)
-        shape_mask = np.maximum(shape_mask, blob)
-        # each blob is densest in its middle: blur by a fraction of its radius
-        strength = rng.uniform(0.3, 0.42)
-        layer = np.maximum(layer, strength * _blur(blob, 0.35 * min(radius_x, radius_y)))
-    lesion_mask = (shape_mask > 0) & allowed
-    return layer, lesion_mask
 
 
 def _body(rng, shape, center_x, tilt, unit) -> np.ndarray:
@@ -219,6 +193,42 @@ def _vessels(rng, shape, center_x, lung_y, unit) -> np.ndarray:
     return _blur(vessels, 0.6 * unit)
 
 
+def _draw_lesions(rng, shape, allowed: np.ndarray, unit: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bright compact opacities inside ``allowed``: (soft intensity layer, bool mask).
+
+    ``unit`` is the image size / 64: at 64x64 nodules have radii of 3-7.5 px and
+    consolidation is 3-5 overlapping blobs of radius 2.5-4.5 px. A lesion is
+    round nodules, patchy consolidation, or one nodule plus consolidation.
+    """
+    kind = rng.choice(["nodules", "consolidation", "both"], p=[0.4, 0.4, 0.2])
+    blobs = []  # (x, y, radius_x, radius_y, angle)
+    if kind != "consolidation":
+        n_nodules = 1 if kind == "both" else rng.integers(1, 3)
+        for _ in range(n_nodules):
+            radius = rng.uniform(3.0, 7.5) * unit
+            x, y = _random_point_in(rng, allowed, margin=radius)
+            stretch = rng.uniform(0.8, 1.2)
+            blobs.append((x, y, radius * stretch, radius / stretch, rng.uniform(0, 180)))
+    if kind != "nodules":
+        center_x, center_y = _random_point_in(rng, allowed, margin=5 * unit)
+        for _ in range(rng.integers(3, 6)):
+            radius = rng.uniform(2.5, 4.5) * unit
+            x = center_x + rng.normal(0, 2.5 * unit)
+            y = center_y + rng.normal(0, 3.5 * unit)
+            blobs.append((x, y, radius * rng.uniform(0.7, 1.4), radius, rng.uniform(0, 180)))
+
+    shape_mask = np.zeros(shape, np.float32)
+    layer = np.zeros(shape, np.float32)
+    for x, y, radius_x, radius_y, angle in blobs:
+        blob = _ellipse_mask(shape, (x, y), (radius_x, radius_y), angle)
+        shape_mask = np.maximum(shape_mask, blob)
+        # each blob is densest in its middle: blur by a fraction of its radius
+        strength = rng.uniform(0.3, 0.42)
+        layer = np.maximum(layer, strength * _blur(blob, 0.35 * min(radius_x, radius_y)))
+    lesion_mask = (shape_mask > 0) & allowed
+    return layer, lesion_mask
+
+
 def draw_chest(rng: np.random.Generator, size, abnormal: bool) -> Phantom:
     """A chest-radiograph-like phantom (PA view): body, lungs, heart, spine, ribs, optional lesions.
 
@@ -252,7 +262,7 @@ def draw_chest(rng: np.random.Generator, size, abnormal: bool) -> Phantom:
         lesion_layer, lesion_mask = _draw_lesions(rng, shape, lung_mask, unit)
         canvas += lesion_layer * soft_lungs  # opacities fade out at the lung border
 
-    return Phantom(_finish(rng, canvas, unit), lesion_mask, lung_mask)
+    return Phantom(_finish(rng, canvas), lesion_mask, lung_mask)
 
 
 def chest_phantom(rng: np.random.Generator, size, abnormal: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -264,60 +274,67 @@ def chest_phantom(rng: np.random.Generator, size, abnormal: bool) -> tuple[np.nd
 # ---------------------------------------------------------------------------- breast
 
 
-def draw_breast(rng: np.random.Generator, size, abnormal: bool) -> Phantom:
-    """A breast-slice-like phantom: tissue half-ellipse on black, glandular texture, optional mass."""
-    height, width = as_height_width(size)
-    shape = (height, width)
-    unit = min(height, width) / 64
-
-    # tissue: half an ellipse growing out of the chest wall at the left edge
-    center_y = height * rng.uniform(0.45, 0.55)
-    reach = width * rng.uniform(0.75, 0.92)
-    half_height = height * rng.uniform(0.36, 0.46)
-    breast = _ellipse_mask(shape, (0, center_y), (reach, half_height), rng.uniform(-8, 8))
-    breast_soft = _blur(breast, 1.0 * unit)
-
-    # fibroglandular tissue: wispy streaks running towards the nipple, denser near the chest wall
+def _glandular_texture(rng, shape, reach, unit) -> np.ndarray:
+    """Fibroglandular tissue: wispy streaks towards the nipple, denser near the chest wall."""
+    height, width = shape
     streaks = np.zeros(shape, np.float32)
     for sigma_along, sigma_across, weight in ((6.0, 1.5, 1.0), (2.0, 0.6, 0.6)):
         noise = rng.standard_normal(shape).astype(np.float32)
-        noise = cv2.GaussianBlur(
-            noise, (0, 0), sigmaX=sigma_along * unit, sigmaY=sigma_across * unit
-        )
+        # a wider blur along x than along y stretches the blobs into horizontal streaks
+        noise = _blur(noise, sigma_along * unit, sigma_y=sigma_across * unit)
         streaks += weight * noise / (noise.std() + 1e-6)
-    distance_from_wall = (
-        np.linspace(0, 1, width, dtype=np.float32)[None, :] * width / reach
-    )  # (1, W)
-    density = np.clip(1.2 - distance_from_wall, 0, 1)
-    glandular = np.clip(0.45 + 0.3 * streaks + rng.uniform(-0.15, 0.15), 0, 1) * density
-    canvas = breast_soft * (rng.uniform(0.18, 0.26) + rng.uniform(0.25, 0.35) * glandular)
+    distance_from_wall = np.arange(width, dtype=np.float32) / reach  # (W,), 1 at the nipple
+    density = np.clip(1.2 - distance_from_wall, 0, 1)[None, :]  # (1, W) broadcasts over rows
+    return np.clip(0.45 + 0.3 * streaks + rng.uniform(-0.15, 0.15), 0, 1) * density
+
+
+def _mass(rng, shape, breast_mask, unit) -> tuple[np.ndarray, np.ndarray]:
+    """A dense round mass with spicules radiating out: (soft intensity layer, bool core mask)."""
+    radius = rng.uniform(3.5, 7.0) * unit
+    away_from_wall = breast_mask.copy()
+    away_from_wall[:, : round(2.5 * radius)] = False  # keep the mass off the chest-wall edge
+    x, y = _random_point_in(rng, away_from_wall, margin=2.5 * radius)
+    core = _ellipse_mask(
+        shape, (x, y), (radius * rng.uniform(0.8, 1.2), radius), rng.uniform(0, 180)
+    )
+    spicules = np.zeros(shape, np.float32)
+    for angle in rng.uniform(0, 2 * np.pi, rng.integers(6, 12)):
+        length = radius * rng.uniform(1.6, 2.6)
+        tip = (round(x + length * np.cos(angle)), round(y + length * np.sin(angle)))
+        cv2.line(spicules, (round(x), round(y)), tip, 1.0, max(1, round(0.6 * unit)))
+    layer = np.maximum(_blur(core, 0.3 * radius), 0.5 * _blur(spicules, 0.4 * unit))
+    return layer, core > 0
+
+
+def draw_breast(rng: np.random.Generator, size, abnormal: bool) -> Phantom:
+    """A breast-slice-like phantom: tissue half-ellipse on black, glandular texture, optional mass.
+
+    The lesion mask marks the mass core; the spicules around it are left out.
+    """
+    height, width = as_height_width(size)
+    shape = (height, width)
+    unit = min(height, width) / 64  # 1 at 64x64
+
+    # tissue: half an ellipse growing out of the chest wall at the left edge
+    reach = width * rng.uniform(0.75, 0.92)
+    breast = _ellipse_mask(
+        shape,
+        (0, height * rng.uniform(0.45, 0.55)),
+        (reach, height * rng.uniform(0.36, 0.46)),
+        rng.uniform(-8, 8),
+    )
+    breast_soft = _blur(breast, 1.0 * unit)
+    fat_level, gland_level = rng.uniform(0.18, 0.26), rng.uniform(0.25, 0.35)
+    canvas = breast_soft * (fat_level + gland_level * _glandular_texture(rng, shape, reach, unit))
 
     breast_mask = breast > 0.5
     lesion_mask = np.zeros(shape, bool)
     if abnormal:
-        radius = rng.uniform(3.5, 7.0) * unit
-        inside = _erode(breast_mask, 2.5 * radius)
-        inside[:, : round(2.5 * radius)] = False  # keep the mass off the chest-wall edge
-        x, y = _random_point_in(rng, inside)
-        core = _ellipse_mask(
-            shape, (x, y), (radius * rng.uniform(0.8, 1.2), radius), rng.uniform(0, 180)
-        )
-        spicules = np.zeros(shape, np.float32)
-        for angle in rng.uniform(0, 2 * np.pi, rng.integers(6, 12)):
-            length = radius * rng.uniform(1.6, 2.6)
-            tip = (x + length * np.cos(angle), y + length * np.sin(angle))
-            cv2.line(
-                spicules,
-                (round(x), round(y)),
-                (round(tip[0]), round(tip[1])),
-                1.0,
-                max(1, round(0.6 * unit)),
-            )
-        mass = np.maximum(_blur(core, 0.3 * radius), 0.5 * _blur(spicules, 0.4 * unit))
-        canvas = canvas + rng.uniform(0.35, 0.45) * mass * breast_soft
-        lesion_mask = (core > 0) & breast_mask
+        mass_layer, core = _mass(rng, shape, breast_mask, unit)
+        canvas += rng.uniform(0.35, 0.45) * mass_layer * breast_soft
+        lesion_mask = core & breast_mask
 
-    return Phantom(_finish(rng, canvas, unit), lesion_mask, breast_mask)
+    return Phantom(_finish(rng, canvas), lesion_mask, breast_mask)
 
 
 def breast_phantom(rng: np.random.Generator, size, abnormal: bool) -> tuple[np.ndarray, np.ndarray]:
