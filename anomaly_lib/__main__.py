@@ -15,7 +15,7 @@ from .phantoms import DEFAULT_COUNTS, make_phantom_dataset
 
 
 def parse_image_size(text: str):
-    """ "64" -> 64; "256x192" -> (256, 192) as (height, width)."""
+    """Parse "64" -> 64 and "256x192" -> (256, 192), i.e. (height, width)."""
     try:
         sides = [int(side) for side in text.lower().split("x")]
     except ValueError:
@@ -26,7 +26,7 @@ def parse_image_size(text: str):
 
 
 def parse_count(text: str) -> tuple[str, int]:
-    """ "test_normal=20" -> ("test_normal", 20)."""
+    """Parse "test_normal=20" -> ("test_normal", 20)."""
     key, _, value = text.partition("=")
     if not key or not value.isdigit():
         raise argparse.ArgumentTypeError(f"expected KEY=N like test_normal=20; got {text!r}")

@@ -13,7 +13,7 @@ def _mps_available() -> bool:
 
 
 def pick_device(preference: str = "auto") -> torch.device:
-    """ "auto" picks cuda, then mps, then cpu; "cuda", "cuda:1", "mps" or "cpu" are checked."""
+    """The device to compute on: "auto" = cuda, else mps, else cpu; named ones are checked."""
     if preference == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

@@ -78,10 +78,15 @@ def read_medad(root) -> dict[str, list[Path]]:
                 missing = "/".join(json_keys[: depth + 1])
                 raise ValueError(f"data.json is missing key {missing} (in {json_path})")
             value = value[key]
-        if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        key_path = "/".join(json_keys)
+        if not isinstance(value, list):
             raise ValueError(
-                f"data.json key {'/'.join(json_keys)} must be a list of file names (strings); "
-                f"got {type(value).__name__}"
+                f"data.json key {key_path} must be a list of file names; got {type(value).__name__}"
+            )
+        not_names = [name for name in value if not isinstance(name, str)]
+        if not_names:
+            raise ValueError(
+                f"data.json key {key_path} must list file names (strings); found {not_names[:3]!r}"
             )
         splits[split] = [root / "images" / name for name in value]
     return splits

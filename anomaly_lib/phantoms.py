@@ -90,7 +90,7 @@ def _smooth_noise(rng: np.random.Generator, shape, sigma: float) -> np.ndarray:
 
 
 def _random_point_in(rng: np.random.Generator, mask: np.ndarray, margin: float = 0.0):
-    """(x, y) of a random pixel at least ``margin`` px inside ``mask`` (any pixel of it if none is)."""
+    """(x, y) of a random pixel at least ``margin`` px inside ``mask`` (or anywhere in it)."""
     # distance of every mask pixel to the nearest pixel outside the mask
     depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     inner = depth >= max(margin, 1.0)

@@ -1,4 +1,4 @@
-"""Print what shape comes out of every layer of a model: the quickest way to read a new architecture."""
+"""Show the output shape of every layer of a model: the quickest way to read an architecture."""
 
 from __future__ import annotations
 

@@ -66,7 +66,12 @@ def test_medad_value_must_be_list_of_strings(tmp_path):
     data = json.loads((tmp_path / "data.json").read_text())
     data["test"]["0"] = ["a.png", 3]
     (tmp_path / "data.json").write_text(json.dumps(data))
-    with pytest.raises(ValueError, match="test/0 must be a list of file names"):
+    with pytest.raises(ValueError, match=r"test/0 must list file names \(strings\); found \[3\]"):
+        read_medad(tmp_path)
+
+    data["test"]["0"] = "a.png"
+    (tmp_path / "data.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="test/0 must be a list of file names; got str"):
         read_medad(tmp_path)
 
 
