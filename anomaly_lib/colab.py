@@ -8,6 +8,7 @@ twins), and the README's links (see `set_repository`).
 """
 
 import re
+import sys
 from pathlib import Path
 
 GITHUB_REPO = "anomaly-course-kit/anomaly-course-kit"
@@ -51,6 +52,20 @@ print("device:", describe_device(device), "| smoke mode" if SMOKE else "")"""
 def setup_cell(repo: str = GITHUB_REPO) -> str:
     """The source of every notebook's first code cell."""
     return SETUP_CELL.format(repo=repo)
+
+
+def enable_widgets() -> bool:
+    """Let ipywidgets 8 render in Colab (its default widget manager expects version 7).
+
+    Call it once before displaying widgets; elsewhere it does nothing. Returns
+    True when it switched Colab to its custom widget manager.
+    """
+    if "google.colab" not in sys.modules:
+        return False
+    from google.colab import output  # only importable inside Colab
+
+    output.enable_custom_widget_manager()
+    return True
 
 
 # ---------------------------------------------------------------------------- pointing a fork at itself

@@ -234,7 +234,8 @@ def make_kit_copy(root: Path) -> Path:
 
 def test_set_repository_rewrites_every_place(tmp_path):
     root = make_kit_copy(tmp_path / "kit")
-    real_files = {path: path.read_bytes() for path in [ROOT / "anomaly_lib" / "colab.py", *NOTEBOOKS.glob("*")]}
+    watched = [ROOT / "anomaly_lib" / "colab.py", ROOT / "README.md", *NOTEBOOKS.glob("*.py"), *NOTEBOOKS.glob("*.ipynb")]
+    real_files = {path: path.read_bytes() for path in watched if path.is_file()}
     ids_before = [cell.get("id") for cell in jupytext.read(root / "notebooks" / "00_sample.ipynb").cells]
     changed = colab.set_repository("someone/my-fork", root=root)
 
@@ -269,3 +270,7 @@ def test_colab_command_line(tmp_path, capsys):
 def test_colab_py_names_the_repository_once():
     text = (ROOT / "anomaly_lib" / "colab.py").read_text(encoding="utf-8")
     assert len(re.findall(r'^GITHUB_REPO = "[^"]+"$', text, flags=re.MULTILINE)) == 1
+
+
+def test_enable_widgets_is_a_no_op_outside_colab():
+    assert colab.enable_widgets() is False
