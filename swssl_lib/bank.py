@@ -121,7 +121,7 @@ class FeatureBank:
             else:
                 part = np.memmap(self.path, dtype=self.dtype, mode="r", shape=(n, *self.shape[1:]),
                                  offset=self._offset + start * self._image_bytes)
-            chunk = torch.from_numpy(np.asarray(part, dtype=np.float32))  # a copy in float32
+            chunk = torch.from_numpy(np.array(part, dtype=np.float32))  # always a copy
             del part  # unmaps this chunk
             yield chunk
 

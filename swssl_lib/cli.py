@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--category", choices=sorted(DEFAULT_IMAGE_SIZES), default="chest")
     run.add_argument("--save_dir", default=None,
                      help="checkpoints, figures and report (default runs/swssl, demo_output/swssl for the demo)")
-    run.add_argument("--checkpoint", help="weights to test (ours or the authors' plain state dict)")
+    run.add_argument("--checkpoint", help="weights to test, or to start training from "
+                                          "(ours or the authors' plain state dict)")
     run.add_argument("--resume", action="store_true", help="continue from SAVE_DIR/last.pt")
     run.add_argument("--report_json", help="also write the report to this path")
     run.add_argument("--device", default="auto", help="auto, cuda, mps or cpu")
@@ -125,16 +126,21 @@ def full_loader(images, args) -> DataLoader:
     return DataLoader(dataset, batch_size=args.eval_batch_size, shuffle=False, num_workers=args.num_workers)
 
 
-def check_dataset_path(args) -> None:
+def check_paths(args) -> None:
+    """Fail early, before any image is read, on a missing dataset or checkpoint."""
     if not args.dataset_path:
         raise SystemExit(f"--mode {args.mode} needs --dataset_path (or try --mode demo)")
     if not Path(args.dataset_path).is_dir():
         raise SystemExit(f"--dataset_path {args.dataset_path} is not a folder")
+    if args.mode == "test" and not args.checkpoint:
+        raise SystemExit("--mode test needs --checkpoint (e.g. runs/swssl/last.pt)")
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        raise SystemExit(f"--checkpoint {args.checkpoint} is not a file")
 
 
 def run(args, log=print) -> dict:
     """Train (then evaluate) or test, as the parsed ``args`` say; returns the report."""
-    check_dataset_path(args)
+    check_paths(args)
     started = time.time()
     save_dir = Path(args.save_dir or "runs/swssl")
     device = pick_device(args.device)
@@ -172,6 +178,9 @@ def run(args, log=print) -> dict:
         torch.manual_seed(args.seed)
         resuming = args.resume and (save_dir / "last.pt").is_file()  # weights come from the checkpoint
         model = PatchModel(backbone=args.backbone, pretrained=args.pretrained and not resuming)
+        if args.checkpoint and not resuming:
+            model.load_state_dict(load_checkpoint(args.checkpoint)["model"])
+            log(f"starting from the weights in {args.checkpoint}")
         patches = SWSSLDataset(train_images, patch=True, patch_size=args.patch_size,
                                step_size=args.step_size, category=args.category,
                                normalization=args.normalization)
@@ -186,8 +195,6 @@ def run(args, log=print) -> dict:
         elif "latest" not in evaluations:  # e.g. a resumed run that had already finished
             evaluate_model(model)
     else:
-        if not args.checkpoint:
-            raise SystemExit("--mode test needs --checkpoint (e.g. runs/swssl/last.pt)")
         checkpoint = load_checkpoint(args.checkpoint)
         backbone = (checkpoint.get("config") or {}).get("backbone", args.backbone)
         model = PatchModel(backbone=backbone, pretrained=False).to(device)  # weights come next

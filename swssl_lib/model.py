@@ -24,11 +24,10 @@ PRETRAINED_HELP = (
 
 def build_resnet(name: str = "wide_resnet50_2", pretrained: bool = True) -> nn.Module:
     """A torchvision ResNet, with its ImageNet weights when ``pretrained``; never a silent fallback."""
-    try:
-        weights = torchvision.models.get_model_weights(name).DEFAULT if pretrained else None
-    except ValueError as err:
+    if name not in torchvision.models.list_models(torchvision.models):
         raise ValueError(f"unknown backbone {name!r}; use a torchvision ResNet such as "
-                         "'resnet18', 'resnet50' or 'wide_resnet50_2'") from err
+                         "'resnet18', 'resnet50' or 'wide_resnet50_2'")
+    weights = torchvision.models.get_model_weights(name).DEFAULT if pretrained else None
     try:
         resnet = torchvision.models.get_model(name, weights=weights)
     except (OSError, RuntimeError) as err:  # URLError is an OSError; a bad download a RuntimeError
