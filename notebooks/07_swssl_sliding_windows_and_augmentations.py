@@ -8,7 +8,7 @@
 # - Compute the authors' window grid, `(size − patch) // step` starts per axis, and say which border it never sees.
 # - Draw a training item by hand: a patch, its neighbour within ±3 grid steps, and the neighbour's target similarity.
 # - Name every augmentation of the chest and DBT recipes, and say why the second view is the *inverted* patch.
-# - Quote the paper's ablation: what inversion, the neighbour term and resizing do to the chest AUC.
+# - Quote the authors' ablation: what inversion, the neighbour term and resizing do to the chest AUC.
 
 # %%
 # Setup: on Colab, fetch and install the kit; everywhere, report the device.
@@ -501,7 +501,8 @@ show(fig, "dbt_views")
 # - **The neighbour term** teaches the network that nearby patches look alike *in proportion* to
 #   their overlap, a notion of anatomy that the two views alone do not give.
 #
-# The authors' notes report these chest AUCs (%, pediatric chest X-ray test set):
+# The authors noted these chest AUCs (%, pediatric chest X-ray test set) in their run script
+# (`run_chest.sh` of their repository), one line per variant:
 
 # %%
 ablation = {
@@ -529,11 +530,14 @@ show(fig, "ablation")
 # - Removing the **inverted view** costs 8 points, and adding **resizing** costs 9: the choice of
 #   augmentations matters more than anything else here.
 # - Removing the **neighbour term** costs 4.5 points.
-# - "Random sampling", as the authors label it (we read it as drawing patch positions freely rather
-#   than on the 32-pixel grid), scored slightly *higher* than the full model. The grid is a
-#   convenience, not the key ingredient; a 0.7-point gap is also within what one run to the next
-#   can vary.
-# - These are single runs on one test set, and the authors kept the checkpoint with the best test AUC
-#   (notebook 09 discusses why that is optimistic), so compare the gaps, not the last decimal.
+# - "Random sample", as the authors label it, scored slightly *higher* than the full model. The
+#   note does not say what was sampled at random; we read it as patch positions drawn freely rather
+#   than on the 32-pixel grid. Either way it is not the key ingredient, and a 0.7-point gap is within
+#   what one run to the next can vary.
+# - The authors' own labels, for reference: "Remove CD" (our "without the neighbour term"),
+#   "Remove flip" (without the inverted view), "Original resize" (with resizing augmentation).
+# - These are single runs on one test set, the authors kept the checkpoint with the best test AUC
+#   (notebook 09 discusses why that is optimistic), and their note on the full model's line says it
+#   is still to be rerun. Compare the gaps, not the last decimal.
 #
 # **Next:** notebook 08 feeds these views through the patch model and the twin loss.
