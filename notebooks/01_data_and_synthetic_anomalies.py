@@ -166,6 +166,7 @@ authors_transform = transforms.Compose(
 authors = torch.stack([authors_transform(PIL.Image.open(path).convert("L")) for path in paths])  # (8, 1, 64, 64)
 print("authors' pipeline:", tuple(authors.shape))
 print("identical to the kit's:", torch.equal(authors[:, 0], images))
+assert torch.equal(authors[:, 0], images)
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(15, 3.4), layout="constrained", width_ratios=[1, 1, 1.6, 1.6])
