@@ -84,21 +84,20 @@ def sliding_window_features(
     grid = WindowGrid(images.shape[-2], images.shape[-1], patch_size, step_size, include_last)
     device = next(model.parameters()).device
     embed = embed_fn(model)
-    windows = window_view(images, grid)  # (N, rows, cols, C, p, p)
-    n_images, total = len(images), len(images) * grid.positions
-    image_index = torch.arange(total) // grid.positions  # (N·P,)
-    row_index = torch.arange(total) % grid.positions // grid.cols  # (N·P,)
-    col_index = torch.arange(total) % grid.cols  # (N·P,)
+    windows = window_view(images.to(device), grid)  # (N, rows, cols, C, p, p)
+    total = len(images) * grid.positions
+    flat = torch.arange(total, device=device)  # window number, image by image, row by row
+    image_index, position = flat // grid.positions, flat % grid.positions  # (N·P,), (N·P,)
+    row_index, col_index = position // grid.cols, position % grid.cols  # (N·P,), (N·P,)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
     features = []
     for start in range(0, total, chunk_size):
         part = slice(start, start + chunk_size)
         chunk = windows[image_index[part], row_index[part], col_index[part]]  # (chunk, C, p, p) copy
-        chunk = chunk.to(device, memory_format=memory_format, non_blocking=True)
-        features.append(embed(chunk).float())  # (chunk, channels)
+        features.append(embed(chunk.contiguous(memory_format=memory_format)).float())  # (chunk, channels)
     features = torch.cat(features).cpu()  # (N·P, channels)
-    return features.reshape(n_images, grid.positions, -1).transpose(1, 2)  # (N, channels, P)
+    return features.reshape(len(images), grid.positions, -1).transpose(1, 2)  # (N, channels, P)
 
 
 @torch.no_grad()

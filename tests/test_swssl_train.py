@@ -64,20 +64,28 @@ def test_last_batch_of_one_is_dropped(patches):
     assert not patch_loader(patches, config(batch_size=4)).drop_last  # 6 = 4 + 2
 
 
-def test_checkpoint_holds_everything_to_resume(patches, tmp_path):
-    model, summary = run(patches, tmp_path)
-    checkpoint = load_checkpoint(tmp_path / "last.pt")
+@pytest.fixture(scope="module")
+def two_epochs(patches, tmp_path_factory):
+    """A two-epoch run, shared by the checkpoint and resume tests."""
+    save_dir = tmp_path_factory.mktemp("straight")
+    model, summary = run(patches, save_dir)
+    return model, summary, save_dir
+
+
+def test_checkpoint_holds_everything_to_resume(two_epochs):
+    model, summary, save_dir = two_epochs
+    checkpoint = load_checkpoint(save_dir / "last.pt")
     assert {"model", "optimizer", "epoch", "rng", "config", "history"} <= set(checkpoint)
     assert checkpoint["epoch"] == 2 and len(checkpoint["history"]) == 2
-    assert summary["checkpoint"] == str(tmp_path / "last.pt") and summary["selection"] == "last"
+    assert summary["checkpoint"] == str(save_dir / "last.pt") and summary["selection"] == "last"
     for key, value in model.state_dict().items():
         assert torch.equal(checkpoint["model"][key], value)
 
 
-def test_resuming_continues_exactly(patches, tmp_path):
-    straight, _ = run(patches, tmp_path / "straight", epochs=2)
-    run(patches, tmp_path / "split", epochs=1)
-    resumed, summary = run(patches, tmp_path / "split", resume=True, epochs=2)
+def test_resuming_continues_exactly(patches, two_epochs, tmp_path):
+    straight = two_epochs[0]
+    run(patches, tmp_path, epochs=1)
+    resumed, summary = run(patches, tmp_path, resume=True, epochs=2)
     assert [h["epoch"] for h in summary["history"]] == [1, 2]
     for (key, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.allclose(a.float(), b.float(), atol=1e-6), key
@@ -98,34 +106,25 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(patches, tmp_path, mo
     assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 1
 
 
-def test_evaluation_cadence_and_default_selection(patches, tmp_path):
-    evaluated = []
-
-    def fake_evaluate(model):
-        evaluated.append(len(evaluated))
-        return 0.5
-
-    cfg = config(epochs=3, eval_every=2)
-    fit(new_model(), patch_loader(patches, cfg), cfg, tmp_path, evaluate_fn=fake_evaluate,
-        progress=False, log=lambda *_: None)
-    history = load_checkpoint(tmp_path / "last.pt")["history"]
-    assert [h["epoch"] for h in history if "auc" in h] == [2, 3]  # every 2nd epoch and the last
-    assert not (tmp_path / "best.pt").exists()
+def test_default_selection_is_last(two_epochs):
+    _, summary, save_dir = two_epochs
+    assert summary["selection"] == "last" and not (save_dir / "best.pt").exists()
 
 
 def test_test_selection_warns_and_keeps_the_best(patches, tmp_path):
     aucs = iter([0.9, 0.7])
     messages = []
-    cfg = config(epochs=2, selection="test")
+    cfg = config(epochs=3, eval_every=2, selection="test")
     with pytest.warns(UserWarning, match="TEST AUC"):
         summary = fit(new_model(), patch_loader(patches, cfg), cfg, tmp_path,
                       evaluate_fn=lambda model: next(aucs), progress=False, log=messages.append)
     assert any(TEST_SELECTION_WARNING in m for m in messages)
     assert summary["checkpoint"] == str(tmp_path / "best.pt")
-    assert [h["auc"] for h in summary["history"]] == [0.9, 0.7]
+    # evaluated every 2nd epoch and after the last one
+    assert [(h["epoch"], h.get("auc")) for h in summary["history"]] == [(1, None), (2, 0.9), (3, 0.7)]
     best = load_checkpoint(tmp_path / "best.pt")
     assert best["epoch"] is None  # a plain state dict, as the authors save
     last = load_checkpoint(tmp_path / "last.pt")["model"]
-    assert any(not torch.equal(best["model"][k], last[k]) for k in last)  # epoch 1 was kept
+    assert any(not torch.equal(best["model"][k], last[k]) for k in last)  # epoch 2 was kept
     with pytest.raises(ValueError, match="selection must be one of"):
         fit(new_model(), patch_loader(patches, cfg), config(selection="best"), tmp_path)
