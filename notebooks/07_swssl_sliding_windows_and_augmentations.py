@@ -316,9 +316,11 @@ def draw_neighbourhood(row=14, col=6):
                     ha="center", va="center", color="white" if target < 0.4 else "black")
     ax.add_patch(Rectangle((left, top), PATCH, PATCH, fill=False, ec="red", lw=2.5))
     ax.add_patch(Rectangle((left, top), STEP, STEP, fill=False, ec="red", lw=2.5))
-    view_size = 7 * STEP + PATCH
-    ax.set_xlim(max(left - 3 * STEP - STEP, 0), max(left - 3 * STEP - STEP, 0) + view_size + STEP)
-    ax.set_ylim(max(top - 3 * STEP - STEP, 0) + view_size + STEP, max(top - 3 * STEP - STEP, 0))
+    view_size = 8 * STEP + PATCH  # the ±3-step block, the patch and a margin, kept inside the image
+    x0 = min(max(left - 4 * STEP, 0), SIZE - view_size)
+    y0 = min(max(top - 4 * STEP, 0), SIZE - view_size)
+    ax.set_xlim(x0, x0 + view_size)
+    ax.set_ylim(y0 + view_size, y0)
     ax.set_title(f"cell ({row}, {col}): its patch (red box; small box = its start)\n"
                  "tiles: where a neighbour may start, with its target", fontsize=11)
     ax.set_xticks([])
