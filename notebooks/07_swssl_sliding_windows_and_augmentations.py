@@ -215,8 +215,8 @@ except ValueError as error:
 # $$s(d_x, d_y) = g(d_x) + g(d_y), \qquad g(d) = \begin{cases} 0 & d = 3 \\ \dfrac{0.5}{d + 1} & d < 3 \end{cases}$$
 #
 # so a direct neighbour gets $0.5 + 0.25 = 0.75$ and the far corner $(3, 3)$ gets 0. With a step of 32
-# and a patch of 128, a neighbour one step away shares 75 % of its pixels with the patch; three steps
-# away only 25 %.
+# and a patch of 128, a neighbour one step along an axis shares 75 % of its pixels with the patch;
+# three steps along an axis only 25 %.
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -319,9 +319,9 @@ print(f"{'floor of the notebook variant (B−1)²/B':<46}{'':>10}{(B_big - 1) **
 #
 # - The pair term can never reach 0: each pair contributes at least $1 - 0.731 = 0.269$.
 # - A neighbour target $t$ is met exactly when $\cos = \operatorname{logit}(t) = \ln\frac{t}{1-t}$.
-#   A target of 0.5 (a diagonal neighbour) asks for **orthogonal** projections, $\cos = 0$; targets
-#   above 0.731 (0.75, a direct neighbour) or below 0.269 (0.25, 0.167, 0) cannot be met and just
-#   push the cosine to $+1$ or $-1$.
+#   A target of 0.5 (one step diagonally, or three steps along an axis) asks for **orthogonal**
+#   projections, $\cos = 0$; targets above 0.731 (0.75, a direct neighbour) or below 0.269
+#   (0.25, 0.167, 0) cannot be met and just push the cosine to $+1$ or $-1$.
 
 # %%
 targets = np.array([0.75, 0.667, 0.5, 0.417, 0.333, 0.25, 0.167, 0.0])

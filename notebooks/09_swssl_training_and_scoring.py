@@ -88,7 +88,7 @@ def show(fig, name):
 # | GPU (e.g. Colab) | 512² | 64 / 16 | 28×28, the paper's grid at half scale | resnet18 | 200 / 50+50 | 60 (+1) |
 #
 # Outside smoke mode the backbone starts from torchvision's ImageNet weights (a one-time download of
-# about 45 MB), as the authors' does; without internet the cell says so and falls back to random
+# about 45 MB), as the authors' model does; without internet the cell says so and falls back to random
 # weights. **How long:** the smoke run takes well under a minute on 2 CPU cores; the CPU setting took
 # about 2½ minutes on 2 busy CPU cores; the GPU setting should take about 5 minutes on a Colab T4,
 # most of it drawing the 300 phantoms and loading patches on the CPU (an estimate from FLOP counts
@@ -180,6 +180,13 @@ fig.tight_layout()
 show(fig, "loss_curve")
 
 # %% [markdown]
+# Do not expect a smooth curve from a short run: each epoch here is one or a few steps, and each step
+# estimates a 512×512 feature correlation from one small batch, so the loss jumps from epoch to epoch
+# and only trends down over hundreds of steps (the authors use batch 300 and many epochs). On phantoms
+# much of the detection comes from comparing windows with the bank, which works even with features
+# that have barely trained.
+
+# %% [markdown]
 # ## The feature bank
 #
 # Scoring compares every window of a test image with the windows of **all** normal training images.
@@ -242,8 +249,9 @@ print(f"≈ {hours:.1f} h per full evaluation on this device (estimate); the aut
       "training and every 10 epochs")
 
 # %% [markdown]
-# On a single recent GPU, that is minutes to an hour per evaluation (our estimate; it was not
-# measured); training itself is cheap by comparison, since an epoch is one patch triple per image.
+# From FLOP counts alone (about 3.7 G multiply-adds per 128² window, 17 P per evaluation), that is a
+# few minutes on an H100-class GPU and more than an hour on a Colab T4 (our estimate; not measured).
+# Training is cheap by comparison, since an epoch is one patch triple per image.
 # So with the paper's settings, **evaluation, not training, dominates a full run**: evaluate rarely
 # (`--eval_every`), and keep the bank on disk.
 #
