@@ -169,3 +169,21 @@ def roc_pr_figure(labels, scores, report: RocReport | None = None, path=None, ti
     if path is not None:
         _save(figure, path)
     return figure
+
+
+def show_figure(figure, name: str, folder) -> Path:
+    """Save `figure` as `folder/name.png`, then display that PNG once (for notebooks).
+
+    Showing the saved PNG works the same under every matplotlib backend,
+    including the non-interactive one the tests use. Returns the PNG's path.
+    """
+    from IPython.display import Image, display
+
+    path = Path(folder) / f"{name}.png"
+    _save(figure, path)
+    if hasattr(figure, "number"):  # a pyplot figure: release it
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)
+    display(Image(filename=str(path)))
+    return path

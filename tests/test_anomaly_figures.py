@@ -68,3 +68,18 @@ def test_roc_pr_figure_marks_both_cutoffs_and_saves(tmp_path):
     assert any(text.startswith("Youden's J: t=5") for text in roc_legend)
     pr_legend = [text.get_text() for text in pr_ax.get_legend().get_texts()]
     assert f"PR (AP = {roc_report(labels, scores).ap:.3f})" in pr_legend
+
+
+def test_show_figure_saves_a_png_and_displays_it(tmp_path, monkeypatch):
+    import IPython.display
+    from matplotlib.figure import Figure
+
+    from anomaly_lib.figures import show_figure
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    figure = Figure(figsize=(2, 2))
+    figure.subplots().plot([0, 1], [1, 0])
+    path = show_figure(figure, "line", tmp_path / "out")
+    assert path == tmp_path / "out" / "line.png" and path.read_bytes()[:4] == b"\x89PNG"
+    assert len(shown) == 1 and shown[0].data == path.read_bytes()
