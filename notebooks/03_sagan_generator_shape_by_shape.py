@@ -110,7 +110,7 @@ print(f"{sum(p.numel() for p in G.parameters()):,} parameters")
 #
 # A 7×7 convolution lifts the single grey channel to `conv_dim = 64` feature channels at full
 # window resolution, followed by InstanceNorm and ReLU. A large kernel at the start gives every
-# feature a 7-pixel neighbourhood to look at.
+# feature a 7×7 neighbourhood to look at.
 
 # %%
 print(G.layer1)
@@ -123,7 +123,8 @@ print("stem:", shape(x), "→", shape(y))
 # Each encoder step is a 4×4 convolution with stride 2: the window's side halves and the channels
 # double. The generator's weights are shared by all four windows, so on its own it cannot tell a
 # top-left window from a bottom-right one. SAGAN fixes that with a **binary position code**: the
-# window index written in 3 bits, appended as 3 constant channels.
+# window index written in binary, appended as constant channels. The authors use
+# $\lfloor \log_2 M \rfloor + 1 = 3$ bits for $M = 4$ windows (one more than strictly needed).
 #
 # | window | place in the grid | code |
 # |---|---|---|
@@ -335,10 +336,11 @@ from sagan_lib.weights import load_generator_checkpoint
 torch.set_grad_enabled(True)
 from_05 = Path("outputs") / "05_sagan_training" / "phantoms" / "models" / "last.ckpt"
 if from_05.is_file():
-    config = torch.load(from_05, map_location="cpu", weights_only=True)["config"]
+    state = torch.load(from_05, map_location="cpu", weights_only=True)
+    config, trained_iterations = state["config"], state["iteration"]
     trained = load_generator_checkpoint(from_05, conv_dim=config["g_conv_dim"],
                                         repeat_num=config["g_repeat_num"], num_memory=config["num_patch"] ** 2)
-    print(f"loaded notebook 05's generator ({from_05})")
+    print(f"loaded notebook 05's generator ({from_05}, {trained_iterations} iterations)")
 else:
     iterations = 2 if SMOKE else 200
     settings = dict(DEMO_CONFIG, num_iters=iterations, num_iters_decay=iterations // 2, lr_update_step=10,
@@ -349,9 +351,9 @@ else:
     config = SaganConfig(data_root=str(DATA), **settings)
     trainer = SaganTrainer(config, MedADTrainSet(DATA, 64, progress=False), log=lambda *_: None)
     trainer.train(progress=False)
-    trained = trainer.G
+    trained, trained_iterations = trainer.G, trainer.iteration
     print(f"trained a small generator (conv_dim={config.g_conv_dim}, repeat_num={config.g_repeat_num}) "
-          f"for {trainer.iteration} iterations" + (" (smoke mode: barely trained)" if SMOKE else ""))
+          f"for {trained_iterations} iterations" + (" (smoke mode: barely trained)" if SMOKE else ""))
 trained = trained.cpu().eval()
 
 # %% [markdown]
@@ -397,17 +399,18 @@ axes[4].set_title("gate3's ψ over the input")
 for ax in axes:
     ax.set_xticks([])
     ax.set_yticks([])
-fig.suptitle("attention maps of a briefly trained, reduced generator (white lines: window borders)")
+fig.suptitle(f"attention maps of a reduced generator after {trained_iterations} training iterations "
+             "(white lines: window borders)")
 show(fig, "attention_maps")
 
 # %% [markdown]
 # How to read it: $\psi$ close to 1 lets the encoder's detail through the skip, close to 0 makes
-# the decoder rely on its own (bottleneck) reconstruction. For an anomaly detector that must
-# *remove* lesions, suppressing skip detail where the input looks abnormal is useful, since a
-# skip connection could otherwise copy the lesion straight to the output. After a short training
-# run on phantoms the maps are rough and mostly follow the anatomy (lungs vs. body); with longer
-# training (notebook 05, or the authors' checkpoints in notebook 06) they become more structured.
-# They are a view into the network, not a segmentation: SAGAN's anomaly map is the
+# the decoder rely on its own reconstruction from the coarser levels. For an anomaly detector that
+# must *remove* lesions this matters, since an open skip connection could copy a lesion straight
+# to the output. After a few hundred iterations on phantoms the finest gate's map mostly follows
+# the anatomy, typically different inside the lungs than over the body; the coarse gates are
+# harder to read. (In smoke mode the generator is barely trained and the maps are noise.) The
+# maps are a view into the network, not a segmentation: SAGAN's anomaly map is the
 # reconstruction error (notebook 06).
 #
 # ## Summary

@@ -154,8 +154,13 @@ fake = reconstruct(unlabeled)  # G(x_A): (4, 1, 64, 64)
 h, real_score = D(normal)  # features (4, 512, 1, 1) at this width, scores (4, 1, 1, 1)
 _, fake_score = D(fake.detach())
 print("features", shape(h), "| scores", shape(real_score), "| any real number, no sigmoid")
-print("D(x_B)   :", real_score.flatten().tolist())
-print("D(G(x_A)):", fake_score.flatten().tolist())
+print("D(x_B)   :", [f"{v:+.5f}" for v in real_score.flatten().tolist()])
+print("D(G(x_A)):", [f"{v:+.5f}" for v in fake_score.flatten().tolist()])
+
+# %% [markdown]
+# Untrained, every score sits near 0 and the two sides can't be told apart. Training moves the
+# scores wherever the loss pushes them, with no bound and no meaning for the absolute value;
+# notebook 05's loss curves follow the gap $\mathbb{E}[D(x_B)] - \mathbb{E}[D(G(x_A))]$ instead.
 
 # %% [markdown]
 # ## 4. The gradient penalty, step by step
