@@ -39,25 +39,19 @@ print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 # notebook small and fast. Files a notebook writes go to `outputs/<notebook name>/`.
 
 # %%
-import io
+from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
+
+from anomaly_lib.figures import show_figure
 
 OUT = Path("outputs") / "00_start_here"
 OUT.mkdir(parents=True, exist_ok=True)
 
-
-def show(fig, name):
-    """Show a figure once and keep a copy as OUT/<name>.png (to download or compare)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    (OUT / f"{name}.png").write_bytes(buffer.getvalue())
-    display(Image(buffer.getvalue()))
-
+show = partial(show_figure, folder=OUT)  # show(fig, name): save OUT/name.png and display it
 
 # %% [markdown]
 # ## 1. The problem

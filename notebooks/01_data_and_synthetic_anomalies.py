@@ -34,6 +34,7 @@ print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 # %%
 import io
 import json
+from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -42,18 +43,12 @@ import torch
 from IPython.display import Image, Markdown, display
 from matplotlib.patches import Rectangle
 
+from anomaly_lib.figures import show_figure
+
 OUT = Path("outputs") / "01_data_and_synthetic_anomalies"
 OUT.mkdir(parents=True, exist_ok=True)
 
-
-def show(fig, name):
-    """Show a figure once and keep a copy as OUT/<name>.png (to download or compare)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    (OUT / f"{name}.png").write_bytes(buffer.getvalue())
-    display(Image(buffer.getvalue()))
-
+show = partial(show_figure, folder=OUT)  # show(fig, name): save OUT/name.png and display it
 
 def clean_axes(axes):
     for ax in np.atleast_1d(axes).flat:

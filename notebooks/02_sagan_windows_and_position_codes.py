@@ -33,30 +33,22 @@ SMOKE = smoke_mode()  # KIT_SMOKE=1 shrinks sizes and iterations (the tests set 
 print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 
 # %%
-import io
+from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
-from IPython.display import Image, display
 
+from anomaly_lib.figures import show_figure
 from anomaly_lib.phantoms import draw_chest
 from sagan_lib.data import to_model_range
 
 OUT = Path("outputs") / "02_sagan_windows_and_position_codes"
 OUT.mkdir(parents=True, exist_ok=True)
 
-
-def show(fig, name):
-    """Show a figure once and keep a copy as OUT/<name>.png (to download or compare)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    (OUT / f"{name}.png").write_bytes(buffer.getvalue())
-    display(Image(buffer.getvalue()))
-
+show = partial(show_figure, folder=OUT)  # show(fig, name): save OUT/name.png and display it
 
 # A batch of B = 2 phantom chest images in the model's range: one normal, one with a lesion.
 phantoms = [draw_chest(np.random.default_rng(seed), 64, abnormal=seed == 1) for seed in (0, 1)]

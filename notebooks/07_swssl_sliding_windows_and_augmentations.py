@@ -49,6 +49,7 @@ print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 # chest-radiograph-like images at any size, with a known lesion mask.
 
 # %%
+from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -56,6 +57,7 @@ import numpy as np
 import torch
 from matplotlib.patches import Rectangle
 
+from anomaly_lib.figures import show_figure
 from anomaly_lib.phantoms import draw_breast, draw_chest
 from swssl_lib import (
     CHEST,
@@ -78,13 +80,7 @@ OUT = Path("outputs") / "07_swssl_sliding_windows_and_augmentations"
 OUT.mkdir(parents=True, exist_ok=True)
 plt.rcParams.update({"font.size": 11, "figure.dpi": 90})
 
-
-def show(fig, name):
-    """Save the figure under OUT (so it can be inspected later) and show it inline."""
-    fig.savefig(OUT / f"{name}.png", dpi=100, bbox_inches="tight")
-    plt.show()
-    plt.close(fig)
-
+show = partial(show_figure, folder=OUT)  # show(fig, name): save OUT/name.png and display it
 
 # %% [markdown]
 # ## A high-resolution chest phantom

@@ -34,6 +34,7 @@ print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 # %%
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -41,6 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from anomaly_lib.figures import show_figure
 from anomaly_lib.shapes import trace_shapes
 from swssl_lib import PatchModel, build_resnet, twin_loss
 
@@ -49,13 +51,7 @@ OUT.mkdir(parents=True, exist_ok=True)
 FIXTURES = Path("..") / "tests" / "fixtures"  # numbers produced by the authors' own code
 plt.rcParams.update({"font.size": 11, "figure.dpi": 90})
 
-
-def show(fig, name):
-    """Save the figure under OUT and show it inline."""
-    fig.savefig(OUT / f"{name}.png", dpi=100, bbox_inches="tight")
-    plt.show()
-    plt.close(fig)
-
+show = partial(show_figure, folder=OUT)  # show(fig, name): save OUT/name.png and display it
 
 # %% [markdown]
 # ## The patch model

@@ -33,15 +33,15 @@ print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 
 # %%
 import time
+from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import display
 from torch.utils.data import DataLoader
 
-from anomaly_lib.figures import heatmap_panel, roc_pr_figure
+from anomaly_lib.figures import heatmap_panel, roc_pr_figure, show_figure
 from anomaly_lib.images import load_grayscale
 from anomaly_lib.metrics import roc_report
 from anomaly_lib.phantoms import make_phantom_dataset
@@ -63,16 +63,7 @@ OUT = Path("outputs") / "09_swssl_training_and_scoring"
 OUT.mkdir(parents=True, exist_ok=True)
 plt.rcParams.update({"font.size": 11, "figure.dpi": 90})
 
-
-def show(fig, name):
-    """Save a figure under OUT and show it inline (pyplot figures and plain Figures alike)."""
-    fig.savefig(OUT / f"{name}.png", dpi=100, bbox_inches="tight")
-    if plt.fignum_exists(fig.number if hasattr(fig, "number") else -1):
-        plt.show()
-        plt.close(fig)
-    else:
-        display(fig)
-
+show = partial(show_figure, folder=OUT)  # show(fig, name): save OUT/name.png and display it
 
 # %% [markdown]
 # ## Settings: three sizes of the same run
