@@ -229,7 +229,7 @@ def _draw_lesions(rng, shape, allowed: np.ndarray, unit: float) -> tuple[np.ndar
     return layer, lesion_mask
 
 
-def draw_chest(rng: np.random.Generator, size, abnormal: bool) -> Phantom:
+def draw_chest(rng: np.random.Generator, size, abnormal: bool, lesion_scale: float = 1.0) -> Phantom:
     """A chest-radiograph-like phantom (PA view): body, lungs, heart, spine, ribs, optional lesions.
 
     The image is built as a sum of layers, each with a random strength, so
@@ -259,7 +259,7 @@ def draw_chest(rng: np.random.Generator, size, abnormal: bool) -> Phantom:
     lung_mask = aerated_lungs > 0.5
     lesion_mask = np.zeros(shape, bool)
     if abnormal:
-        lesion_layer, lesion_mask = _draw_lesions(rng, shape, lung_mask, unit)
+        lesion_layer, lesion_mask = _draw_lesions(rng, shape, lung_mask, unit * lesion_scale)
         canvas += lesion_layer * soft_lungs  # opacities fade out at the lung border
 
     return Phantom(_finish(rng, canvas), lesion_mask, lung_mask)
@@ -306,7 +306,7 @@ def _mass(rng, shape, breast_mask, unit) -> tuple[np.ndarray, np.ndarray]:
     return layer, core > 0
 
 
-def draw_breast(rng: np.random.Generator, size, abnormal: bool) -> Phantom:
+def draw_breast(rng: np.random.Generator, size, abnormal: bool, lesion_scale: float = 1.0) -> Phantom:
     """A breast-slice-like phantom: tissue half-ellipse on black, glandular texture, optional mass.
 
     The lesion mask marks the mass core; the spicules around it are left out.
@@ -330,7 +330,7 @@ def draw_breast(rng: np.random.Generator, size, abnormal: bool) -> Phantom:
     breast_mask = breast > 0.5
     lesion_mask = np.zeros(shape, bool)
     if abnormal:
-        mass_layer, core = _mass(rng, shape, breast_mask, unit)
+        mass_layer, core = _mass(rng, shape, breast_mask, unit * lesion_scale)
         canvas += rng.uniform(0.35, 0.45) * mass_layer * breast_soft
         lesion_mask = core & breast_mask
 
@@ -389,13 +389,15 @@ def _split_folder(out_dir: Path, layout: str, split: str) -> Path:
     return out_dir / DBT_FOLDERS[split]
 
 
-def make_phantom_dataset(out_dir, layout="medad", image_size=64, counts=None, seed=0) -> Path:
+def make_phantom_dataset(out_dir, layout="medad", image_size=64, counts=None, seed=0,
+                         lesion_scale: float = 1.0) -> Path:
     """Write a phantom dataset in one of the layouts of ``layouts.py``; returns ``out_dir``.
 
     ``layout`` is "medad" or "chest" (chest phantoms) or "dbt" (breast phantoms).
     ``counts`` overrides some or all of ``DEFAULT_COUNTS[layout]``. Images are
     named like ``test_abnormal_0007.png``; lesion masks of abnormal images go to
-    ``out_dir/masks/`` under the same names. The same seed gives the same bytes.
+    ``out_dir/masks/`` under the same names. ``lesion_scale`` multiplies lesion sizes.
+    The same seed gives the same bytes.
     """
     if layout not in DEFAULT_COUNTS:
         raise ValueError(f"unknown layout {layout!r}; choose one of {list(DEFAULT_COUNTS)}")
@@ -428,7 +430,7 @@ def make_phantom_dataset(out_dir, layout="medad", image_size=64, counts=None, se
         file_names[split] = []
         for index in range(int(count)):
             rng = np.random.default_rng([seed, SPLIT_IDS[split], index])
-            phantom = draw(rng, (height, width), abnormal)
+            phantom = draw(rng, (height, width), abnormal, lesion_scale)
             name = f"{split}_{index:04d}.png"
             cv2.imwrite(str(folder / name), phantom.image)
             if abnormal:
@@ -437,6 +439,7 @@ def make_phantom_dataset(out_dir, layout="medad", image_size=64, counts=None, se
 
     if layout == "medad":
         write_medad_json(out_dir, file_names)
-    settings = {"layout": layout, "image_size": [height, width], "counts": counts, "seed": seed}
+    settings = {"layout": layout, "image_size": [height, width], "counts": counts, "seed": seed,
+                "lesion_scale": lesion_scale}
     (out_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
     return out_dir

@@ -182,3 +182,12 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys):
     assert "nonsense" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["phantoms", "--out", str(tmp_path / "x"), "--image-size", "64x"])
+
+
+@pytest.mark.parametrize("draw", [draw_chest, draw_breast])
+def test_lesion_scale_makes_lesions_larger(draw):
+    areas = {}
+    for scale in (1.0, 1.6):
+        areas[scale] = sum(int(draw(np.random.default_rng([9, i]), 64, True, lesion_scale=scale).lesion_mask.sum())
+                           for i in range(12))
+    assert areas[1.6] > 1.5 * areas[1.0]
