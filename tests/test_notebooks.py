@@ -119,9 +119,7 @@ def test_set_of_notebooks():
     unexpected = sorted(set(found) - set(EXPECTED_NOTEBOOKS))
     assert not unexpected, f"notebooks not in the course plan: {unexpected}"
     missing = sorted(set(EXPECTED_NOTEBOOKS) - set(found))
-    if missing:
-        pytest.skip(f"notebooks still being written: {missing}")
-    assert found == EXPECTED_NOTEBOOKS
+    assert not missing, f"notebooks missing: {missing}"
 
 
 def test_no_orphan_py_twins():
@@ -133,8 +131,6 @@ def test_readme_table_has_every_badge():
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8") if readme.exists() else ""
     table_rows = [line for line in text.splitlines() if line.lstrip().startswith("|")]
-    if not any("colab.research.google.com/github/" in row for row in table_rows):
-        pytest.skip("README.md has no notebook table yet")
     missing = [path.stem for path in NOTEBOOK_PATHS if not any(colab.badge(path.stem) in row for row in table_rows)]
     assert not missing, f"README.md's notebook table lacks the badge of: {missing}"
 
