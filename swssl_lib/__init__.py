@@ -21,7 +21,7 @@ from .bank import FeatureBank, build_feature_bank
 from .data import ChestDataset, DBTDataset, ImageSet, SWSSLDataset, read_images
 from .evaluate import Evaluation, evaluate, extract_test_features
 from .loss import twin_loss
-from .model import Patch_Model, PatchModel, build_resnet
+from .model import Patch_Model, PatchModel, build_resnet, fold_batchnorm
 from .sampling import (
     PatchPair,
     grid_starts,
@@ -44,7 +44,7 @@ __all__ = [
     "CHEST", "DBT", "ChestDataset", "DBTDataset", "Evaluation", "FeatureBank", "ImageSet",
     "PatchModel", "PatchPair", "PatchScores", "Patch_Model", "Recipe", "ReferenceScores",
     "SWSSLDataset", "TrainConfig", "WindowGrid", "augmentation", "build_feature_bank",
-    "build_resnet", "evaluate", "extract_test_features", "fit", "grid_starts", "invert",
+    "build_resnet", "evaluate", "fold_batchnorm", "extract_test_features", "fit", "grid_starts", "invert",
     "load_checkpoint", "looped_window_features", "neighbour_similarity", "nonblack_cells",
     "patch_map_to_pixels", "read_images", "sample_patch_pair", "score_patch_knn",
     "score_reference", "similarity_table", "sliding_window_features", "to_model_input",

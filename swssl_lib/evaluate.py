@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from anomaly_lib.metrics import RocReport, roc_report
 
 from .bank import FeatureBank, build_feature_bank
+from .model import fold_batchnorm
 from .scoring import score_patch_knn, score_reference
 from .sliding import WindowGrid, sliding_window_features
 
@@ -76,6 +77,7 @@ def evaluate(
     unknown = set(scorings) - set(SCORINGS)
     if unknown or not scorings:
         raise ValueError(f"scorings must be taken from {SCORINGS}, got {list(scorings)}")
+    model = fold_batchnorm(model)  # an eval-mode copy with faster, identical features
     bank = build_feature_bank(model, train_loader, patch_size, step_size, path=bank_path,
                               chunk_size=chunk_size, include_last=include_last, progress=progress)
     test, labels, grid = extract_test_features(model, test_loader, patch_size, step_size,

@@ -44,7 +44,7 @@ def _as_bank(bank) -> FeatureBank:
 def _stream_distances(bank, test: torch.Tensor, over: str, chunk_images: int, device) -> Iterator[torch.Tensor]:
     """For each bank chunk, distances (M, n, positions or channels) between tests and chunk."""
     bank = _as_bank(bank)
-    test = torch.as_tensor(test).float().to(device)
+    test = torch.as_tensor(test).to(device)  # kept in its dtype (float16 halves the memory)
     if test.dim() == 2:
         test = test[None]  # (1, C, P)
     if tuple(test.shape[1:]) != tuple(bank.shape[1:]):
@@ -56,7 +56,7 @@ def _stream_distances(bank, test: torch.Tensor, over: str, chunk_images: int, de
         chunk = chunk.to(device)  # (n, C, P)
         parts = []
         for t in torch.split(test, tests_at_once):
-            difference = chunk[None] - t[:, None]  # (m, n, C, P)
+            difference = chunk[None] - t.float()[:, None]  # (m, n, C, P)
             parts.append(torch.linalg.vector_norm(difference, dim=reduce_dim))  # (m, n, C) or (m, n, P)
         yield torch.cat(parts)  # (M, n, C) or (M, n, P)
 

@@ -10,7 +10,8 @@ Differences from the authors' script, all on purpose:
   keep the checkpoint with the best *test* AUC, which uses test labels to pick the model;
   ``selection="test"`` reproduces that and warns about it.
 * ``save_dir/last.pt`` is written atomically after every epoch with the optimiser, the epoch
-  and every random state, so ``resume=True`` continues where training stopped.
+  and every random state, so ``resume=True`` continues where training stopped (bit for bit
+  with ``num_workers=0``; DataLoader workers draw fresh seeds when they restart).
 * A NaN or infinite loss stops training with a clear error; the last good checkpoint stays.
 """
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from swssl_lib.model import PatchModel
+from swssl_lib.model import PatchModel, fold_batchnorm
 from swssl_lib.sliding import (
     WindowGrid,
     looped_window_features,
@@ -64,3 +64,14 @@ def test_image_order_is_kept(model, images):
     second = sliding_window_features(model, images[1:], 32, 16)
     assert (both[1] - second[0]).abs().max() <= 1e-4
     assert (both[0] - both[1]).abs().max() > 1e-3
+
+
+def test_folded_batchnorm_gives_the_same_features(model, images):
+    model.train()  # the original must be left as it is
+    folded = fold_batchnorm(model)
+    assert model.training and not folded.training
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.backbone.modules())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.backbone.modules())
+    model.eval()
+    expected = sliding_window_features(model, images, 32, 16)
+    assert (sliding_window_features(folded, images, 32, 16) - expected).abs().max() <= 1e-4
