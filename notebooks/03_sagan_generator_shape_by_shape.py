@@ -34,24 +34,16 @@ SMOKE = smoke_mode()  # KIT_SMOKE=1 shrinks sizes and iterations (the tests set 
 print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 
 # %%
-import io
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import Image, display
+
+from anomaly_lib.figures import show_figure
 
 OUT = Path("outputs") / "03_sagan_generator_shape_by_shape"
 OUT.mkdir(parents=True, exist_ok=True)
 
-
-def show(fig, name):
-    """Show a figure once and keep a copy as OUT/<name>.png."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    (OUT / f"{name}.png").write_bytes(buffer.getvalue())
-    display(Image(buffer.getvalue()))
 
 
 def shape(t):
@@ -401,7 +393,7 @@ for ax in axes:
     ax.set_yticks([])
 fig.suptitle(f"attention maps of a reduced generator after {trained_iterations} training iterations "
              "(white lines: window borders)")
-show(fig, "attention_maps")
+show_figure(fig, "attention_maps", OUT)
 
 # %% [markdown]
 # How to read it: $\psi$ close to 1 lets the encoder's detail through the skip, close to 0 makes

@@ -35,24 +35,16 @@ SMOKE = smoke_mode()  # KIT_SMOKE=1 shrinks sizes and iterations (the tests set 
 print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 
 # %%
-import io
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import Image, display
+
+from anomaly_lib.figures import show_figure
 
 OUT = Path("outputs") / "04_sagan_critic_and_losses"
 OUT.mkdir(parents=True, exist_ok=True)
 
-
-def show(fig, name):
-    """Show a figure once and keep a copy as OUT/<name>.png."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    (OUT / f"{name}.png").write_bytes(buffer.getvalue())
-    display(Image(buffer.getvalue()))
 
 
 def shape(t):
@@ -96,7 +88,7 @@ for row, (name, batch) in enumerate([("x_A unlabeled", unlabeled), ("x_B normal"
         axes[row, col].set_yticks([])
     axes[row, 0].set_ylabel(name)
 fig.suptitle("one batch: unlabeled, normal, and normal + synthetic anomaly (red box)")
-show(fig, "batch")
+show_figure(fig, "batch", OUT)
 
 # %% [markdown]
 # ## 2. The critic, layer by layer
@@ -214,7 +206,7 @@ for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
 fig.suptitle("the penalty is taken at interpolates between x_B and G(x_A)  (u = 1: the real normal)")
-show(fig, "gradient_penalty")
+show_figure(fig, "gradient_penalty", OUT)
 
 # %% [markdown]
 # ## 5. The critic loss

@@ -34,29 +34,21 @@ SMOKE = smoke_mode()  # KIT_SMOKE=1 shrinks sizes and iterations (the tests set 
 print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 
 # %%
-import io
 import time
 import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import Image, display
 
 from anomaly_lib.colab import enable_widgets
+
+from anomaly_lib.figures import show_figure
 
 OUT = Path("outputs") / "05_sagan_training"
 OUT.mkdir(parents=True, exist_ok=True)
 enable_widgets()  # lets the progress bars draw in Colab; does nothing elsewhere
 
-
-def show(fig, name):
-    """Show a figure once and keep a copy as OUT/<name>.png."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    (OUT / f"{name}.png").write_bytes(buffer.getvalue())
-    display(Image(buffer.getvalue()))
 
 
 # %% [markdown]
@@ -267,7 +259,7 @@ for ax in axes:
     ax.set_xlabel("iteration")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-show(fig, "loss_curves")
+show_figure(fig, "loss_curves", OUT)
 
 # %% [markdown]
 # `save_samples` writes a picture of eight unlabeled training images (top) and their
@@ -280,7 +272,7 @@ fig, ax = plt.subplots(figsize=(14, 4), layout="constrained")
 ax.imshow(samples)
 ax.set_axis_off()
 ax.set_title(f"top: unlabeled training images · bottom: their reconstructions (iteration {trainer.iteration})")
-show(fig, "samples")
+show_figure(fig, "samples", OUT)
 
 # %% [markdown]
 # ## 7. Which checkpoint to keep

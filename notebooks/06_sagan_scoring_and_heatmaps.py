@@ -45,17 +45,11 @@ import numpy as np
 import torch
 from IPython.display import Image, display
 
+from anomaly_lib.figures import show_figure
+
 OUT = Path("outputs") / "06_sagan_scoring_and_heatmaps"
 OUT.mkdir(parents=True, exist_ok=True)
 
-
-def show(fig, name):
-    """Show a figure once and keep a copy as OUT/<name>.png."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    (OUT / f"{name}.png").write_bytes(buffer.getvalue())
-    display(Image(buffer.getvalue()))
 
 
 # %% [markdown]
@@ -63,7 +57,7 @@ def show(fig, name):
 #
 # Scoring needs a trained generator, so this notebook trains its own on phantoms, with the CLI
 # demo's reduced configuration (notebook 05 explains the training): 600 iterations, about
-# 3 minutes on 2 CPU cores and less on a GPU; in smoke mode only a few iterations, so the numbers
+# 3 minutes on 2 idle CPU cores and less on a GPU; in smoke mode only a few iterations, so the numbers
 # there are near chance. Re-running the cell resumes from the checkpoint instead of starting over.
 
 # %%
@@ -162,8 +156,9 @@ print(result.report)
 # %%
 from anomaly_lib.figures import roc_pr_figure
 
-show(roc_pr_figure(result.labels, result.scores, result.report, title=f"SAGAN on phantoms ({trainer.iteration} iterations)"),
-     "roc_pr")
+figure = roc_pr_figure(result.labels, result.scores, result.report,
+                       title=f"SAGAN on phantoms ({trainer.iteration} iterations)")
+show_figure(figure, "roc_pr", OUT)
 
 # %% [markdown]
 # ## 5. Two ways to pick a cutoff
@@ -198,7 +193,7 @@ ax.set_xlabel("anomaly score  mean |x − G(x)| / 2")
 ax.set_ylabel("images")
 ax.legend()
 ax.set_title("score distributions and the two cutoffs")
-show(fig, "score_histogram")
+show_figure(fig, "score_histogram", OUT)
 
 # %% [markdown]
 # ## 6. Heatmaps: where is the anomaly?
@@ -215,7 +210,7 @@ order = np.argsort(-result.image_scores)
 chosen = [i for i in order if labels[i] == 1][:3] + [i for i in order if labels[i] == 0][:3]
 chosen_rec, chosen_maps = reconstruct(G, images[chosen].to(device))
 titles = [f"{'abnormal' if labels[i] else 'normal'}, score {result.image_scores[i]:.4f}" for i in chosen]
-show(reconstruction_panel(images[chosen], chosen_rec, chosen_maps, titles=titles), "reconstruction_panel")
+show_figure(reconstruction_panel(images[chosen], chosen_rec, chosen_maps, titles=titles), "reconstruction_panel", OUT)
 
 # %% [markdown]
 # The phantoms come with their true lesion masks (`masks/` in the dataset folder), which real data
@@ -250,7 +245,7 @@ for ax in axes.flat:
 axes[0, 0].set_ylabel("input + true lesion")
 axes[1, 0].set_ylabel("heatmap overlay")
 fig.suptitle("abnormal test images from the highest score (left) down")
-show(fig, "heatmaps_vs_masks")
+show_figure(fig, "heatmaps_vs_masks", OUT)
 
 # %% [markdown]
 # ## 7. A threshold slider
@@ -277,6 +272,7 @@ def operating_figure(threshold):
     hist_ax.hist(result.scores[result.labels == 1], bins=bins, alpha=0.6, label="abnormal")
     hist_ax.axvline(threshold, color="black", lw=2, label=f"threshold {threshold:.4f}")
     hist_ax.set_xlabel("anomaly score")
+    hist_ax.set_ylabel("images")
     hist_ax.legend(fontsize=8)
     matrix_ax.imshow(point.confusion, cmap="Blues", vmin=0, vmax=max(1, point.confusion.sum(axis=1).max()))
     names = [["TN", "FP"], ["FN", "TP"]]
