@@ -52,5 +52,6 @@ def run_demo(args, log=print) -> dict:
     log("")
     for name, result in report["results"].items():
         log(f"demo {name:>9} scoring: AUC {result['auc']:.3f}, AP {result['ap']:.3f}")
+    log("each heatmap is scaled to its own range, so compare images by the scores in the row titles")
     log(f"demo wall time: {time.time() - started:.0f} s; outputs in {save_dir}")
     return report
