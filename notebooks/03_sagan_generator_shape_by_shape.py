@@ -399,11 +399,13 @@ show_figure(fig, "attention_maps", OUT)
 # How to read it: $\psi$ close to 1 lets the encoder's detail through the skip, close to 0 makes
 # the decoder rely on its own reconstruction from the coarser levels. For an anomaly detector that
 # must *remove* lesions this matters, since an open skip connection could copy a lesion straight
-# to the output. After a few hundred iterations on phantoms the finest gate's map mostly follows
-# the anatomy, typically different inside the lungs than over the body; the coarse gates are
-# harder to read. (In smoke mode the generator is barely trained and the maps are noise.) The
-# maps are a view into the network, not a segmentation: SAGAN's anomaly map is the
-# reconstruction error (notebook 06).
+# to the output. What you see depends on how long the generator trained. After the 200 iterations
+# of this notebook the maps are dominated by a pattern that repeats at the same place in every
+# window: a trace of the window borders (the convolutions' zero padding), not of the image. After
+# notebook 05's 600 iterations the finest gate's map follows the anatomy, treating the lungs
+# differently from the body; the coarse gates stay harder to read. (In smoke mode the generator is
+# barely trained and the maps are noise.) The maps are a view into the network, not a
+# segmentation: SAGAN's anomaly map is the reconstruction error (notebook 06).
 #
 # ## Summary
 # - Windows `(B·4, 1, 32, 32)` → stem `(64, 32, 32)` → encoder `(128, 16, 16)`, `(256, 8, 8)`,

@@ -67,7 +67,7 @@ if SMOKE:
     counts = {"train_normal": 24, "unlabeled_normal": 10, "unlabeled_abnormal": 14, "test_normal": 8, "test_abnormal": 8}
 else:
     counts = DEMO_COUNTS
-DATA = make_phantom_dataset(OUT / "phantoms", "medad", image_size=64, counts=counts, seed=0)
+DATA = make_phantom_dataset(OUT / "phantom_data", "medad", image_size=64, counts=counts, seed=0)
 print(DATA, counts)
 
 # %% [markdown]
