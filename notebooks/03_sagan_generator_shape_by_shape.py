@@ -103,6 +103,16 @@ print(f"{sum(p.numel() for p in G.parameters()):,} parameters")
 # A 7×7 convolution lifts the single grey channel to `conv_dim = 64` feature channels at full
 # window resolution, followed by InstanceNorm and ReLU. A large kernel at the start gives every
 # feature a 7×7 neighbourhood to look at.
+#
+# **InstanceNorm**, used throughout the generator, normalises each channel $c$ of each window $n$
+# over its own $h \times w$ pixels, then (in most layers) rescales with learned $\gamma_c, \beta_c$:
+#
+# $$\hat{y}_{n,c,i,j} = \gamma_c\,\frac{y_{n,c,i,j} - \mu_{n,c}}{\sqrt{\sigma^2_{n,c} + \varepsilon}} + \beta_c .$$
+#
+# Unlike BatchNorm, no statistics are shared across the batch, so a window's output never depends
+# on the other windows or images in the batch, which suits GANs and their small batches. (The
+# layers with learned parameters also keep running averages of $\mu$ and $\sigma^2$, which eval
+# mode uses instead, as the authors' code does.)
 
 # %%
 print(G.layer1)
