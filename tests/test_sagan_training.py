@@ -8,10 +8,12 @@ import torch
 
 from anomaly_lib.phantoms import make_phantom_dataset
 from sagan_lib import Generator
+from sagan_lib import generator as generator_module
 from sagan_lib.cli import main
 from sagan_lib.config import SaganConfig
 from sagan_lib.data import MedADTestSet, MedADTrainSet
-from sagan_lib.train import SaganTrainer, TrainingDiverged
+from sagan_lib.train import SaganTrainer, TrainingDiverged, join_generator_calls
+from sagan_lib.windows import from_windows, to_windows
 
 COUNTS = {"train_normal": 12, "unlabeled_normal": 6, "unlabeled_abnormal": 8, "test_normal": 4, "test_abnormal": 4}
 TINY = dict(image_size=32, g_conv_dim=4, d_conv_dim=4, g_repeat_num=1, d_repeat_num=5, batch_size=4,
@@ -43,8 +45,10 @@ def changed(before, module):
     return any(not torch.equal(before[name], p) for name, p in module.named_parameters())
 
 
-def test_critic_step_changes_only_the_critic_then_generator_step_changes_the_generator(tiny_config):
+@pytest.mark.parametrize("join_calls", [True, False], ids=["one G call", "three G calls"])
+def test_critic_step_changes_only_the_critic_then_generator_step_changes_the_generator(tiny_config, join_calls):
     trainer = make_trainer(tiny_config)
+    trainer.join_calls = join_calls
     g0, d0 = weights(trainer.G), weights(trainer.D)
     losses = trainer.train_step()  # iteration 1: critic only (n_critic = 2)
     assert set(losses) == {"D/loss", "D/loss_real", "D/loss_fake", "D/loss_gp"}
@@ -54,6 +58,24 @@ def test_critic_step_changes_only_the_critic_then_generator_step_changes_the_gen
     assert {"G/loss", "G/loss_fake", "G/loss_id", "G/loss_mse"} <= set(losses)
     assert changed(g0, trainer.G) and changed(d1, trainer.D)
     assert all(math.isfinite(v) for v in losses.values())
+
+
+def test_one_generator_call_on_3b_images_equals_three_calls(monkeypatch):
+    monkeypatch.setattr(generator_module, "KEEP_PROBABILITY", 1.0)  # no random keep-mask
+    torch.manual_seed(0)
+    G = Generator(conv_dim=4, repeat_num=1, image_size=32).train()
+    images = [torch.rand(2, 1, 32, 32) * 2 - 1 for _ in range(3)]
+    joined = from_windows(G(to_windows(torch.cat(images), 2), 6), 2)  # (6, 1, 32, 32)
+    separate = torch.cat([from_windows(G(to_windows(x, 2), 2), 2) for x in images])
+    torch.testing.assert_close(joined, separate, atol=1e-6, rtol=0)
+
+
+def test_generator_calls_are_joined_except_for_wide_models_on_a_cpu():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    full = SaganConfig()  # the authors' config: conv_dim 64, batch 16
+    assert not join_generator_calls(full, cpu)
+    assert join_generator_calls(full, cuda)
+    assert join_generator_calls(SaganConfig(g_conv_dim=8, batch_size=16), cpu)  # the demo
 
 
 def test_save_then_resume_gives_identical_next_losses(tiny_config):
