@@ -2,6 +2,7 @@
 
     python benchmarks/sagan_train_step.py                      # small: conv_dim 8, repeat 1, batch 8
     python benchmarks/sagan_train_step.py --full --iters 4     # the authors' full config, batch 16
+    python benchmarks/sagan_train_step.py --both_paths         # one G call on 3B images vs three calls
     python benchmarks/sagan_train_step.py --compile            # also time torch.compile
     python benchmarks/sagan_train_step.py --full --amp         # on CUDA: with and without bf16 autocast
 
@@ -9,7 +10,8 @@ Both loops run the same networks on the same random batches. The "authors"
 loop repeats their update order exactly: G runs once in the critic step with
 its graph kept, then three more times in the generator step, with the critic's
 weight gradients computed. Iterations are averaged over an even count, since
-the generator steps on every second one (n_critic = 2).
+the generator steps on every second one (n_critic = 2), and the contenders
+take turns pair by pair so that a shared machine's ups and downs hit all alike.
 """
 
 import argparse
@@ -71,17 +73,31 @@ def authors_step(trainer: SaganTrainer, iteration: int) -> None:
         trainer.g_optimizer.step()
 
 
-def seconds_per_iteration(step, iters: int, warmup: int = 2) -> float:
-    for i in range(warmup):
-        step(i)
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for i in range(warmup, warmup + iters):
-        step(i)
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / iters
+def seconds_per_iteration(steps: dict, iters: int, warmup: int = 2) -> dict:
+    """Time every contender on the same iterations, interleaved pair by pair.
+
+    Each round runs one critic-only and one generator iteration of each
+    contender in turn, so a machine that speeds up or slows down (a shared
+    CPU, thermal limits) affects all of them alike.
+    """
+    def run_pair(step, first):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        step(first)
+        step(first + 1)
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    for step in steps.values():
+        for i in range(0, warmup, 2):
+            run_pair(step, i)
+    totals = dict.fromkeys(steps, 0.0)
+    for i in range(warmup, warmup + iters, 2):
+        for name, step in steps.items():
+            totals[name] += run_pair(step, i)
+    return {name: total / iters for name, total in totals.items()}
 
 
 def make_trainer(args, **overrides) -> SaganTrainer:
@@ -101,6 +117,8 @@ def main():
     parser.add_argument("--batch", type=int)
     parser.add_argument("--iters", type=int, default=20, help="timed iterations (rounded up to even)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--both_paths", action="store_true",
+                        help="also time the generator-call strategy the trainer did not pick")
     parser.add_argument("--compile", action="store_true", help="also time the kit with torch.compile")
     parser.add_argument("--amp", action="store_true", help="also time the kit with bf16 autocast (CUDA)")
     args = parser.parse_args()
@@ -112,15 +130,20 @@ def main():
     cfg = authors.config
     print(f"config: conv_dim {cfg.g_conv_dim}, repeat_num {cfg.g_repeat_num}, batch {cfg.batch_size}, "
           f"{cfg.image_size}×{cfg.image_size}, n_critic {cfg.n_critic}")
-    results = {"authors' loop": seconds_per_iteration(lambda i: authors_step(authors, i), iters)}
     kit = make_trainer(args)
-    results["kit"] = seconds_per_iteration(lambda i: kit.train_step(), iters)
+    steps = {"authors' loop": lambda i: authors_step(authors, i), "kit": lambda i: kit.train_step()}
+    if args.both_paths:
+        other = make_trainer(args)
+        other.join_calls = not kit.join_calls
+        steps[f"kit, {'three G calls' if kit.join_calls else 'one G call on 3B'}"] = lambda i: other.train_step()
     if args.compile:
         compiled = make_trainer(args, compile=True)
-        results["kit + compile"] = seconds_per_iteration(lambda i: compiled.train_step(), iters, warmup=4)
+        steps["kit + compile"] = lambda i: compiled.train_step()
     if args.amp:
         amp = make_trainer(args, amp=True, channels_last=True)
-        results["kit + amp + channels_last"] = seconds_per_iteration(lambda i: amp.train_step(), iters)
+        steps["kit + amp + channels_last"] = lambda i: amp.train_step()
+    print(f"kit's generator step: {'one G call on 3B images' if kit.join_calls else 'three G calls'}")
+    results = seconds_per_iteration(steps, iters, warmup=4 if args.compile else 2)
 
     base = results["authors' loop"]
     for name, seconds in results.items():
