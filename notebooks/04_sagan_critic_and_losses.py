@@ -320,11 +320,14 @@ for _ in range(4):
 # generator step follows, and computes the critic's weight gradients during the generator step,
 # where they are thrown away. `SaganTrainer` (read the docstring of `sagan_lib/train.py`):
 #
-# - on generator iterations sends $x_A$, $x_B$ and $x_B'$ through $G$ **in one batched call** and
-#   reuses $G(x_A)$, detached, for the critic step. InstanceNorm normalises each sample on its
-#   own, so the outputs are the same as three separate calls. Two side effects: the train-mode
-#   keep-mask (notebook 03) is drawn once instead of twice for $x_A$, and the InstanceNorm running
-#   statistics (used only in eval mode) get one update over $3B$ windows instead of three;
+# - on generator iterations computes $G(x_A)$ once and reuses it, detached, for the critic step,
+#   so $G$ runs three times instead of four. Side effect: the train-mode keep-mask (notebook 03)
+#   is drawn once instead of twice for $x_A$;
+# - sends $x_A$, $x_B$ and $x_B'$ through $G$ **as one batch of $3B$ images** on a GPU and for
+#   narrow models on a CPU. InstanceNorm normalises each sample on its own, so the outputs equal
+#   three separate calls; only the InstanceNorm running statistics (used in eval mode) get one
+#   update over $3B$ windows instead of three. At full width on a CPU the $3B$-sized activations
+#   outgrow the cache and three calls are faster, so there the kit makes three;
 # - on critic-only iterations runs $G$ under `no_grad`;
 # - freezes the critic's weights during the generator step (as in section 6).
 #
