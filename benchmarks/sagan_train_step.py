@@ -1,7 +1,7 @@
 """Seconds per SAGAN training iteration: the authors' loop against the kit's trainer.
 
     python benchmarks/sagan_train_step.py                      # small: conv_dim 8, repeat 1, batch 8
-    python benchmarks/sagan_train_step.py --full --iters 4     # the authors' full config, batch 16
+    python benchmarks/sagan_train_step.py --full --iters 20    # the authors' full config, batch 16
     python benchmarks/sagan_train_step.py --both_paths         # one G call on 3B images vs three calls
     python benchmarks/sagan_train_step.py --compile            # also time torch.compile
     python benchmarks/sagan_train_step.py --full --amp         # on CUDA: with and without bf16 autocast
