@@ -25,6 +25,8 @@ from sagan_lib.losses import gradient_penalty
 from sagan_lib.train import SaganTrainer
 from sagan_lib.windows import from_windows, to_windows
 
+CALLS = {True: "one G call on 3B", False: "three G calls"}  # SaganTrainer.join_calls, in words
+
 
 class RandomBatches:
     """Stands in for MedADTrainSet: random images in [-1, 1], made on the device."""
@@ -135,14 +137,14 @@ def main():
     if args.both_paths:
         other = make_trainer(args)
         other.join_calls = not kit.join_calls
-        steps[f"kit, {'three G calls' if kit.join_calls else 'one G call on 3B'}"] = lambda i: other.train_step()
+        steps[f"kit, {CALLS[other.join_calls]}"] = lambda i: other.train_step()
     if args.compile:
         compiled = make_trainer(args, compile=True)
         steps["kit + compile"] = lambda i: compiled.train_step()
     if args.amp:
         amp = make_trainer(args, amp=True, channels_last=True)
         steps["kit + amp + channels_last"] = lambda i: amp.train_step()
-    print(f"kit's generator step: {'one G call on 3B images' if kit.join_calls else 'three G calls'}")
+    print(f"kit's generator step: {CALLS[kit.join_calls]}")
     results = seconds_per_iteration(steps, iters, warmup=4 if args.compile else 2)
 
     base = results["authors' loop"]

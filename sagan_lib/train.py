@@ -51,9 +51,9 @@ TEST_SELECTION_WARNING = (
 )
 
 
-# On a CPU, one generator call on 3B images pays only while its widest
-# activation (3B images × g_conv_dim channels, float32) stays this small;
-# about half the 32 MB L3 cache of the 2-core test machine.
+# On a CPU, one generator call on 3B images pays only while its stem
+# activation (3B images × g_conv_dim channels at full resolution, float32)
+# stays this small: about half the 32 MB L3 cache of the 2-core test machine.
 JOINT_CALL_LIMIT_BYTES = 16 * 2 ** 20
 
 
@@ -61,8 +61,8 @@ def join_generator_calls(config: SaganConfig, device: torch.device) -> bool:
     """One generator call on [x_A; x_B; x_B′] (True) or three calls (False)."""
     if device.type != "cpu":
         return True
-    widest = 3 * config.batch_size * config.g_conv_dim * config.image_size ** 2 * 4  # bytes
-    return widest <= JOINT_CALL_LIMIT_BYTES
+    stem_bytes = 3 * config.batch_size * config.g_conv_dim * config.image_size ** 2 * 4
+    return stem_bytes <= JOINT_CALL_LIMIT_BYTES
 
 
 class TrainingDiverged(RuntimeError):
