@@ -22,7 +22,9 @@ HELP = {
                  "anomalies, no test labels) or test (the authors' choice: leaks test labels)",
     "lr_decay": "linear (default: reaches 0 at num_iters) or reference (the authors' tiny steps)",
     "device": "auto (cuda, then mps, then cpu), cpu, cuda, mps, or a GPU number as in the authors' flags",
-    "amp": "bfloat16 autocast on CUDA",
+    "amp": "mixed precision: bfloat16 on GPUs with native bfloat16 (compute capability ≥ 8.0), float16 with "
+           "a gradient scaler on older ones (e.g. a T4); float32 on a CPU",
+    "amp_dtype": "auto (what --amp picks for the device), bf16 or fp16: force that type on any device (implies --amp)",
     "channels_last": "channels-last memory format on CUDA",
     "compile": "torch.compile the generator",
 }
@@ -73,11 +75,15 @@ def dataset_folder(config: SaganConfig) -> Path:
 
 def run_train(config: SaganConfig, resume: bool = False, progress: bool = True):
     """Load the Med-AD folder and train; returns the trainer."""
+    from anomaly_lib import distributed
+    from anomaly_lib.device import pick_device
     from anomaly_lib.layouts import read_medad
 
     from .data import MedADTestSet, MedADTrainSet
     from .train import SaganTrainer
 
+    distributed.start(pick_device(config.device))  # under torchrun: join the process group first
+    progress = progress and distributed.is_main()
     root = dataset_folder(config)
     holdout = 0
     if config.select_on == "synthetic-val":  # default: 10% of the labeled normals, at least 8
@@ -87,7 +93,9 @@ def run_train(config: SaganConfig, resume: bool = False, progress: bool = True):
     trainer = SaganTrainer(config, train_set, test_set)
     if resume:
         trainer.load()
-    print(f"training SAGAN on {root} ({len(train_set)} normal/unlabeled pairs) on {trainer.device}")
+    if distributed.is_main():
+        processes = f" × {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
+        print(f"training SAGAN on {root} ({len(train_set)} normal/unlabeled pairs) on {trainer.device}{processes}")
     trainer.train(progress=progress)
     return trainer
 
@@ -138,7 +146,12 @@ def main(argv=None) -> int:
         return 0
     config = config_from_args(args)
     if args.mode == "train":
-        run_train(config, resume=args.resume, progress=progress)
+        from anomaly_lib import distributed
+
+        try:
+            run_train(config, resume=args.resume, progress=progress)
+        finally:
+            distributed.stop()  # leave torchrun's process group, if any
     else:
         run_test(config, args.checkpoint, args.test_iters, args.report_json, progress=progress)
     return 0

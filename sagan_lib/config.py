@@ -3,6 +3,8 @@
 from dataclasses import asdict, dataclass, fields
 from typing import Optional
 
+from anomaly_lib.amp import AMP_DTYPE_CHOICES
+
 
 @dataclass
 class SaganConfig:
@@ -47,7 +49,8 @@ class SaganConfig:
     # Machine
     device: str = "auto"
     seed: int = 0
-    amp: bool = False
+    amp: bool = False  # mixed precision by device (anomaly_lib/amp.py)
+    amp_dtype: str = "auto"  # auto | bf16 | fp16 (forces that type; implies amp)
     channels_last: bool = False
     compile: bool = False
 
@@ -64,6 +67,8 @@ class SaganConfig:
             raise ValueError(f"lr_decay must be linear or reference, got {self.lr_decay!r}")
         if self.n_critic < 1 or self.batch_size < 2:
             raise ValueError("n_critic must be ≥ 1 and batch_size ≥ 2")
+        if self.amp_dtype not in AMP_DTYPE_CHOICES:
+            raise ValueError(f"amp_dtype must be one of {', '.join(AMP_DTYPE_CHOICES)}, got {self.amp_dtype!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -67,7 +67,9 @@ def test_one_generator_call_on_3b_images_equals_three_calls(monkeypatch):
     images = [torch.rand(2, 1, 32, 32) * 2 - 1 for _ in range(3)]
     joined = from_windows(G(to_windows(torch.cat(images), 2), 6), 2)  # (6, 1, 32, 32)
     separate = torch.cat([from_windows(G(to_windows(x, 2), 2), 2) for x in images])
-    torch.testing.assert_close(joined, separate, atol=1e-6, rtol=0)
+    # Mathematically equal; the float rounding differs because the convolution algorithm the CPU
+    # library picks depends on the batch size and the thread count (2.9e-5 seen with one thread).
+    torch.testing.assert_close(joined, separate, atol=1e-4, rtol=0)
 
 
 def test_generator_calls_are_joined_except_for_wide_models_on_a_cpu():
