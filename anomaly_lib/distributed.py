@@ -23,6 +23,7 @@ import os
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.utils.data import DataLoader, Subset
 
 
 def launched_by_torchrun() -> bool:
@@ -96,6 +97,33 @@ def my_rows(tensor: torch.Tensor, groups: int = 1) -> torch.Tensor:
         return tensor
     shares = tensor.unflatten(0, (groups, processes, -1))  # (groups, N, rows per share, …)
     return shares[:, rank()].flatten(0, 1)  # (groups · rows per share, …)
+
+
+def share(count: int, what: str = "items") -> range:
+    """This process's contiguous share of `count` items (shares differ in size by at most 1)."""
+    processes = world_size()
+    if count < processes:
+        raise ValueError(f"{count} {what} cannot be shared by {processes} processes")
+    bounds = [count * r // processes for r in range(processes + 1)]
+    return range(bounds[rank()], bounds[rank() + 1])
+
+
+def my_share_of(loader: DataLoader, what: str = "images") -> DataLoader:
+    """The same loader over this process's contiguous share of its (unshuffled) dataset."""
+    if world_size() == 1:
+        return loader
+    part = Subset(loader.dataset, share(len(loader.dataset), what))
+    return DataLoader(part, batch_size=loader.batch_size, num_workers=loader.num_workers,
+                      collate_fn=loader.collate_fn, pin_memory=loader.pin_memory)
+
+
+def gather_objects(value) -> list:
+    """Every process's `value` (any picklable object), in rank order."""
+    if world_size() == 1:
+        return [value]
+    values = [None] * world_size()
+    dist.all_gather_object(values, value)
+    return values
 
 
 def gather_rows(tensor: torch.Tensor) -> torch.Tensor:

@@ -185,6 +185,7 @@ class SaganTrainer:
         indices = self.batches.next()  # the whole batch: the same on every process
         unlabeled, normal, anomaly, _ = map(distributed.my_rows, self.train_set.batch(indices, self.device))
         generator_turn = (self.iteration + 1) % cfg.n_critic == 0
+        skipped = {}  # network → whether its float16 gradient scaler skipped this step
 
         joined = generator_turn and self.join_calls
         if joined:
@@ -200,7 +201,7 @@ class SaganTrainer:
         with self.d_amp.autocast():
             d_loss, losses = critic_loss(self.D_train, normal, fake, cfg.lambda_gp, u, self.d_amp.scale)
         losses["D/loss"] = d_loss
-        skipped = {"D": self.d_amp.step(d_loss, self.d_optimizer)}
+        skipped["D"] = self.d_amp.step(d_loss, self.d_optimizer)
 
         if generator_turn:
             if not joined:
@@ -224,8 +225,9 @@ class SaganTrainer:
 
     def _check_finite(self, values: dict, skipped: dict) -> None:
         """Stop on a non-finite loss, unless it is a gradient-penalty overflow the float16 scaler skipped."""
+        penalty_overflow = skipped.get("D", False) and not math.isfinite(values.get("D/loss_gp", 0.0))
         bad = [name for name, value in values.items()
-               if not math.isfinite(value) and not (skipped["D"] and name in SCALE_DEPENDENT_LOSSES)]
+               if not math.isfinite(value) and not (penalty_overflow and name in SCALE_DEPENDENT_LOSSES)]
         last_good = f"{self.checkpoint_path} ({'none written yet' if not self.checkpoint_path.exists() else 'kept'})"
         if bad:
             raise TrainingDiverged(

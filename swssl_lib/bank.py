@@ -16,6 +16,8 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from anomaly_lib import distributed
+
 from .sliding import sliding_window_features
 
 
@@ -57,6 +59,16 @@ class FeatureBank:
         bank = cls.__new__(cls)
         bank.shape, bank.dtype, bank.path = tuple(shape), np.dtype(dtype), Path(path)
         bank._offset, bank.filled = offset, shape[0]
+        return bank
+
+    @classmethod
+    def fill_from(cls, path, index: int) -> FeatureBank:
+        """A bank file that exists, ready to ``append`` images from ``index`` on.
+
+        Several processes fill their shares of one file this way, each at its own offset.
+        """
+        bank = cls.open(path)
+        bank.filled = index
         return bank
 
     @classmethod
@@ -140,17 +152,33 @@ def build_feature_bank(
 ) -> FeatureBank:
     """Sliding-window features of every image a loader of ``(image, label)`` batches yields.
 
-    The model is put in eval mode; the bank is written batch by batch.
+    The model is put in eval mode; the bank is written batch by batch. Under torchrun each
+    process extracts its contiguous share of the images into the one file at ``path``: rank 0
+    creates it, everyone writes at their offset, and every process returns the whole bank.
     """
     model.eval()
+    shared = distributed.world_size() > 1
+    if shared and path is None:
+        raise ValueError("several processes build one feature bank through a file: give its path "
+                         "(command line: leave out --bank_in_memory)")
+    images = distributed.share(len(loader.dataset), "training images") if shared else range(len(loader.dataset))
     bank = None
-    for images, _ in tqdm(loader, desc=desc, unit="batch", disable=not progress):
-        features = sliding_window_features(model, images, patch_size, step_size,
+    for images_batch, _ in tqdm(distributed.my_share_of(loader), desc=desc, unit="batch",
+                                disable=not progress or not distributed.is_main()):
+        features = sliding_window_features(model, images_batch, patch_size, step_size,
                                            chunk_size=chunk_size, include_last=include_last)  # (B, C, P)
-        if bank is None:
+        if bank is None and not shared:
             bank = FeatureBank(len(loader.dataset), features.shape[1], features.shape[2], path, dtype)
+        elif bank is None:  # rank 0 creates the file (its share comes first, so it is never empty)
+            if distributed.is_main():
+                FeatureBank(len(loader.dataset), features.shape[1], features.shape[2], path, dtype)
+            distributed.barrier()
+            bank = FeatureBank.fill_from(path, images.start)
         bank.append(features)
     if bank is None:
         raise ValueError("build_feature_bank: the loader yielded no images")
+    if shared:
+        distributed.barrier()  # every share written
+        return FeatureBank.open(path)
     bank._check_full()
     return bank

@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from anomaly_lib import distributed
+from anomaly_lib.amp import AMP_DTYPE_CHOICES
 from anomaly_lib.device import describe_device, pick_device
 
 from .data import DEFAULT_IMAGE_SIZES, NORMALIZATIONS, SWSSLDataset, read_images
@@ -83,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--backbone", default="wide_resnet50_2", help="a torchvision ResNet, e.g. resnet18")
     model.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=True,
                        help="start from torchvision's ImageNet weights (downloaded once)")
+    model.add_argument("--checkpoint_activations", action="store_true",
+                       help="recompute each backbone stage's activations in backward instead of storing "
+                            "them: less memory, about a third more compute, the same gradients")
 
     train = parser.add_argument_group("training")
     train.add_argument("--batch_size", type=int, default=300)
@@ -95,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--selection", choices=SELECTIONS, default="last",
                        help="which checkpoint to keep: last (default) or test (best test AUC; leaks)")
     train.add_argument("--loss_variant", choices=["paper", "notebook"], default="paper")
+    train.add_argument("--amp", action="store_true",
+                       help="mixed precision: bfloat16 on GPUs with native bfloat16 (compute capability ≥ 8.0), "
+                            "float16 with a gradient scaler on older ones (e.g. a T4); float32 on a CPU")
+    train.add_argument("--amp_dtype", choices=AMP_DTYPE_CHOICES, default="auto",
+                       help="bf16 or fp16: force that type on any device (implies --amp)")
 
     score = parser.add_argument_group("scoring")
     score.add_argument("--scoring", choices=[*SCORINGS, "both"], default="reference",
@@ -143,13 +153,19 @@ def run(args, log=print) -> dict:
     check_paths(args)
     started = time.time()
     save_dir = Path(args.save_dir or "runs/swssl")
-    device = pick_device(args.device)
+    device = distributed.start(pick_device(args.device))  # under torchrun: join the group, take a GPU
+    if distributed.world_size() > 1 and args.bank_in_memory:
+        raise SystemExit("--bank_in_memory: several processes share the feature bank through "
+                         "SAVE_DIR/feature_bank.npy; leave the flag out under torchrun")
+    if not distributed.is_main():
+        log = _silent  # rank 0 speaks for all
     size = image_size(args)
-    log(f"device: {describe_device(device)}")
+    processes = f" × {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
+    log(f"device: {describe_device(device)}{processes}")
     log(f"data: {args.category} at {args.dataset_path}, images {size[0]}×{size[1]}, "
         f"patch {args.patch_size}, step {args.step_size}, normalization {args.normalization}")
 
-    load = dict(preload=args.preload, progress=args.progress)
+    load = dict(preload=args.preload, progress=args.progress and distributed.is_main())
     train_images = read_images(args.dataset_path, args.category, "train", size, **load)
     test_images = read_images(args.dataset_path, args.category, "test", size, **load)
     log(f"{len(train_images)} normal training images; {len(test_images)} test images "
@@ -171,13 +187,15 @@ def run(args, log=print) -> dict:
         batch_size=args.batch_size, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
         clip_value=args.clip_value, epochs=args.epochs, eval_every=args.eval_every,
         selection=args.selection, loss_variant=args.loss_variant, normalization=args.normalization,
-        backbone=args.backbone, pretrained=args.pretrained, seed=args.seed)
+        backbone=args.backbone, pretrained=args.pretrained, seed=args.seed, amp=args.amp,
+        amp_dtype=args.amp_dtype)
     report = {"mode": args.mode, "settings": vars(args), "device": describe_device(device)}
 
     if args.mode == "train":
         torch.manual_seed(args.seed)
         resuming = args.resume and (save_dir / "last.pt").is_file()  # weights come from the checkpoint
-        model = PatchModel(backbone=args.backbone, pretrained=args.pretrained and not resuming)
+        model = PatchModel(backbone=args.backbone, pretrained=args.pretrained and not resuming,
+                           checkpoint_activations=args.checkpoint_activations)
         if args.checkpoint and not resuming:
             model.load_state_dict(load_checkpoint(args.checkpoint)["model"])
             log(f"starting from the weights in {args.checkpoint}")
@@ -204,6 +222,8 @@ def run(args, log=print) -> dict:
 
     evaluation = evaluations["latest"]
     log(evaluation.summary())
+    if not distributed.is_main():
+        return report  # rank 0 writes the figures and the report
     report["results"] = evaluation.as_dict()
     report["figures"] = save_figures(evaluation, test_images, save_dir,
                                      title=f"SWSSL on {args.category}")
@@ -225,8 +245,15 @@ def main(argv=None) -> int:
         parser.set_defaults(**DEMO_DEFAULTS)  # the demo's small settings; flags still override them
         run_demo(parser.parse_args(argv))
     else:
-        run(args)
+        try:
+            run(args)
+        finally:
+            distributed.stop()  # leave torchrun's process group, if any
     return 0
+
+
+def _silent(*_):
+    pass
 
 
 if __name__ == "__main__":

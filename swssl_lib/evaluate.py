@@ -3,6 +3,10 @@
 As the authors: the model is in eval mode, every image is cut into sliding windows, and each
 window's feature is the pooled backbone embedding. The test features are held in memory
 (float16, M × channels × positions) while the bank is streamed, so the bank is read once.
+
+Under torchrun every process extracts its share of the training images into the one bank on
+disk, then extracts and scores its share of the test images against the whole bank; the scores
+are gathered, so every process returns the same evaluation as one process would.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from anomaly_lib import distributed
 from anomaly_lib.metrics import RocReport, roc_report
 
 from .bank import FeatureBank, build_feature_bank
@@ -80,16 +85,22 @@ def evaluate(
     model = fold_batchnorm(model)  # an eval-mode copy with faster, identical features
     bank = build_feature_bank(model, train_loader, patch_size, step_size, path=bank_path,
                               chunk_size=chunk_size, include_last=include_last, progress=progress)
-    test, labels, grid = extract_test_features(model, test_loader, patch_size, step_size,
-                                               chunk_size, include_last, progress)
+    progress = progress and distributed.is_main()
+    test, labels, grid = extract_test_features(model, distributed.my_share_of(test_loader, "test images"),
+                                               patch_size, step_size, chunk_size, include_last, progress)
     device = next(model.parameters()).device
-    return score_test_features(bank, test, labels, grid, scorings, k, device)
+    shares = distributed.gather_objects((labels, *scores_per_image(bank, test, grid, scorings, k, device)))
+    labels = np.concatenate([share[0] for share in shares])  # every process's, in image order
+    scores = {name: np.concatenate([share[1][name] for share in shares]) for name in scorings}
+    patch_maps = None if shares[0][2] is None else torch.cat([share[2] for share in shares])
+    reports = {name: roc_report(labels, scores[name]) for name in scorings}
+    return Evaluation(labels, scores, reports, grid, patch_maps)
 
 
-def score_test_features(bank: FeatureBank, test: torch.Tensor, labels: np.ndarray, grid: WindowGrid,
-                        scorings=SCORINGS, k: int = 1, device=None) -> Evaluation:
-    """Both scorings (or some) for precomputed test features (M, channels, positions)."""
-    scores, reports, patch_maps = {}, {}, None
+def scores_per_image(bank: FeatureBank, test: torch.Tensor, grid: WindowGrid, scorings=SCORINGS,
+                     k: int = 1, device=None) -> tuple[dict[str, np.ndarray], torch.Tensor | None]:
+    """Image scores under each scoring, ``{scoring: (M,)}``, and the patch maps of ``patch_knn``."""
+    scores, patch_maps = {}, None
     for name in scorings:
         if name == "reference":
             image_scores = score_reference(bank, test, device=device).image_scores
@@ -97,5 +108,4 @@ def score_test_features(bank: FeatureBank, test: torch.Tensor, labels: np.ndarra
             result = score_patch_knn(bank, test, k=k, grid=grid, device=device)
             image_scores, patch_maps = result.image_scores, result.patch_maps
         scores[name] = image_scores.numpy()
-        reports[name] = roc_report(labels, scores[name])
-    return Evaluation(labels, scores, reports, grid, patch_maps)
+    return scores, patch_maps

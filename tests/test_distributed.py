@@ -195,3 +195,136 @@ def test_my_rows_keeps_this_processes_share_of_every_group(monkeypatch):
     assert distributed.local_batch_size(16) == 8
     with pytest.raises(ValueError, match="--batch_size 5 does not split evenly over 2 processes"):
         distributed.local_batch_size(5)
+
+
+# ---------------------------------------------------------------------------------------- SWSSL
+SWSSL_TINY = ["--image_size", "64", "--patch_size", "32", "--step_size", "16", "--backbone", "resnet18",
+              "--no-pretrained", "--batch_size", "4", "--num_workers", "0", "--no-progress", "--scoring", "both"]
+
+
+def swssl_model():
+    from swssl_lib.model import PatchModel
+
+    torch.manual_seed(0)
+    return PatchModel(backbone="resnet18", pretrained=False)
+
+
+def swssl_batch(size=4):
+    """A fixed batch (view1, view2, neighbour, similarity) of `size` 32×32 patches."""
+    generator = torch.Generator().manual_seed(1)
+    views = [torch.randn(size, 3, 32, 32, generator=generator) for _ in range(3)]
+    return (*views, torch.rand(size, generator=generator))
+
+
+def swssl_step(model, batch):
+    """One training step with BatchNorm frozen (eval mode): SyncBatchNorm, which makes BatchNorm's
+    statistics the whole batch's on GPUs, does not run on a CPU. Without the clipping, so that the
+    gradients are compared as computed (clipping at ±0.1 is the same function on both sides)."""
+    from swssl_lib.train import TrainConfig, make_optimizer, parallel_model, train_step
+
+    config = TrainConfig(batch_size=len(batch[0]) * distributed.world_size(), clip_value=float("inf"))
+    optimizer = make_optimizer(model, config)
+    train_model = parallel_model(model, "cpu", log=lambda *_: None)
+    model.train()
+    for module in model.modules():
+        if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            module.eval()
+    loss = train_step(train_model, batch, optimizer, config, "cpu")
+    return {"loss": loss.item(), "model": model.state_dict(),
+            "grads": {name: p.grad.clone() for name, p in model.named_parameters()}}
+
+
+def swssl_evaluation(images, bank_path):
+    """Both scorings of 3 test images against a bank of 5 training images."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from swssl_lib.evaluate import evaluate
+
+    train = DataLoader(TensorDataset(images[:5], torch.zeros(5)), batch_size=2)
+    test = DataLoader(TensorDataset(images[5:], torch.tensor([0, 1, 1])), batch_size=2)
+    result = evaluate(swssl_model(), train, test, 32, 16, k=1, bank_path=bank_path, progress=False)
+    return {"scores": {name: torch.from_numpy(scores) for name, scores in result.scores.items()},
+            "labels": torch.from_numpy(result.labels), "maps": result.patch_maps}
+
+
+def swssl_images():
+    return torch.rand(8, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+
+
+def _swssl_worker(folder, chest_root):
+    rank = distributed.rank()
+    step = swssl_step(swssl_model(), [distributed.my_rows(x) for x in swssl_batch()])
+    evaluation = swssl_evaluation(swssl_images(), folder / "bank.npy")
+    torch.save({"step": step, "evaluation": evaluation}, folder / f"swssl_rank{rank}.pt")
+
+    from swssl_lib.cli import main
+
+    main(["--dataset_path", str(chest_root), "--save_dir", str(folder / "run"), "--epochs", "1", *SWSSL_TINY])
+
+
+@pytest.fixture(scope="module")
+def chest_root(tmp_path_factory):
+    from anomaly_lib.phantoms import make_phantom_dataset
+
+    return make_phantom_dataset(tmp_path_factory.mktemp("chest"), layout="chest", image_size=64,
+                                counts={"train_normal": 8, "test_normal": 3, "test_abnormal": 3})
+
+
+@pytest.fixture(scope="module")
+def swssl_two_processes(chest_root, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("swssl_ddp")
+    run_processes(_swssl_worker, folder, chest_root)
+    return folder
+
+
+def test_swssl_two_processes_match_one_process_on_the_whole_batch(swssl_two_processes):
+    """The gathered twin loss is the whole batch's; all_gather's backward (a sum over processes)
+    and DDP's average cancel, so the gradients and the new weights are one process's."""
+    ranks = [torch.load(swssl_two_processes / f"swssl_rank{r}.pt", weights_only=True)["step"]
+             for r in range(WORLD)]
+    one = swssl_step(swssl_model(), swssl_batch())
+    largest = max(g.abs().max().item() for g in one["grads"].values())
+    grads = max((g - ranks[0]["grads"][k]).abs().max().item() for k, g in one["grads"].items())
+    weights = max((w.double() - ranks[0]["model"][k].double()).abs().max().item() for k, w in one["model"].items())
+    print(f"\nSWSSL, 2 processes vs 1, one step: |Δloss| {abs(one['loss'] - ranks[0]['loss']):.1e} "
+          f"(loss {one['loss']:.4f}); max |Δgradient| {grads:.1e} (largest {largest:.1e}); max |Δweight| {weights:.1e}")
+    for rank in ranks:
+        assert rank["loss"] == pytest.approx(one["loss"], rel=1e-5)
+        for name, grad in one["grads"].items():
+            assert (grad - rank["grads"][name]).abs().max().item() <= 1e-5 * largest, name
+        for name, value in one["model"].items():
+            assert (value.double() - rank["model"][name].double()).abs().max().item() < 1e-6, name
+
+
+def test_swssl_bank_and_scores_shared_by_two_processes_equal_one_process(swssl_two_processes, tmp_path):
+    """Each process writes its share of the training images into one bank file and scores its
+    share of the test images; every process ends with everyone's scores."""
+    from swssl_lib.bank import FeatureBank
+
+    ranks = [torch.load(swssl_two_processes / f"swssl_rank{r}.pt", weights_only=True)["evaluation"]
+             for r in range(WORLD)]
+    one = swssl_evaluation(swssl_images(), tmp_path / "bank.npy")
+    shared_bank = FeatureBank.open(swssl_two_processes / "bank.npy").array
+    assert abs(shared_bank.astype("float32") - FeatureBank.open(tmp_path / "bank.npy").array.astype("float32")).max() < 1e-3
+    for rank in ranks:
+        assert rank["labels"].tolist() == one["labels"].tolist() == [0, 1, 1]
+        for name, scores in one["scores"].items():
+            assert torch.allclose(rank["scores"][name], scores, rtol=1e-4), name
+        assert torch.allclose(rank["maps"], one["maps"], rtol=1e-4)
+
+
+def test_swssl_command_line_on_two_processes_then_resumed_on_one(swssl_two_processes, chest_root):
+    """Under torchrun rank 0 writes the checkpoint, the bank and the report; the checkpoint
+    resumes in one process."""
+    import json
+
+    from swssl_lib.cli import main
+
+    run = swssl_two_processes / "run"
+    for name in ["last.pt", "feature_bank.npy", "report.json", "roc_reference.png", "heatmaps_patch_knn.png"]:
+        assert (run / name).is_file(), name
+    checkpoint = torch.load(run / "last.pt", weights_only=True)
+    assert checkpoint["epoch"] == 1 and "module." not in next(iter(checkpoint["model"]))  # plain keys
+    main(["--dataset_path", str(chest_root), "--save_dir", str(run), "--epochs", "2", "--resume", *SWSSL_TINY])
+    history = json.loads((run / "history.json").read_text())
+    assert [entry["epoch"] for entry in history] == [1, 2]
