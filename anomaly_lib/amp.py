@@ -22,8 +22,12 @@ import contextlib
 import torch
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+DTYPE_NAMES = {torch.bfloat16: "bfloat16", torch.float16: "float16"}
 AMP_DTYPE_CHOICES = ("auto", *AMP_DTYPES)
 NATIVE_BF16_CAPABILITY = (8, 0)
+# A scaler halves its scale at every skipped step, so this many skips in a row mean the
+# gradients were inf/NaN at every scale over a range of 2^20: not an overflow but divergence.
+MAX_SKIPPED_IN_A_ROW = 20
 
 
 def choose_amp_dtype(device, amp: bool = False, amp_dtype: str = "auto") -> tuple[torch.dtype | None, str]:
@@ -36,7 +40,7 @@ def choose_amp_dtype(device, amp: bool = False, amp_dtype: str = "auto") -> tupl
         raise ValueError(f"amp_dtype must be one of {', '.join(AMP_DTYPE_CHOICES)}, got {amp_dtype!r}")
     device = torch.device(device)
     if amp_dtype != "auto":
-        reason = f"{AMP_DTYPES[amp_dtype]} autocast (--amp_dtype {amp_dtype})"
+        reason = f"{DTYPE_NAMES[AMP_DTYPES[amp_dtype]]} autocast (--amp_dtype {amp_dtype})"
         if amp_dtype == "fp16":
             reason += " with a gradient scaler"
         if amp_dtype == "bf16" and device.type == "cuda" and not native_bf16(device):
@@ -63,13 +67,17 @@ class MixedPrecision:
     """Autocast in `dtype` (None: float32) and, for float16, a gradient scaler for one optimiser.
 
     `step(loss, optimizer)` does zero_grad → backward → (clip) → optimizer step in every precision;
-    with float16 the loss is scaled and a step with inf/NaN gradients is skipped.
+    with float16 the loss is scaled and a step with inf/NaN gradients is skipped. `init_scale` is
+    the scaler's first scale (PyTorch's default 2¹⁶ suits gradients of order 1; much larger
+    gradients would be skipped until the scale has halved down to fit).
     """
 
-    def __init__(self, device, dtype: torch.dtype | None = None):
+    def __init__(self, device, dtype: torch.dtype | None = None, init_scale: float = 2.0 ** 16):
         self.device_type = torch.device(device).type
         self.dtype = dtype
-        self.scaler = torch.amp.GradScaler(self.device_type, enabled=dtype == torch.float16)
+        self.scaler = torch.amp.GradScaler(self.device_type, init_scale=init_scale,
+                                           enabled=dtype == torch.float16)
+        self.skipped_in_a_row = 0
 
     def autocast(self):
         """The region whose operations run in `dtype` (a no-op in float32)."""
@@ -96,11 +104,22 @@ class MixedPrecision:
         scale_before = self.scale
         self.scaler.step(optimizer)
         self.scaler.update()
-        return self.scale < scale_before
+        skipped = self.scale < scale_before
+        self.skipped_in_a_row = self.skipped_in_a_row + 1 if skipped else 0
+        return skipped
+
+    @property
+    def diverged(self) -> bool:
+        """Whether the last MAX_SKIPPED_IN_A_ROW steps were all skipped."""
+        return self.skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW
 
     def state_dict(self) -> dict:
-        return self.scaler.state_dict()  # {} without a scaler
+        if not self.scaler.is_enabled():
+            return {}  # nothing to keep in float32 or bfloat16
+        return {**self.scaler.state_dict(), "skipped_in_a_row": self.skipped_in_a_row}
 
     def load_state_dict(self, state: dict) -> None:
         if state and self.scaler.is_enabled():  # a float32/bfloat16 run saved no scaler
+            state = dict(state)
+            self.skipped_in_a_row = state.pop("skipped_in_a_row", 0)
             self.scaler.load_state_dict(state)

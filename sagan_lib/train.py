@@ -27,7 +27,7 @@ under autocast; with float16 each network has its own gradient scaler. The
 gradient penalty's inner backward is scaled too (see `gradient_penalty`), so an
 overflow there gives an infinite penalty: the scaler skips that critic step and
 halves its scale, and the divergence guard lets it pass. Any other non-finite
-loss, or a scale fallen below 1, stops training (`TrainingDiverged`).
+loss, or 20 skipped steps in a row, stops training (`TrainingDiverged`).
 
 Several processes (`torchrun --nproc_per_node N -m sagan_lib --mode train …`;
 see anomaly_lib/distributed.py): every process makes the whole batch of B
@@ -79,9 +79,6 @@ TEST_SELECTION_WARNING = (
 # stays this small: about half the 32 MB L3 cache of the 2-core test machine.
 JOINT_CALL_LIMIT_BYTES = 16 * 2 ** 20
 
-# A float16 loss scale halves at every skipped step; below 1 the gradients overflow
-# float16 even unscaled, which is divergence as far as float16 is concerned.
-MIN_LOSS_SCALE = 1.0
 # Losses that come from the gradient penalty's scaled inner backward: inf/NaN here in a
 # step the scaler skipped means its factor was too large, not that training diverged.
 SCALE_DEPENDENT_LOSSES = ("D/loss_gp", "D/loss")
@@ -234,11 +231,12 @@ class SaganTrainer:
                 f"non-finite {', '.join(bad)} at iteration {self.iteration + 1}; the last good checkpoint is {last_good}"
             )
         for name, amp in (("D", self.d_amp), ("G", self.g_amp)):
-            if amp.scale < MIN_LOSS_SCALE:
+            if amp.diverged:
                 raise TrainingDiverged(
-                    f"the float16 loss scale of {name} fell to {amp.scale:g} at iteration {self.iteration + 1}: its "
-                    f"gradients overflow float16 even unscaled. Train with --amp_dtype bf16 (on a GPU with native "
-                    f"bfloat16) or in float32 (no --amp); the last good checkpoint is {last_good}"
+                    f"the float16 gradients of {name} were inf/NaN in the last {amp.skipped_in_a_row} steps, at "
+                    f"every loss scale down to {amp.scale:g} (iteration {self.iteration + 1}). Train with --amp_dtype "
+                    f"bf16 (on a GPU with native bfloat16) or in float32 (no --amp); the last good checkpoint is "
+                    f"{last_good}"
                 )
 
     def _decay_learning_rates(self) -> None:

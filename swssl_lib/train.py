@@ -17,7 +17,8 @@ Differences from the authors' script, all on purpose:
 Mixed precision (``amp``, ``amp_dtype``; see anomaly_lib/amp.py): the three forward passes run
 under autocast, the twin loss (its z-scores and normalisations) in float32; with float16 a
 gradient scaler scales the loss, unscales the gradients before the clipping and skips a step
-whose gradients overflowed (the loss itself is unscaled, so the NaN stop is unaffected).
+whose gradients overflowed (the loss itself is unscaled, so the NaN stop is unaffected). The
+scaler starts at 1, not PyTorch's 2¹⁶: see ``TWIN_LOSS_INIT_SCALE``.
 
 Several processes (``torchrun --nproc_per_node N -m swssl_lib …``; see anomaly_lib/distributed.py):
 each process reads its share of one seeded shuffled order (``DistributedSampler``), B/N patches.
@@ -52,6 +53,12 @@ from anomaly_lib.checkpoints import atomic_save, capture_rng_state, restore_rng_
 from .loss import twin_loss
 
 SELECTIONS = ("last", "test")
+# The twin loss sums over the feature dimensions (2048 for wide_resnet50_2) and its neighbour
+# term over the batch, so its gradients are large (up to 3·10⁴ for a randomly initialised
+# wide_resnet50_2 on eight 128² patches): they need no scaling up to survive float16. The
+# float16 scaler starts at 1 and halves only on overflow; PyTorch's default start, 2¹⁶, would
+# skip the first ~16 steps, several epochs at the authors' batch of 300.
+TWIN_LOSS_INIT_SCALE = 1.0
 TEST_SELECTION_WARNING = (
     "selection='test' keeps the checkpoint with the best TEST AUC, as the authors do. "
     "This uses the test labels to choose the model, so the AUC it reports is optimistic."
@@ -196,7 +203,7 @@ def fit(
     model.to(device)
     optimizer = make_optimizer(model, config)
     amp_dtype, precision_in_words = choose_amp_dtype(device, config.amp, config.amp_dtype)
-    precision = MixedPrecision(device, amp_dtype)
+    precision = MixedPrecision(device, amp_dtype, init_scale=TWIN_LOSS_INIT_SCALE)
     history, evaluations, start_epoch = [], [], 0
     best_auc = -math.inf
 
@@ -241,6 +248,12 @@ def fit(
                         f"the twin loss became {loss.item()} at epoch {epoch}, step {step}; "
                         f"training stopped and {kept}. Try a smaller --lr, check the images "
                         "(a constant patch has zero std), or a larger --batch_size."
+                    )
+                if precision.diverged:
+                    raise FloatingPointError(
+                        f"the float16 gradients were inf/NaN in the last {precision.skipped_in_a_row} steps "
+                        f"(epoch {epoch}, step {step}), at every loss scale down to {precision.scale:g}; "
+                        "train with --amp_dtype bf16 (on a GPU with native bfloat16) or without --amp"
                     )
                 losses.append(loss.item())
                 bar.set_postfix(twin_loss=f"{loss.item():.4g}")
