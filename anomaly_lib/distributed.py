@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import warnings
 
 import torch
 import torch.distributed as dist
@@ -136,7 +137,9 @@ def gather_rows(tensor: torch.Tensor) -> torch.Tensor:
         return tensor
     from torch.distributed.nn import all_gather
 
-    return torch.cat(all_gather(tensor.contiguous()))  # (N · rows, …)
+    with warnings.catch_warnings():  # recent torch points to a private module instead; this one is public
+        warnings.filterwarnings("ignore", "torch.distributed.nn.functional.all_gather is deprecated")
+        return torch.cat(all_gather(tensor.contiguous()))  # (N · rows, …)
 
 
 def mean_over_processes(values: dict) -> dict:
