@@ -9,6 +9,8 @@ phantoms     synthetic chest and breast datasets with lesion masks
 shapes       per-layer output shapes of a model (``trace_shapes``)
 checkpoints  atomic checkpoint saving and random-generator state
 device       device choice and smoke-test mode
+amp          mixed precision by device: the autocast type, the gradient scaler (``anomaly_lib.amp``)
+distributed  torchrun / DistributedDataParallel helpers (``anomaly_lib.distributed``)
 """
 
 from .checkpoints import atomic_save, capture_rng_state, restore_rng_state

@@ -1,9 +1,10 @@
 """Mixed precision against float32: both methods, the same 20 training steps on phantoms.
 
 For each method the runs start from the same weights and see the same batches (same seeds); only
-the precision differs. Printed per loss: its float32 value after the last step, the difference
-of each other precision there, and the mean |difference| over all steps; and how many steps the
-float16 gradient scaler skipped.
+the precision differs. Printed per loss: float32's value and each precision's difference at the
+first step that has it (same weights: the precision's own effect), at the last step (after the
+runs have drifted apart, as any two runs that round differently do), and the mean |difference|
+over all steps; and how many steps the float16 gradient scaler skipped.
 
     python benchmarks/amp_agreement.py                      # CPU: float16 (emulated, slow) vs float32
     python benchmarks/amp_agreement.py --device cuda --precisions fp16 bf16 --swssl_backbone wide_resnet50_2 \\
@@ -81,27 +82,30 @@ def swssl_runs(args, device, root: Path) -> dict:
 
 
 def report(method: str, runs: dict) -> None:
+    """Per loss: float32's value, and each precision's difference at the first step that has the
+    loss (the weights are still equal there, up to the steps before it), at the last, and on average."""
     reference = runs["fp32"]
     names = list(dict.fromkeys(name for step in reference for name in step if not name.endswith("skipped")))
-    print(f"\n{method}: each loss at the last step that has it (mean |Δ| over all steps that have it)")
-    print(f"  {'loss':<14} {'float32':>10} " + " ".join(f"{'Δ ' + p + ' (mean |Δ|)':>26}" for p in runs if p != "fp32"))
+    others = [precision for precision in runs if precision != "fp32"]
+    print(f"\n{method}: Δ = precision − float32 at the first and the last step that have the loss, "
+          f"and the mean |Δ| over all such steps")
+    print(f"  {'loss':<14} {'first':>10} {'last':>10} "
+          + " ".join(f"{'Δ ' + p + ' first / last (mean |Δ|)':>38}" for p in others))
     for name in names:
-        cells, value = [], [step[name] for step in reference if name in step][-1]
-        for precision, steps in runs.items():
-            if precision == "fp32":
-                continue
-            differences = [b[name] - a[name] for a, b in zip(reference, steps) if name in a and name in b]
+        values = [step[name] for step in reference if name in step]
+        cells = []
+        for precision in others:
+            differences = [b[name] - a[name] for a, b in zip(reference, runs[precision]) if name in a and name in b]
             finite = [abs(d) for d in differences if math.isfinite(d)]
-            cells.append(f"{differences[-1]:+11.2e} ({sum(finite) / max(len(finite), 1):9.2e})")
-        print(f"  {name:<14} {value:10.4f} " + " ".join(f"{cell:>26}" for cell in cells))
+            cells.append(f"{differences[0]:+10.2e} / {differences[-1]:+10.2e} ({sum(finite) / max(len(finite), 1):8.2e})")
+        print(f"  {name:<14} {values[0]:10.4f} {values[-1]:10.4f} " + " ".join(f"{cell:>38}" for cell in cells))
     for precision, steps in runs.items():
         if precision != "fp16":
             continue  # only float16 has a scaler
         skipped = {name: int(sum(step.get(name, 0.0) for step in steps))
                    for name in dict.fromkeys(n for step in steps for n in step if n.endswith("skipped"))}
-        if skipped:
-            print(f"  {precision}: steps skipped by the float16 scaler: "
-                  + ", ".join(f"{name} {count}" for name, count in skipped.items()))
+        print(f"  {precision}: steps skipped by the float16 scaler: "
+              + ", ".join(f"{name} {count}" for name, count in skipped.items()))
 
 
 def main() -> None:

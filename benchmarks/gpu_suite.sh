@@ -60,6 +60,7 @@ if [ $DRY -eq 1 ]; then
     SAGAN_BENCH=(--iters 2 --amp bf16)
     FEATURES=(--sizes 128/32/16 --n_images 1 --chunks 64 --repeats 1 --skip_loop)
     MEMORY=(--backbones resnet18 --precisions fp32 --patch 32 --batches 2 4 --steps 1 --checkpoint both)
+    MEMORY_300=(--backbones resnet18 --precisions bf16 --patch 32 --batches 3 6 --steps 1)
     AGREEMENT=(--steps 2 --precisions bf16 --sagan_batch 4)
     SAGAN_DEMO=(--num_iters 4 --g_conv_dim 4 --d_conv_dim 4 --g_repeat_num 1)
     SWSSL_DEMO=(--image_size 64 --patch_size 32 --step_size 16 --epochs 1)
@@ -69,6 +70,7 @@ else
     SAGAN_BENCH=(--full --iters 20 --amp bf16 fp16 --both_paths)
     FEATURES=(--backbone wide_resnet50_2 --sizes 1024/128/32 --n_images 4 --chunks 256 512 --repeats 2 --skip_loop)
     MEMORY=(--backbones resnet18 wide_resnet50_2 --precisions fp32 fp16 bf16 --batches 32 64 --steps 2 --checkpoint both)
+    MEMORY_300=(--backbones wide_resnet50_2 --precisions fp32 fp16 --batches 150 300 --steps 1 --checkpoint both)
     AGREEMENT=(--precisions fp16 bf16 --sagan_conv_dim 64 --sagan_repeat_num 6 --swssl_backbone wide_resnet50_2
                --swssl_image 512 --swssl_patch 128 --swssl_batch 64)
     SAGAN_DEMO=()
@@ -90,6 +92,9 @@ done
 
 run_step swssl_train_memory 240 "device|backbone|resnet|per patch" \
     $PYTHON benchmarks/swssl_train_memory.py --device $DEVICE "${MEMORY[@]}" --json "$OUT/swssl_train_memory.json"
+# The authors' setting itself: wide_resnet50_2 at batch 150 and 300 (does 300 fit a 15 GB T4?).
+run_step swssl_train_memory_300 180 "device|backbone|resnet|per patch" \
+    $PYTHON benchmarks/swssl_train_memory.py --device $DEVICE "${MEMORY_300[@]}" --json "$OUT/swssl_train_memory_300.json"
 
 run_step amp_agreement 240 "device|SAGAN|SWSSL|loss|skipped|Δ" \
     $PYTHON benchmarks/amp_agreement.py --device $DEVICE "${AGREEMENT[@]}"

@@ -161,11 +161,11 @@ def build_feature_bank(
     if shared and path is None:
         raise ValueError("several processes build one feature bank through a file: give its path "
                          "(command line: leave out --bank_in_memory)")
-    images = distributed.share(len(loader.dataset), "training images") if shared else range(len(loader.dataset))
+    first_image = distributed.share(len(loader.dataset), "training images").start if shared else 0
     bank = None
-    for images_batch, _ in tqdm(distributed.my_share_of(loader), desc=desc, unit="batch",
-                                disable=not progress or not distributed.is_main()):
-        features = sliding_window_features(model, images_batch, patch_size, step_size,
+    for images, _ in tqdm(distributed.my_share_of(loader), desc=desc, unit="batch",
+                          disable=not progress or not distributed.is_main()):
+        features = sliding_window_features(model, images, patch_size, step_size,
                                            chunk_size=chunk_size, include_last=include_last)  # (B, C, P)
         if bank is None and not shared:
             bank = FeatureBank(len(loader.dataset), features.shape[1], features.shape[2], path, dtype)
@@ -173,7 +173,7 @@ def build_feature_bank(
             if distributed.is_main():
                 FeatureBank(len(loader.dataset), features.shape[1], features.shape[2], path, dtype)
             distributed.barrier()
-            bank = FeatureBank.fill_from(path, images.start)
+            bank = FeatureBank.fill_from(path, first_image)
         bank.append(features)
     if bank is None:
         raise ValueError("build_feature_bank: the loader yielded no images")

@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="start from torchvision's ImageNet weights (downloaded once)")
     model.add_argument("--checkpoint_activations", action="store_true",
                        help="recompute each backbone stage's activations in backward instead of storing "
-                            "them: less memory, about a third more compute, the same gradients")
+                            "them: less memory, one more forward pass of compute, the same gradients")
 
     train = parser.add_argument_group("training")
     train.add_argument("--batch_size", type=int, default=300)
@@ -194,8 +194,13 @@ def run(args, log=print) -> dict:
     if args.mode == "train":
         torch.manual_seed(args.seed)
         resuming = args.resume and (save_dir / "last.pt").is_file()  # weights come from the checkpoint
+        several = distributed.world_size() > 1
+        if several and not distributed.is_main():
+            distributed.barrier()  # rank 0 downloads the ImageNet weights once; the others then read them
         model = PatchModel(backbone=args.backbone, pretrained=args.pretrained and not resuming,
                            checkpoint_activations=args.checkpoint_activations)
+        if several and distributed.is_main():
+            distributed.barrier()
         if args.checkpoint and not resuming:
             model.load_state_dict(load_checkpoint(args.checkpoint)["model"])
             log(f"starting from the weights in {args.checkpoint}")

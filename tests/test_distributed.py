@@ -146,9 +146,14 @@ def differences(one: dict, many: dict, networks) -> str:
     losses = max(abs(a[k] - b[k]) for a, b in zip(one["losses"], many["losses"]) for k in a)
     words = [f"max |Δloss| {losses:.1e}"]
     for network in networks:
-        moments = max((m - many[f"{network}_moments"][k]).abs().max().item() for k, m in one[f"{network}_moments"].items())
+        moments = one[f"{network}_moments"]
+        largest = max(m.abs().max().item() for m in moments.values())
+        gradients = max((m - many[f"{network}_moments"][k]).abs().max().item() for k, m in moments.items())
         weights = max((w.double() - many[network][k].double()).abs().max().item() for k, w in one[network].items())
-        words.append(f"{network}: max |Δgradient moment| {moments:.1e}, max |Δweight or statistic| {weights:.1e}")
+        informative = max(((w.double() - many[network][k].double()).abs() * (moments[k].abs() > 1e-3 * largest)).max().item()
+                          for k, w in one[network].items() if k in moments)
+        words.append(f"{network}: max |Δgradient moment| {gradients:.1e} (largest moment {largest:.1e}), max |Δweight "
+                     f"or statistic| {weights:.1e}, {informative:.1e} where the gradient exceeds its rounding")
     return "; ".join(words)
 
 
