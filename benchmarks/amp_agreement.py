@@ -4,7 +4,9 @@ For each method the runs start from the same weights and see the same batches (s
 the precision differs. Printed per loss: float32's value and each precision's difference at the
 first step that has it (same weights: the precision's own effect), at the last step (after the
 runs have drifted apart, as any two runs that round differently do), and the mean |difference|
-over all steps; and how many steps the float16 gradient scaler skipped.
+over all steps; and how many steps the float16 gradient scaler skipped. For scale, a float32 run
+whose initial weights are multiplied by 1 + 10⁻⁷·noise (float32 rounding) shows how far two runs
+drift apart from rounding alone ("fp32~").
 
     python benchmarks/amp_agreement.py                      # CPU: float16 (emulated, slow) vs float32
     python benchmarks/amp_agreement.py --device cuda --precisions fp16 bf16 --swssl_backbone wide_resnet50_2 \\
@@ -25,6 +27,21 @@ from anomaly_lib.amp import AMP_DTYPES, MixedPrecision
 from anomaly_lib.device import describe_device, pick_device
 from anomaly_lib.phantoms import make_phantom_dataset
 
+PERTURBED = "fp32~"  # float32, initial weights perturbed at rounding level
+
+
+def perturb(*networks) -> None:
+    """Multiply every weight by 1 + 1e-7·noise, from a private generator (training draws unchanged)."""
+    generator = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for network in networks:
+            for p in network.parameters():
+                p.mul_(1 + 1e-7 * torch.randn(p.shape, generator=generator).to(p.device))
+
+
+def amp_dtype_of(precision: str) -> str:
+    return "auto" if precision in ("fp32", PERTURBED) else precision
+
 
 def sagan_runs(args, device, root: Path) -> dict:
     """{precision: [losses of each step]} for SAGAN at a demo-sized config."""
@@ -37,13 +54,15 @@ def sagan_runs(args, device, root: Path) -> dict:
     data = make_phantom_dataset(root / "medad", "medad", 64, counts, seed=0)
     train_set = MedADTrainSet(data, 64, progress=False)
     runs = {}
-    for precision in ["fp32", *args.precisions]:
+    for precision in ["fp32", PERTURBED, *args.precisions]:
         config = SaganConfig(dataset="folder", data_root=str(data), g_conv_dim=args.sagan_conv_dim,
                              d_conv_dim=args.sagan_conv_dim, g_repeat_num=args.sagan_repeat_num,
                              batch_size=args.sagan_batch, device=str(device), num_iters=10 ** 6,
-                             amp_dtype="auto" if precision == "fp32" else precision,
+                             amp_dtype=amp_dtype_of(precision),
                              model_save_dir=str(root / "models"), sample_dir=str(root / "samples"))
         trainer = SaganTrainer(config, train_set, log=lambda *_: None)
+        if precision == PERTURBED:
+            perturb(trainer.G, trainer.D)
         start = time.perf_counter()
         runs[precision] = [trainer.train_step() for _ in range(args.steps)]
         print(f"  SAGAN {precision}: {time.perf_counter() - start:.1f} s", flush=True)
@@ -67,11 +86,13 @@ def swssl_runs(args, device, root: Path) -> dict:
         batches += [batch for batch in loader if len(batch[0]) == args.swssl_batch]
     config = TrainConfig(batch_size=args.swssl_batch, backbone=args.swssl_backbone, pretrained=False)
     runs = {}
-    for precision in ["fp32", *args.precisions]:
+    for precision in ["fp32", PERTURBED, *args.precisions]:
         torch.manual_seed(0)
         model = PatchModel(backbone=args.swssl_backbone, pretrained=False).to(device)
+        if precision == PERTURBED:
+            perturb(model)
         optimizer = make_optimizer(model, config)
-        amp = MixedPrecision(device, AMP_DTYPES.get(precision), init_scale=TWIN_LOSS_INIT_SCALE)
+        amp = MixedPrecision(device, AMP_DTYPES.get(amp_dtype_of(precision)), init_scale=TWIN_LOSS_INIT_SCALE)
         start, runs[precision] = time.perf_counter(), []
         for batch in batches[:args.steps]:
             scale = amp.scale

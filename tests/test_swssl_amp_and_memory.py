@@ -51,6 +51,22 @@ def patches(tmp_path_factory):
                         step_size=8)
 
 
+def test_float16_resume_is_exact(patches, tmp_path):
+    config = TrainConfig(image_size=(64, 64), patch_size=32, step_size=8, batch_size=2, epochs=2,
+                         backbone="resnet18", pretrained=False, amp_dtype="fp16")
+    straight = new_model()
+    fit(straight, patch_loader(patches, config), config, tmp_path / "straight", progress=False, log=lambda *_: None)
+    config.epochs = 1
+    fit(new_model(), patch_loader(patches, config), config, tmp_path / "split", progress=False, log=lambda *_: None)
+    config.epochs = 2
+    resumed = new_model()
+    fit(resumed, patch_loader(patches, config), config, tmp_path / "split", resume=True, progress=False,
+        log=lambda *_: None)
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert load_checkpoint(tmp_path / "split" / "last.pt")["amp"] == load_checkpoint(tmp_path / "straight" / "last.pt")["amp"]
+
+
 def test_float16_checkpoint_keeps_the_loss_scale_for_resuming(patches, tmp_path):
     config = TrainConfig(image_size=(64, 64), patch_size=32, step_size=8, batch_size=2, epochs=1,
                          backbone="resnet18", pretrained=False, amp_dtype="fp16")
