@@ -252,7 +252,7 @@ def _colour_to_grey(pydicom, dataset, rgb: np.ndarray) -> np.ndarray:
 
 
 def _read_dicom(path: Path, frames) -> tuple[np.ndarray, str | None]:
-    """DICOM -> grey uint8 (k, H, W) and how it was mapped; ``frames`` as in ``_read``."""
+    """DICOM -> grey uint8 (k, H, W) and how it was mapped; ``frames`` as in ``read_image``."""
     pydicom = _import_pydicom(path)
     dataset = pydicom.dcmread(path, force=True)  # force: a .dcm file without the 128-byte preamble
     if "PixelData" not in dataset:
@@ -306,10 +306,12 @@ def _read_dicom(path: Path, frames) -> tuple[np.ndarray, str | None]:
 # ---------------------------------------------------------------------------- one file
 
 
-def _read(path, frames="middle") -> tuple[np.ndarray, str | None]:
-    """Any supported file -> grey uint8 (k, H, W) and how more than 8 bits were mapped.
+def read_image(path, frames="middle") -> tuple[np.ndarray, str | None]:
+    """Any supported file -> grey uint8 (k, H, W), and how it was mapped to 8 bits (None: as stored).
 
-    ``frames``: "middle" (the 2-D readers), None (all frames) or a list of indices.
+    The core of this module, without warnings and without the bad-file list (errors are
+    raised as they come). ``frames``: "middle" (the 2-D readers), None (all frames) or a
+    list of frame indices.
     """
     path = Path(path)
     if is_dicom(path):
@@ -346,16 +348,33 @@ def _bombs_are_errors():
         yield
 
 
-def _warn_mappings(mappings, what: str) -> None:
+def describe_mappings(mappings) -> str | None:
+    """"own min-max range (3), DICOM window centre/width (2)" for a list of mappings; None if none."""
     counts = Counter(mapping for mapping in mappings if mapping is not None)
-    if counts:
-        how = ", ".join(f"{mapping} ({count})" for mapping, count in sorted(counts.items()))
+    if not counts:
+        return None
+    return ", ".join(f"{mapping} ({count})" for mapping, count in sorted(counts.items()))
+
+
+def _warn_mappings(mappings, what: str) -> None:
+    how = describe_mappings(mappings)
+    if how:
+        n_mapped = sum(mapping is not None for mapping in mappings)
         warnings.warn(
-            f"{what}: {sum(counts.values())} of {len(mappings)} images (16-bit or DICOM) were "
+            f"{what}: {n_mapped} of {len(mappings)} images (16-bit or DICOM) were "
             f"mapped to 0-255 by: {how}. The rules are in anomaly_lib/images.py.",
             BitDepthWarning,
             stacklevel=3,
         )
+
+
+def frame_count(path) -> int:
+    """How many frames (slices) a file holds: NumberOfFrames of a DICOM file, else 1."""
+    if not is_dicom(path):
+        return 1
+    pydicom = _import_pydicom(Path(path))
+    header = pydicom.dcmread(path, force=True, stop_before_pixels=True)
+    return int(header.get("NumberOfFrames") or 1)
 
 
 def map_files(function, paths, workers: int | None = None, desc: str = "reading images",
@@ -390,7 +409,7 @@ def read_grey(path, frame: int | None = None) -> np.ndarray:
     ``frame=None`` takes the middle frame (``n_frames // 2``). Raises ``ImageLoadError``.
     """
     frames = "middle" if frame is None else [frame]
-    (images, mapping), = map_files(lambda one: _read(one, frames), [path], workers=1, progress=False)
+    (images, mapping), = map_files(lambda one: read_image(one, frames), [path], workers=1, progress=False)
     _warn_mappings([mapping], "read_grey")
     return images[0]
 
@@ -402,7 +421,7 @@ def read_frames(path, frames=None) -> np.ndarray:
     in the file, the own-range rule spans all frames read. Raises ``ImageLoadError``.
     """
     frames = None if frames is None else [int(index) for index in frames]
-    (images, mapping), = map_files(lambda one: _read(one, frames), [path], workers=1, progress=False)
+    (images, mapping), = map_files(lambda one: read_image(one, frames), [path], workers=1, progress=False)
     _warn_mappings([mapping], "read_frames")
     return images
 
@@ -439,7 +458,7 @@ def load_grayscale(
     as_height_width(size)  # check it before any file is read
 
     def load_one(path: Path):
-        images, mapping = _read(path)
+        images, mapping = read_image(path)
         return resize_grey(images[0], size, resample), mapping
 
     results = map_files(load_one, paths, workers, desc, progress)
