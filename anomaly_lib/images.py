@@ -33,8 +33,8 @@ Every file takes the same path to grey uint8 ``(H, W)``:
 
    Values are rounded to the nearest integer. Enhanced multi-frame DICOM (a DBT volume)
    keeps its rescale and window in functional-group sequences; they are read from there.
-   Grey 8-bit files pass unchanged, and so does 8-bit DICOM data without a VOI LUT whose
-   values (after the modality LUT) lie in 0-255.
+   Grey 8-bit files pass unchanged, and so does 8-bit unsigned DICOM data without a
+   modality rescale (other than slope 1, intercept 0) or VOI LUT.
 4. **MONOCHROME1** DICOM (where a high value is dark) is inverted, ``255 - v``, so that
    air is dark, as in MONOCHROME2 and every other format.
 
@@ -92,7 +92,7 @@ class ImageLoadError(OSError):
 
 
 class BitDepthWarning(UserWarning):
-    """Images of more than 8 bits were mapped to 0-255 (see the module docstring)."""
+    """16-bit or DICOM images were mapped to 0-255 (the rules are in the module docstring)."""
 
 
 def as_height_width(size) -> tuple[int, int]:
@@ -159,7 +159,8 @@ def _read_pil(path: Path) -> tuple[np.ndarray, str | None]:
 # ---------------------------------------------------------------------------- DICOM
 
 
-def _import_pydicom(path: Path):
+def _import_pydicom():
+    """pydicom, imported on first use: only DICOM files need it (the ``dicom`` extra)."""
     try:
         import pydicom
         import pydicom.pixels
@@ -253,7 +254,7 @@ def _colour_to_grey(pydicom, dataset, rgb: np.ndarray) -> np.ndarray:
 
 def _read_dicom(path: Path, frames) -> tuple[np.ndarray, str | None]:
     """DICOM -> grey uint8 (k, H, W) and how it was mapped; ``frames`` as in ``read_image``."""
-    pydicom = _import_pydicom(path)
+    pydicom = _import_pydicom()
     dataset = pydicom.dcmread(path, force=True)  # force: a .dcm file without the 128-byte preamble
     if "PixelData" not in dataset:
         raise ValueError("DICOM file without pixel data (not an image)")
@@ -290,7 +291,9 @@ def _read_dicom(path: Path, frames) -> tuple[np.ndarray, str | None]:
     if unwindowed:  # no VOI: the own range of all those frames together
         low = min(images[position].min() for position in unwindowed)
         high = max(images[position].max() for position in unwindowed)
-        as_stored = int(dataset.BitsStored) <= 8 and 0 <= low and high <= 255
+        identity = not dataset.get("ModalityLUTSequence") and (
+            float(dataset.get("RescaleSlope", 1)), float(dataset.get("RescaleIntercept", 0))) == (1, 0)
+        as_stored = identity and int(dataset.BitsStored) <= 8 and 0 <= low and high <= 255
         if as_stored:  # 8-bit data in 0-255 pass unchanged, as an 8-bit PNG does
             low, high = 0, 255
         for position in unwindowed:
@@ -372,7 +375,7 @@ def frame_count(path) -> int:
     """How many frames (slices) a file holds: NumberOfFrames of a DICOM file, else 1."""
     if not is_dicom(path):
         return 1
-    pydicom = _import_pydicom(Path(path))
+    pydicom = _import_pydicom()
     header = pydicom.dcmread(path, force=True, stop_before_pixels=True)
     return int(header.get("NumberOfFrames") or 1)
 
