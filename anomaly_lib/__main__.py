@@ -137,6 +137,8 @@ def run_prepare(args) -> int:
         if args.layout == "medad":
             if args.normal and not args.abnormal:
                 raise ValueError("--normal needs --abnormal too (folders of abnormal images)")
+            if args.csv and (args.abnormal or args.patient_from_subfolder):
+                raise ValueError("--abnormal and --patient-from-subfolder go with --normal, not --csv")
             if args.csv:
                 sources, inputs = sources_from_csv(args.csv), []
             else:

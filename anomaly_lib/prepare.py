@@ -227,6 +227,8 @@ def medad_splits(sources: list[Source], counts: dict | None = None, test_fractio
                  ar: float = 0.6, seed: int = 0) -> dict[str, list[Source]]:
     """Split sources into the five Med-AD lists, by patient, in a seeded order (module docstring)."""
     counts = dict(counts or {})
+    if not 0 <= test_fraction < 1 or not 0 <= ar <= 1:
+        raise ValueError(f"test_fraction must lie in [0, 1) and ar in [0, 1]; got {test_fraction} and {ar}")
     unknown = sorted(set(counts) - set(MEDAD_SPLITS))
     if unknown:
         raise ValueError(f"unknown split(s) {unknown}; the splits are {list(MEDAD_SPLITS)}")
@@ -439,6 +441,9 @@ def prepare_dbt(source_dir, out_dir, tables=None, slices_per_view: int = 1, val_
     ((height, width) or int) resizes with Lanczos; None keeps the slices' size.
     """
     source_dir, out_dir = Path(source_dir), Path(out_dir)
+    if slices_per_view < 1 or not 0 <= val_fraction < 1:
+        raise ValueError(f"slices_per_view must be >= 1 and val_fraction in [0, 1); got {slices_per_view} "
+                         f"and {val_fraction}")
     tables = sorted(source_dir.glob("*.csv")) if tables is None else [Path(t) for t in tables]
     if not tables:
         raise FileNotFoundError(f"no CSV tables in {source_dir}; give them with --tables")

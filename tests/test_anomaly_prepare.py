@@ -205,6 +205,12 @@ def test_command_line_medad(tmp_path, capsys):
     status = main(["prepare", "medad", "--csv", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "o2")])
     assert status == 2
     assert "bad.csv line 2: label must be 0, 1, normal or abnormal; got 'sick'" in capsys.readouterr().err
+    status = main(["prepare", "medad", "--csv", str(tmp_path / "bad.csv"), "--abnormal", str(tmp_path / "a"),
+                   "--out", str(tmp_path / "o3")])
+    assert status == 2 and "go with --normal, not --csv" in capsys.readouterr().err
+    status = main(["prepare", "medad", "--normal", str(tmp_path / "n"), "--abnormal", str(tmp_path / "a"),
+                   "--out", str(tmp_path / "o4"), "--test-fraction", "1.5"])
+    assert status == 2 and "test_fraction must lie in [0, 1)" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------- DBT
