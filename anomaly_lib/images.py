@@ -22,7 +22,9 @@ Every file takes the same path to grey uint8 ``(H, W)``:
       Sequence), through ``pydicom.pixels.apply_modality_lut``.
    b. DICOM only: the *VOI LUT* when the file has one: the VOI LUT Sequence, else
       Window Center / Window Width (the first window when several are listed), through
-      ``pydicom.pixels.apply_voi_lut``. The ends of the VOI output become 0 and 255.
+      ``pydicom.pixels.apply_voi_lut``. The ends of the VOI output (for a window, the
+      values it gives below and above the window; for a VOI LUT, its smallest and largest
+      entry) become 0 and 255.
    c. Otherwise the image's **own range**: its minimum becomes 0, its maximum 255,
       linearly. We chose the full range over a percentile window because nothing is
       clipped: every stored value keeps its order, the darkest background stays exactly
