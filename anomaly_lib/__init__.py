@@ -4,7 +4,8 @@ metrics      AUC, AP and operating points (``roc_report``)
 heatmaps     anomaly maps -> colour heatmaps and overlays
 figures      reconstruction / heatmap panels and ROC-PR figures
 layouts      the Med-AD, chest and DBT folder layouts (readers and writer)
-images       parallel loading of image files as grey uint8 arrays
+images       any image file (PNG/TIFF 8 or 16 bits, JPEG, BMP, DICOM) -> grey uint8 arrays
+prepare      your own images, or a DBT download, -> the layouts (``python -m anomaly_lib prepare``)
 phantoms     synthetic chest and breast datasets with lesion masks
 shapes       per-layer output shapes of a model (``trace_shapes``)
 checkpoints  atomic checkpoint saving and random-generator state
@@ -15,7 +16,7 @@ from .checkpoints import atomic_save, capture_rng_state, restore_rng_state
 from .device import describe_device, pick_device, smoke_mode
 from .figures import heatmap_panel, reconstruction_panel, roc_pr_figure
 from .heatmaps import jet_heatmap, normalize_map, overlay_heatmap, to_uint8_gray
-from .images import ImageLoadError, as_height_width, load_grayscale
+from .images import ImageLoadError, as_height_width, load_grayscale, read_frames, read_grey
 from .layouts import (
     IMAGE_EXTENSIONS,
     list_images,
@@ -65,6 +66,8 @@ __all__ = [
     "pick_device",
     "read_chest",
     "read_dbt",
+    "read_frames",
+    "read_grey",
     "read_layout",
     "read_medad",
     "reconstruction_panel",

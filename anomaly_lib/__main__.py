@@ -2,6 +2,9 @@
 
 ``python -m anomaly_lib colab --repo OWNER/REPO`` points the notebooks' Colab badges
 and setup cells at a fork (see ``anomaly_lib/colab.py``).
+
+``python -m anomaly_lib prepare medad|dbt ...`` turns your own images, or a download of
+the Breast-Cancer-Screening-DBT collection, into a layout (see ``anomaly_lib/prepare.py``).
 """
 
 from __future__ import annotations
@@ -56,7 +59,117 @@ def build_parser() -> argparse.ArgumentParser:
     )
     colab.add_argument("--repo", required=True, help="OWNER/REPO of your fork on GitHub")
     colab.add_argument("--root", default=".", help="the kit's top folder (default: here)")
+    add_prepare_parser(commands)
     return parser
+
+
+def add_prepare_parser(commands) -> None:
+    """The ``prepare medad`` and ``prepare dbt`` subcommands."""
+    from .prepare import MEDAD_SPLITS
+
+    prepare = commands.add_parser("prepare", help="turn your own images or a DBT download into a layout")
+    layouts = prepare.add_subparsers(dest="layout", required=True)
+    medad = layouts.add_parser(
+        "medad", help="folders or a CSV of images -> Med-AD layout (SAGAN)",
+        description="Split normal and abnormal images (by patient when ids are given) into the "
+        "Med-AD layout: images/ + data.json. Defaults: 20% of each class to test, the largest "
+        "train normal set whose rest fits SAGAN's unlabeled mix at --ar, the rest unlabeled.")
+    source = medad.add_mutually_exclusive_group(required=True)
+    source.add_argument("--normal", nargs="+", metavar="DIR", help="folders of normal images")
+    source.add_argument("--csv", help="CSV of path,label[,patient_id] (label 0/1 or normal/abnormal)")
+    medad.add_argument("--abnormal", nargs="+", metavar="DIR", help="folders of abnormal images")
+    medad.add_argument("--patient-from-subfolder", action="store_true",
+                       help="the first subfolder under --normal/--abnormal names the patient")
+    for split in MEDAD_SPLITS:
+        medad.add_argument(f"--{split.replace('_', '-')}", type=parse_count_value, metavar="N",
+                           help=f"images in {split} (default: see above)")
+    medad.add_argument("--test-fraction", type=float, default=0.2,
+                       help="default share of each class in the test split (default 0.2)")
+    medad.add_argument("--ar", type=float, default=0.6,
+                       help="SAGAN's abnormal ratio the default train size is fitted to (default 0.6)")
+    medad.add_argument("--score-per-patient", action="store_true",
+                       help="name files so SAGAN averages a test patient's images of one label")
+    dbt = layouts.add_parser(
+        "dbt", help="Breast-Cancer-Screening-DBT download -> DBT layout (SWSSL) + boxes.json",
+        description="Export normal views' slices (split by patient) and the lesion slices named in "
+        "the boxes table, with boxes.json, from the collection's DICOM tree and CSV tables.")
+    dbt.add_argument("--source", required=True,
+                     help="download folder: the DICOM tree (paths as in the file-path table) and the CSVs")
+    dbt.add_argument("--tables", nargs="+", metavar="CSV",
+                     help="the collection's CSV tables (default: every *.csv in --source)")
+    dbt.add_argument("--slices-per-view", type=int, default=1,
+                     help="normal slices per view: 1 = the middle one (default), more = spread over the middle half")
+    dbt.add_argument("--val-fraction", type=float, default=0.2,
+                     help="share of patients without lesions that go to val (default 0.2)")
+    for sub in (medad, dbt):
+        sub.add_argument("--out", required=True, help="output folder (new or empty)")
+        sub.add_argument("--image-size", type=parse_image_size,
+                         help="resize to 256 or HxW such as 1024x768 (default: keep each image's size)")
+        sub.add_argument("--seed", type=int, default=0)
+        sub.add_argument("--overwrite", action="store_true", help="replace an earlier prepare output in --out")
+        sub.add_argument("--max-pixels", type=int,
+                         help="raise PIL's decompression-bomb limit for real large images (0: no limit)")
+        sub.add_argument("--workers", type=int, help="reading threads (default: Python's choice)")
+
+
+def parse_count_value(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0; got {text!r}")
+    return int(text)
+
+
+def run_prepare(args) -> int:
+    """The ``prepare`` subcommand: write the layout, then print what was written."""
+    from PIL import Image
+
+    from .prepare import (
+        MEDAD_SPLITS,
+        prepare_dbt,
+        prepare_medad,
+        sources_from_csv,
+        sources_from_folders,
+    )
+
+    if args.max_pixels is not None:
+        Image.MAX_IMAGE_PIXELS = args.max_pixels or None
+    started = time.perf_counter()
+    try:
+        if args.layout == "medad":
+            if args.normal and not args.abnormal:
+                raise ValueError("--normal needs --abnormal too (folders of abnormal images)")
+            if args.csv and (args.abnormal or args.patient_from_subfolder):
+                raise ValueError("--abnormal and --patient-from-subfolder go with --normal, not --csv")
+            if args.csv:
+                sources, inputs = sources_from_csv(args.csv), []
+            else:
+                sources = sources_from_folders(args.normal, args.abnormal, args.patient_from_subfolder)
+                inputs = args.normal + args.abnormal
+            counts = {split: getattr(args, split) for split in MEDAD_SPLITS if getattr(args, split) is not None}
+            summary = prepare_medad(sources, args.out, counts, args.test_fraction, args.ar, args.seed,
+                                    args.image_size, args.score_per_patient, args.overwrite, inputs,
+                                    args.workers)
+        else:
+            summary = prepare_dbt(args.source, args.out, args.tables, args.slices_per_view, args.val_fraction,
+                                  args.seed, args.image_size, args.overwrite, args.workers)
+    except (ValueError, OSError) as error:  # OSError: missing files, ImageLoadError, a full disk
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    seconds = time.perf_counter() - started
+    print(f"wrote a {args.layout} layout to {args.out} in {seconds:.1f} s")
+    for split, count in summary["counts"].items():
+        print(f"  {split:<28} {count:>6} images")
+    if summary.get("unused"):
+        print(f"  not used (beyond the split sizes): {summary['unused']} images")
+    if summary.get("missing_views"):
+        print(f"  skipped {summary['missing_views']} views whose file is not under {args.source} "
+              f"(first: {summary['first_missing']})")
+    if summary.get("flipped"):
+        print(f"  flipped {summary['flipped']} slices so the breast lies on the side of its view")
+    if summary["mapped"]:
+        print(f"  mapped to 8 bits by: {summary['mapped']} (rules: anomaly_lib/images.py)")
+    if summary.get("sagan"):
+        print(f"  warning: SAGAN cannot train on this folder as it is: {summary['sagan']}")
+    return 0
 
 
 def run_colab(args) -> int:
@@ -83,6 +196,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "colab":
         return run_colab(args)
+    if args.command == "prepare":
+        return run_prepare(args)
     started = time.perf_counter()
     try:
         out_dir = make_phantom_dataset(
