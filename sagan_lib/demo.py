@@ -29,21 +29,21 @@ DEMO_CONFIG = {
 
 def run_demo(args, progress: bool = True):
     start = time.time()
-    save_dir = Path(args.save_dir or "demo_output/sagan")
-    data_root = Path(args.data_root or save_dir / "phantoms")
-    seed = args.seed or 0
-    if args.data_root is None:
-        make_phantom_dataset(data_root, "medad", image_size=64, counts=DEMO_COUNTS, seed=seed,
+    save_dir = Path(getattr(args, "save_dir", None) or "demo_output/sagan")
+    given_data = getattr(args, "data_root", None)
+    data_root = Path(given_data or save_dir / "phantoms")
+    defaults = dict(DEMO_CONFIG, data_root=str(data_root), save_dir=str(save_dir),
+                    model_save_dir=str(save_dir / "models"), sample_dir=str(save_dir / "samples"))
+    config = config_from_args(args, **defaults)  # bad flags are refused before any work
+    if given_data is None:
+        make_phantom_dataset(data_root, "medad", image_size=64, counts=DEMO_COUNTS, seed=config.seed,
                              lesion_scale=DEMO_LESION_SCALE)
         print(f"phantoms: {data_root} ({', '.join(f'{k} {v}' for k, v in DEMO_COUNTS.items())}; "
               f"lesion_scale {DEMO_LESION_SCALE})")
-    defaults = dict(DEMO_CONFIG, data_root=str(data_root), save_dir=str(save_dir),
-                    model_save_dir=str(save_dir / "models"), sample_dir=str(save_dir / "samples"))
-    config = config_from_args(args, **defaults)
     changed = {k: getattr(config, k) for k in DEMO_CONFIG if k not in ("dataset",)}
     print("reduced config (the authors' defaults are in sagan_lib/config.py):")
     print("  " + ", ".join(f"{k}={v}" for k, v in changed.items()))
-    trainer = run_train(config, progress=progress)
+    trainer = run_train(config, getattr(args, "resume", False), progress, getattr(args, "overwrite", False))
     result, figures = run_test(config, checkpoint=trainer.checkpoint_path, report_json=args.report_json,
                                progress=progress, device=trainer.device)
     print(f"\nSAGAN demo: AUC {result.report.auc:.3f}  AP {result.report.ap:.3f}  "
