@@ -130,6 +130,8 @@ def refuse_other_run(folder, patterns, resuming: bool, overwrite: bool, log=prin
     With ``overwrite`` the old run's files (all ``patterns``) are deleted instead.
     """
     folder = Path(folder)
+    if not patterns:
+        return
     checkpoint = folder / patterns[0]
     if resuming or not checkpoint.is_file():
         return
@@ -152,7 +154,8 @@ def claim_run_folder(folder, patterns, resuming: bool = False, overwrite: bool =
     """Hold ``folder`` for one run (see the module docstring); yields the folder as a ``Path``.
 
     ``patterns``: glob patterns of the files a run writes there, its checkpoint first, e.g.
-    ``("last.pt", "best.pt")``. ``resuming``: this run continues from that checkpoint.
+    ``("last.pt", "best.pt")``; empty for work that only writes results (testing), which takes
+    the lock but starts no run. ``resuming``: this run continues from that checkpoint.
     ``other_folders`` are only checked for being writable.
     """
     folder = check_writable(folder)
