@@ -12,7 +12,6 @@ import pickle
 import random
 import re
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -113,7 +112,9 @@ def load_checkpoint_file(path, map_location="cpu", what: str = "checkpoint"):
                 "If you made the file, save model.state_dict() instead of the model."
             ) from None
         raise CheckpointError(_not_a_checkpoint(path, what)) from None
-    except (RuntimeError, EOFError, KeyError, ValueError, zipfile.BadZipFile, UnicodeDecodeError):
+    except OSError:
+        raise  # e.g. no permission to read: its own message says so
+    except Exception:  # garbage makes the unpickler fail in many ways (EOFError, KeyError, IndexError, …)
         raise CheckpointError(_not_a_checkpoint(path, what)) from None
 
 

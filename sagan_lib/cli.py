@@ -110,8 +110,8 @@ def run_train(config: SaganConfig, resume: bool = False, progress: bool = True, 
     checkpoint = Path(config.model_save_dir) / "last.ckpt"
     if resume and not checkpoint.is_file():
         raise FileNotFoundError(f"--resume: no checkpoint to resume from at {checkpoint}")
-    root = checked_splits(config, allow_overlap)
     with claim_run_folder(config.model_save_dir, RUN_FILES, resume, overwrite, [config.sample_dir]):
+        root = checked_splits(config, allow_overlap)
         holdout = 0
         if config.select_on == "synthetic-val":  # default: 10% of the labeled normals, at least 8
             holdout = config.val_holdout or max(8, len(read_medad(root)["train_normal"]) // 10)
