@@ -11,6 +11,7 @@ from anomaly_lib.phantoms import make_phantom_dataset
 
 from .cli import config_from_args, run_test, run_train
 
+DEMO_FOLDER = "demo_output/sagan"
 DEMO_COUNTS = {"train_normal": 160, "unlabeled_normal": 64, "unlabeled_abnormal": 96,
                "test_normal": 60, "test_abnormal": 60}
 # Larger lesions than the phantoms' default (pneumonia-sized consolidations), so that a
@@ -29,7 +30,11 @@ DEMO_CONFIG = {
 
 def run_demo(args, progress: bool = True):
     start = time.time()
-    save_dir = Path(getattr(args, "save_dir", None) or "demo_output/sagan")
+    given_dir = getattr(args, "save_dir", None)
+    save_dir = Path(given_dir or DEMO_FOLDER)
+    # Its own folder is the demo's scratch space: a re-run starts over there. A folder you name
+    # is treated like any run folder (refused if it holds a run, unless --resume or --overwrite).
+    overwrite = getattr(args, "overwrite", False) or given_dir is None
     given_data = getattr(args, "data_root", None)
     data_root = Path(given_data or save_dir / "phantoms")
     defaults = dict(DEMO_CONFIG, data_root=str(data_root), save_dir=str(save_dir),
@@ -43,7 +48,7 @@ def run_demo(args, progress: bool = True):
     changed = {k: getattr(config, k) for k in DEMO_CONFIG if k not in ("dataset",)}
     print("reduced config (the authors' defaults are in sagan_lib/config.py):")
     print("  " + ", ".join(f"{k}={v}" for k, v in changed.items()))
-    trainer = run_train(config, getattr(args, "resume", False), progress, getattr(args, "overwrite", False))
+    trainer = run_train(config, getattr(args, "resume", False), progress, overwrite)
     result, figures = run_test(config, checkpoint=trainer.checkpoint_path, report_json=args.report_json,
                                progress=progress, device=trainer.device)
     print(f"\nSAGAN demo: AUC {result.report.auc:.3f}  AP {result.report.ap:.3f}  "

@@ -29,6 +29,7 @@ from .train import (
     SELECTIONS,
     TEST_SELECTION_WARNING,
     TrainConfig,
+    check_batch_fits,
     fit,
     load_checkpoint,
     load_weights,
@@ -152,11 +153,14 @@ def check_paths(args) -> None:
             raise ValueError(f"--{flag} must be ≥ {smallest}, got {getattr(args, flag)}")
 
 
-def check_data(args) -> None:
-    """Warn about repeated images; refuse images in both a training and a test folder."""
+def check_data(args, config: TrainConfig) -> None:
+    """Warn about repeated images; refuse images in both a training and a test folder, and too few
+    training images for one batch."""
     splits = {"chest": read_chest, "dbt": read_dbt}[args.category](args.dataset_path)
     check_splits({name: splits[name] for name in ("train_normal", "test_normal", "test_abnormal")},
                  args.allow_overlap)
+    if args.mode == "train" and config.epochs > 0:
+        check_batch_fits(len(splits["train_normal"]), config.batch_size)
 
 
 def run(args, log=print) -> dict:
@@ -178,7 +182,7 @@ def run(args, log=print) -> dict:
     device = pick_device(args.device)
     if args.report_json:
         check_writable(Path(args.report_json).parent)
-    check_data(args)
+    check_data(args, config)
     training = args.mode == "train"
     resuming = training and args.resume and (save_dir / RUN_FILES[0]).is_file()
     with claim_run_folder(save_dir, RUN_FILES if training else (), resuming, args.overwrite, log=log):

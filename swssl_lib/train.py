@@ -123,16 +123,19 @@ def train_step(model: nn.Module, batch, optimizer, config: TrainConfig, device) 
     return loss.detach()
 
 
-def patch_loader(dataset, config: TrainConfig, num_workers: int = 0) -> DataLoader:
-    """Shuffled training batches; a last batch of one is dropped (the loss needs ≥ 2).
+def check_batch_fits(n_images: int, batch_size: int) -> None:
+    """An epoch draws one patch per training image: refuse when it would not fill one batch."""
+    if n_images < 2:
+        raise ValueError(f"SWSSL needs at least 2 training images, found {n_images}")
+    if n_images < batch_size:
+        raise ValueError(f"an epoch draws one patch per training image, and {n_images} training images make "
+                         f"no full batch of --batch_size {batch_size}: use a batch size from 2 to {n_images}, "
+                         "or more images")
 
-    An epoch draws one patch per training image, so there must be at least a batch of images.
-    """
-    if len(dataset) < config.batch_size:
-        raise ValueError(f"an epoch draws one patch per training image, and {len(dataset)} training image(s) "
-                         f"make no full batch of --batch_size {config.batch_size}: use a batch size from 2 to "
-                         f"{len(dataset)}, or more images" if len(dataset) >= 2 else
-                         f"SWSSL needs at least 2 training images, found {len(dataset)}")
+
+def patch_loader(dataset, config: TrainConfig, num_workers: int = 0) -> DataLoader:
+    """Shuffled training batches; a last batch of one is dropped (the loss needs ≥ 2)."""
+    check_batch_fits(len(dataset), config.batch_size)
     return DataLoader(dataset, batch_size=config.batch_size, shuffle=True,
                       drop_last=len(dataset) % config.batch_size == 1,
                       num_workers=num_workers, persistent_workers=num_workers > 0)
