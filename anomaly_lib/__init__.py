@@ -7,7 +7,10 @@ layouts      the Med-AD, chest and DBT folder layouts (readers and writer)
 images       parallel loading of image files as grey uint8 arrays
 phantoms     synthetic chest and breast datasets with lesion masks
 shapes       per-layer output shapes of a model (``trace_shapes``)
-checkpoints  atomic checkpoint saving and random-generator state
+checkpoints  atomic checkpoint saving, safe checkpoint loading, random-generator state
+runs         one run per folder: lock, no overwriting, stale temp files
+splits       repeated images and train/test overlap in a dataset's splits
+cli          one-line errors and warnings for the command lines
 device       device choice and smoke-test mode
 """
 

@@ -66,6 +66,10 @@ class SaganConfig:
             raise ValueError("; ".join(problems.values()))
         if self.image_size % (self.num_patch * 8):
             raise ValueError(f"image_size {self.image_size} is not divisible by num_patch·8 = {self.num_patch * 8}")
+        window = self.image_size // self.num_patch
+        if window < 16:  # the encoder halves a window 3 times; InstanceNorm needs 2×2 at the bottom
+            raise ValueError(f"image_size {self.image_size} with num_patch {self.num_patch} gives {window}×{window} "
+                             "windows; the generator needs windows of at least 16×16")
 
     def _rules(self):
         """(field, what it must be, whether it is) for every checked field."""

@@ -161,6 +161,9 @@ def check_data(args, config: TrainConfig) -> None:
                  args.allow_overlap)
     if args.mode == "train" and config.epochs > 0:
         check_batch_fits(len(splits["train_normal"]), config.batch_size)
+    if "patch_knn" in scorings(args) and args.k > len(splits["train_normal"]):
+        raise ValueError(f"--k {args.k} is more than the {len(splits['train_normal'])} training images to "
+                         "take neighbours from")
 
 
 def run(args, log=print) -> dict:

@@ -98,6 +98,7 @@ def test_flags_left_out_keep_the_given_defaults_then_the_authors():
     (["--batch_size", "1"], "batch_size must be ≥ 2"),
     (["--image_size", "-64"], "image_size must be ≥ 1"),
     (["--image_size", "60"], "image_size 60 is not divisible by num_patch·8 = 16"),
+    (["--image_size", "32", "--num_patch", "4"], "gives 8×8 windows; the generator needs windows of at least 16×16"),
     (["--g_lr", "0"], "g_lr must be > 0"),
     (["--d_lr", "nan"], "d_lr must be a finite number"),
     (["--n_critic", "0"], "n_critic must be ≥ 1"),

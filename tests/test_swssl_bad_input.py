@@ -75,6 +75,7 @@ def no_image_reading(monkeypatch):
     (["--eval_batch_size", "0"], "--eval_batch_size must be ≥ 1"),
     (["--num_workers", "-1"], "--num_workers must be ≥ 0"),
     (["--batch_size", "5"], "4 training images make no full batch of --batch_size 5"),
+    (["--scoring", "patch_knn", "--k", "5"], "--k 5 is more than the 4 training images"),
     (["--device", "cuda:7"], "CUDA"),
 ])
 def test_bad_flags_get_one_line_before_any_image_is_read(chest_root, tmp_path, capsys, no_image_reading,
