@@ -308,10 +308,9 @@ class SaganTrainer:
         state = load_checkpoint_file(path, map_location=self.device, what="SAGAN training checkpoint")
         needed = {"G", "D", "g_optimizer", "d_optimizer", "iteration", "config", "rng", "batches"}
         if not isinstance(state, dict) or not needed <= set(state):
-            kind = "a plain generator state dict" if isinstance(state, dict) and "layer1.0.weight" in state \
-                else f"a {type(state).__name__}" if not isinstance(state, dict) else f"keys {sorted(state)[:6]}"
-            raise CheckpointError(f"{path} is not a SAGAN training checkpoint (it holds {kind}); "
-                                  "resuming needs the last.ckpt a training run wrote")
+            holds = ", ".join(map(str, list(state)[:4])) if isinstance(state, dict) else type(state).__name__
+            raise CheckpointError(f"{path} is not a SAGAN training checkpoint (it holds {holds}); resuming "
+                                  "needs the last.ckpt of a training run, not just a generator's weights")
         current = self.config.to_dict()
         different = config_differences(state["config"], current, NETWORK_FIELDS)
         if different:

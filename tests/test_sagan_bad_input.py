@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from anomaly_lib.phantoms import make_phantom_dataset
 from anomaly_lib.runs import LOCK_NAME
-from sagan_lib import cli
+from sagan_lib import Generator, cli
 from sagan_lib.cli import build_parser, config_from_args, main
 from sagan_lib.config import SaganConfig
 from sagan_lib.train import SaganTrainer
@@ -337,10 +338,17 @@ def test_a_duplicate_in_a_split_warns(flags, medad_root, tmp_path, capsys):
 def test_constant_test_images_warn_that_every_score_is_equal(flags, medad_root, tmp_path, capsys):
     root = tmp_path / "blank"
     shutil.copytree(medad_root, root)
-    from PIL import Image
-
     for path in (root / "images").glob("test_*.png"):
         Image.new("L", (32, 32), 0).save(path)
     assert run(flags, capsys)[0] == 0
     code, out, err = run([*flags, "--mode", "test", "--data_root", str(root)], capsys)
     assert code == 0 and "WARNING: all 8 scores are equal" in out
+
+
+def test_resume_from_generator_weights_alone_is_refused(flags, tmp_path, capsys):
+    models = tmp_path / "models"
+    models.mkdir()
+    torch.save(Generator(conv_dim=4, repeat_num=1).state_dict(), models / "last.ckpt")
+    code, _, err = run([*flags, "--resume"], capsys)
+    assert_one_line_error(code, err, "is not a SAGAN training checkpoint (it holds layer1.0.weight",
+                          "not just a generator's weights")
