@@ -63,11 +63,12 @@ def test_critic_step_changes_only_the_critic_then_generator_step_changes_the_gen
 def test_one_generator_call_on_3b_images_equals_three_calls(monkeypatch):
     monkeypatch.setattr(generator_module, "KEEP_PROBABILITY", 1.0)  # no random keep-mask
     torch.manual_seed(0)
-    G = Generator(conv_dim=4, repeat_num=1, image_size=32).train()
-    images = [torch.rand(2, 1, 32, 32) * 2 - 1 for _ in range(3)]
+    # float64: in float32 the kernels chosen for 8 and 24 windows round differently (3e-5 on one thread)
+    G = Generator(conv_dim=4, repeat_num=1, image_size=32).train().double()
+    images = [torch.rand(2, 1, 32, 32, dtype=torch.float64) * 2 - 1 for _ in range(3)]
     joined = from_windows(G(to_windows(torch.cat(images), 2), 6), 2)  # (6, 1, 32, 32)
     separate = torch.cat([from_windows(G(to_windows(x, 2), 2), 2) for x in images])
-    torch.testing.assert_close(joined, separate, atol=1e-6, rtol=0)
+    torch.testing.assert_close(joined, separate, atol=1e-12, rtol=0)
 
 
 def test_generator_calls_are_joined_except_for_wide_models_on_a_cpu():
