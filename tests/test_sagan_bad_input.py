@@ -126,6 +126,14 @@ def test_keep_last_zero_keeps_all_as_the_help_says(flags, tmp_path, capsys):
     assert snapshots(tmp_path / "models") == [f"{i}-G.ckpt" for i in range(1, 6)]
 
 
+def test_val_holdout_zero_holds_out_ten_percent_but_at_least_8_as_the_help_says(flags, capsys):
+    help_text = " ".join(build_parser().format_help().split())
+    assert "for synthetic-val; 0: 10%, at least 8 (default: 0)" in help_text
+    code, out, err = run([*flags, "--select_on", "synthetic-val", "--val_holdout", "0"], capsys)
+    assert code == 0, err
+    assert "(4 normal/unlabeled pairs)" in out  # 12 labeled normals − 8 held out
+
+
 def test_lambda_zero_reaches_the_trainer(flags, tmp_path, capsys):
     code, _, err = run([*flags, "--lambda_id", "0", "--lambda_gp", "0", "--beta1", "0"], capsys)
     assert code == 0, err

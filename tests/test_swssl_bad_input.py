@@ -94,6 +94,8 @@ def test_one_training_image_is_refused(tmp_path, capsys, no_image_reading):
 
 
 def test_epochs_zero_evaluates_the_untrained_model(chest_root, tmp_path, capsys):
+    help_text = " ".join(swssl_cli.build_parser().format_help().split())
+    assert "--epochs EPOCHS 0 evaluates the untrained model (a baseline)" in help_text
     save_dir = tmp_path / "baseline"
     code, out, err = run(["--dataset_path", str(chest_root), "--save_dir", str(save_dir), "--epochs", "0", *TINY],
                          capsys)
