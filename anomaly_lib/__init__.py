@@ -8,7 +8,10 @@ images       any image file (PNG/TIFF 8 or 16 bits, JPEG, BMP, DICOM) -> grey ui
 prepare      your own images, or a DBT download, -> the layouts (``python -m anomaly_lib prepare``)
 phantoms     synthetic chest and breast datasets with lesion masks
 shapes       per-layer output shapes of a model (``trace_shapes``)
-checkpoints  atomic checkpoint saving and random-generator state
+checkpoints  atomic checkpoint saving, safe checkpoint loading, random-generator state
+runs         one run per folder: lock, no overwriting, stale temp files
+splits       repeated images and train/test overlap in a dataset's splits
+cli          one-line errors and warnings for the command lines
 device       device choice and smoke-test mode
 """
 

@@ -352,7 +352,7 @@ else:
         settings.update(g_conv_dim=8, d_conv_dim=8, g_repeat_num=1, batch_size=8)
     config = SaganConfig(data_root=str(DATA), **settings)
     trainer = SaganTrainer(config, MedADTrainSet(DATA, 64, progress=False), log=lambda *_: None)
-    trainer.train(progress=False)
+    trainer.train(progress=False, overwrite=True)  # a re-run of the notebook starts over
     trained, trained_iterations = trainer.G, trainer.iteration
     print(f"trained a small generator (conv_dim={config.g_conv_dim}, repeat_num={config.g_repeat_num}) "
           f"for {trained_iterations} iterations" + (" (smoke mode: barely trained)" if SMOKE else ""))

@@ -144,7 +144,8 @@ print(config)
 # %%
 RUN = OUT / "run"
 started = time.perf_counter()
-summary = fit(model, loader, config, RUN, device=device, progress=not SMOKE)
+# overwrite=True: re-running the notebook starts this run over (fit refuses a folder holding a run)
+summary = fit(model, loader, config, RUN, device=device, progress=not SMOKE, overwrite=True)
 train_seconds = time.perf_counter() - started
 steps = EPOCHS * len(loader)
 print(f"{steps} steps in {train_seconds:.1f} s: {train_seconds / steps:.2f} s per step of 3×{BATCH} patches "

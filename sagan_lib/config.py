@@ -1,5 +1,6 @@
 """SAGAN's settings. Defaults equal the authors' `main.py`."""
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Optional
 
@@ -56,14 +57,40 @@ class SaganConfig:
         return self.num_patch * self.num_patch
 
     def __post_init__(self):
+        """Refuse settings that make no sense, naming the field, before any data is loaded."""
+        problems = {}  # field → its first broken rule
+        for name, rule, ok in self._rules():
+            if not ok:
+                problems.setdefault(name, f"{name} must be {rule}, got {getattr(self, name)!r}")
+        if problems:
+            raise ValueError("; ".join(problems.values()))
         if self.image_size % (self.num_patch * 8):
             raise ValueError(f"image_size {self.image_size} is not divisible by num_patch·8 = {self.num_patch * 8}")
-        if self.select_on not in ("last", "synthetic-val", "test"):
-            raise ValueError(f"select_on must be last, synthetic-val or test, got {self.select_on!r}")
-        if self.lr_decay not in ("linear", "reference"):
-            raise ValueError(f"lr_decay must be linear or reference, got {self.lr_decay!r}")
-        if self.n_critic < 1 or self.batch_size < 2:
-            raise ValueError("n_critic must be ≥ 1 and batch_size ≥ 2")
+        window = self.image_size // self.num_patch
+        if window < 16:  # the encoder halves a window 3 times; InstanceNorm needs 2×2 at the bottom
+            raise ValueError(f"image_size {self.image_size} with num_patch {self.num_patch} gives {window}×{window} "
+                             "windows; the generator needs windows of at least 16×16")
+
+    def _rules(self):
+        """(field, what it must be, whether it is) for every checked field."""
+        floats = [f.name for f in fields(self) if f.type in (float, "float")]
+        yield from ((name, "a finite number", math.isfinite(getattr(self, name))) for name in floats)
+        yield from ((name, "≥ 0", getattr(self, name) >= 0) for name in floats if name.startswith("lambda_"))
+        for name in ("image_size", "num_patch", "g_conv_dim", "d_conv_dim", "d_repeat_num", "num_iters",
+                     "n_critic", "log_step", "sample_step", "model_save_step", "lr_update_step"):
+            yield name, "≥ 1", getattr(self, name) >= 1
+        for name in ("g_repeat_num", "num_iters_decay", "keep_last", "val_holdout", "seed"):
+            yield name, "≥ 0", getattr(self, name) >= 0
+        yield "batch_size", "≥ 2 (the critic's penalty and InstanceNorm need a batch)", self.batch_size >= 2
+        yield "g_lr", "> 0", self.g_lr > 0
+        yield "d_lr", "> 0", self.d_lr > 0
+        yield "beta1", "in [0, 1)", 0 <= self.beta1 < 1
+        yield "beta2", "in [0, 1)", 0 <= self.beta2 < 1
+        yield "ar", "in [0, 1]", 0 <= self.ar <= 1
+        yield "core_percent", "in (0, 1]", 0 < self.core_percent <= 1
+        yield "dataset", "rsna, vincxr, lag or folder", self.dataset in ("rsna", "vincxr", "lag", "folder")
+        yield "select_on", "last, synthetic-val or test", self.select_on in ("last", "synthetic-val", "test")
+        yield "lr_decay", "linear or reference", self.lr_decay in ("linear", "reference")
 
     def to_dict(self) -> dict:
         return asdict(self)

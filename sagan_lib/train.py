@@ -32,8 +32,17 @@ import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from anomaly_lib.checkpoints import atomic_save, capture_rng_state, restore_rng_state
+from anomaly_lib.checkpoints import (
+    CheckpointError,
+    atomic_save,
+    capture_rng_state,
+    config_differences,
+    load_checkpoint_file,
+    restore_rng_state,
+    state_dict_mismatch,
+)
 from anomaly_lib.device import pick_device
+from anomaly_lib.runs import claim_run_folder
 
 from .config import SaganConfig
 from .critic import Discriminator
@@ -43,6 +52,11 @@ from .losses import critic_loss, generator_loss
 from .scoring import score_images, score_test_set
 from .synthetic_anomaly import paste_anomalies, pick_sources
 from .windows import from_windows, to_windows
+
+# The files a run writes to model_save_dir, its resume checkpoint first (see anomaly_lib.runs).
+RUN_FILES = ("last.ckpt", "best-G.ckpt", "[0-9]*-G.ckpt")
+# Settings that change the networks' shapes: a checkpoint only resumes with the same values.
+NETWORK_FIELDS = ("image_size", "num_patch", "g_conv_dim", "d_conv_dim", "g_repeat_num", "d_repeat_num")
 
 TEST_SELECTION_WARNING = (
     "select_on='test' picks the checkpoint with the best TEST AUC/AP, as the authors' code does. "
@@ -119,6 +133,8 @@ class SaganTrainer:
         self.iteration = 0
         self.history = []  # one dict of mean losses per log_step
         self.best = {"iteration": None, "auc": -1.0, "ap": -1.0}
+        self.snapshots = []  # the {iteration}-G.ckpt names this run wrote and keeps, oldest first
+        self.own_checkpoint = None  # the last.ckpt this trainer wrote or resumed from
         if config.select_on == "test":
             if test_set is None:
                 raise ValueError("select_on='test' needs the test set")
@@ -197,10 +213,20 @@ class SaganTrainer:
                     group["lr"] = initial * max(cfg.num_iters - i, 0) / cfg.num_iters_decay
 
     # ------------------------------------------------------------------ the loop
-    def train(self, num_iters: int = None, progress: bool = True) -> list:
-        """Train until `num_iters` (default: config.num_iters); returns the loss history."""
+    def train(self, num_iters: int = None, progress: bool = True, overwrite: bool = False) -> list:
+        """Train until `num_iters` (default: config.num_iters); returns the loss history.
+
+        `model_save_dir` is claimed for this run first (`anomaly_lib.runs`): it is locked while
+        training, and a run already there is refused unless this trainer resumed from it
+        (`load()`), wrote it, or `overwrite=True` deletes it.
+        """
         cfg = self.config
-        end = num_iters or cfg.num_iters
+        continuing = self.own_checkpoint == self.checkpoint_path.resolve()
+        with claim_run_folder(cfg.model_save_dir, RUN_FILES, continuing, overwrite, [cfg.sample_dir], self.log):
+            return self._train_loop(cfg.num_iters if num_iters is None else num_iters, progress)
+
+    def _train_loop(self, end: int, progress: bool) -> list:
+        cfg = self.config
         running, count = {}, 0
         bar = tqdm(total=end, initial=self.iteration, desc="SAGAN", unit="it", disable=not progress)
         start = time.time()
@@ -246,28 +272,62 @@ class SaganTrainer:
         return Path(self.config.model_save_dir) / "last.ckpt"
 
     def save(self) -> Path:
-        """Write `last.ckpt` (everything needed to resume) and `{iteration}-G.ckpt` (published format)."""
+        """Write `{iteration}-G.ckpt` (published format) and `last.ckpt` (everything needed to resume).
+
+        Only the snapshots this run wrote are pruned to the newest `keep_last` (0 keeps all);
+        their names are recorded in `last.ckpt`, so a resumed run goes on pruning its own.
+        """
         folder = Path(self.config.model_save_dir)
+        snapshot = f"{self.iteration}-G.ckpt"
+        atomic_save(self.G.state_dict(), folder / snapshot)
+        self.snapshots = [name for name in self.snapshots if name != snapshot] + [snapshot]
+        keep = self.config.keep_last
+        pruned = self.snapshots[:-keep] if keep else []
+        self.snapshots = self.snapshots[len(pruned):]
         state = {
             "G": self.G.state_dict(), "D": self.D.state_dict(),
             "g_optimizer": self.g_optimizer.state_dict(), "d_optimizer": self.d_optimizer.state_dict(),
             "iteration": self.iteration, "config": self.config.to_dict(), "rng": capture_rng_state(),
             "batches": self.batches.state_dict(), "history": self.history, "best": self.best,
+            "snapshots": self.snapshots,
         }
         atomic_save(state, self.checkpoint_path)
-        atomic_save(self.G.state_dict(), folder / f"{self.iteration}-G.ckpt")
-        if self.config.keep_last:
-            numbered = [p for p in folder.glob("*-G.ckpt") if p.name.split("-")[0].isdigit()]
-            for old in sorted(numbered, key=lambda p: int(p.name.split("-")[0]))[:-self.config.keep_last]:
-                old.unlink()
+        self.own_checkpoint = self.checkpoint_path.resolve()
+        for name in pruned:  # after last.ckpt stopped listing them
+            (folder / name).unlink(missing_ok=True)
         return self.checkpoint_path
 
     def load(self, path=None) -> None:
-        """Resume from `path` (default: `model_save_dir/last.ckpt`)."""
+        """Resume from `path` (default: `model_save_dir/last.ckpt`).
+
+        Refuses a file that is not a SAGAN training checkpoint, one whose network settings differ
+        from this trainer's config (naming each), or one made on a different number of images;
+        other changed settings (e.g. a larger num_iters) are logged and used.
+        """
         path = Path(path or self.checkpoint_path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no checkpoint to resume from at {path}")
-        state = torch.load(path, map_location=self.device, weights_only=True)
+        state = load_checkpoint_file(path, map_location=self.device, what="SAGAN training checkpoint")
+        needed = {"G", "D", "g_optimizer", "d_optimizer", "iteration", "config", "rng", "batches"}
+        if not isinstance(state, dict) or not needed <= set(state):
+            holds = ", ".join(map(str, list(state)[:4])) if isinstance(state, dict) else type(state).__name__
+            raise CheckpointError(f"{path} is not a SAGAN training checkpoint (it holds {holds}); resuming "
+                                  "needs the last.ckpt of a training run, not just a generator's weights")
+        current = self.config.to_dict()
+        different = config_differences(state["config"], current, NETWORK_FIELDS)
+        if different:
+            raise CheckpointError(f"cannot resume from {path}: its networks were built with other settings ("
+                                  + "; ".join(different) + "). Use the checkpoint's values or start a new run.")
+        trained_on = len(state["batches"]["order"])
+        if trained_on != len(self.train_set):
+            raise CheckpointError(f"cannot resume from {path}: it was trained on {trained_on} image pairs, "
+                                  f"the training data now has {len(self.train_set)}")
+        for name, network in (("G", self.G), ("D", self.D)):  # other settings that change shapes
+            mismatch = state_dict_mismatch(network.state_dict(), state[name])
+            if mismatch:
+                raise CheckpointError(f"cannot resume from {path}: its {name} does not fit this config's\n"
+                                      + "\n".join(mismatch))
+        changed = config_differences(state["config"], current, [k for k in current if k not in NETWORK_FIELDS])
+        if changed:
+            self.log("resuming with changed settings: " + "; ".join(changed))
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
         self.g_optimizer.load_state_dict(state["g_optimizer"])
@@ -275,7 +335,9 @@ class SaganTrainer:
         self.iteration = int(state["iteration"])
         self.batches.load_state_dict(state["batches"])
         self.history, self.best = list(state["history"]), dict(state["best"])
+        self.snapshots = list(state.get("snapshots", []))  # older checkpoints kept no list
         restore_rng_state(state["rng"])
+        self.own_checkpoint = path.resolve()
         self.log(f"resumed from {path} at iteration {self.iteration}")
 
     def save_samples(self) -> Path:

@@ -19,6 +19,26 @@ from tqdm.auto import tqdm
 from .sliding import sliding_window_features
 
 
+def check_storable(features: torch.Tensor, dtype, what: str) -> None:
+    """Refuse features that are NaN/infinite or too large for ``dtype`` (float16 stops at 65504).
+
+    Features like that come from a model that has diverged (most often a too-large learning
+    rate) even when its loss still looked finite; stored, they would turn every score into NaN.
+    """
+    limit = float(np.finfo(dtype).max)
+    finite = torch.isfinite(features)
+    largest = float(features[finite].abs().max()) if finite.any() else float("nan")
+    if finite.all() and largest <= limit:
+        return
+    problem = (f"{int((~finite).sum())} of {features.numel()} values are NaN or infinite" if not finite.all()
+               else f"the largest |value| is {largest:.3g}, more than {np.dtype(dtype).name} holds ({limit:.6g})")
+    raise FloatingPointError(
+        f"{what}: the model's features cannot be stored, {problem}. The model has diverged (its "
+        "weights blew up), most often because the learning rate is too large: train again with a "
+        "smaller --lr. Scores from these features would be meaningless."
+    )
+
+
 class FeatureBank:
     """Features (N, channels, positions) in memory, or in a ``.npy`` file when ``path`` is set.
 
@@ -82,6 +102,7 @@ class FeatureBank:
         n = len(features)
         if self.filled + n > len(self):
             raise ValueError(f"the bank holds {len(self)} images; cannot add {n} after {self.filled}")
+        check_storable(features, self.dtype, f"feature bank, training images {self.filled}–{self.filled + n - 1}")
         array = features.detach().cpu().numpy().astype(self.dtype, copy=False)
         if self.path is None:
             self._array[self.filled : self.filled + n] = array

@@ -14,18 +14,25 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from anomaly_lib.cli import add_debug_flag, run_command
 from anomaly_lib.device import describe_device, pick_device
+from anomaly_lib.layouts import read_chest, read_dbt
+from anomaly_lib.runs import check_writable, claim_run_folder
+from anomaly_lib.splits import check_splits
 
 from .data import DEFAULT_IMAGE_SIZES, NORMALIZATIONS, SWSSLDataset, read_images
 from .evaluate import SCORINGS, evaluate
 from .model import PatchModel
 from .outputs import save_figures, write_report
 from .train import (
+    RUN_FILES,
     SELECTIONS,
     TEST_SELECTION_WARNING,
     TrainConfig,
+    check_batch_fits,
     fit,
     load_checkpoint,
+    load_weights,
     patch_loader,
 )
 
@@ -62,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--checkpoint", help="weights to test, or to start training from "
                                           "(ours or the authors' plain state dict)")
     run.add_argument("--resume", action="store_true", help="continue from SAVE_DIR/last.pt")
+    run.add_argument("--overwrite", action="store_true",
+                     help="SAVE_DIR holds another run: delete its checkpoints and start a new run")
+    run.add_argument("--allow_overlap", action="store_true",
+                     help="run even if an image is both in a training and a test folder (a leak)")
     run.add_argument("--report_json", help="also write the report to this path")
     run.add_argument("--device", default="auto", help="auto, cuda, mps or cpu")
     run.add_argument("--seed", type=int, default=0)
@@ -90,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--momentum", type=float, default=0.9)
     train.add_argument("--weight_decay", type=float, default=1e-5)
     train.add_argument("--clip_value", type=float, default=0.1, help="gradient clipping by value")
-    train.add_argument("--epochs", type=int, default=100)
+    train.add_argument("--epochs", type=int, default=100, help="0 evaluates the untrained model (a baseline)")
     train.add_argument("--eval_every", type=int, default=10, help="evaluate every N epochs (and at the end)")
     train.add_argument("--selection", choices=SELECTIONS, default="last",
                        help="which checkpoint to keep: last (default) or test (best test AUC; leaks)")
@@ -106,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also use the last window start per axis (the authors skip it)")
     score.add_argument("--bank_in_memory", action="store_true",
                        help="keep the training feature bank in RAM instead of SAVE_DIR/feature_bank.npy")
+    add_debug_flag(parser)
     return parser
 
 
@@ -113,7 +125,7 @@ def image_size(args) -> tuple[int, int]:
     if args.image_size is None:
         return DEFAULT_IMAGE_SIZES[args.category]
     if len(args.image_size) > 2:
-        raise SystemExit("--image_size takes one value (square) or two (height width)")
+        raise ValueError("--image_size takes one value (square) or two (height width)")
     return (args.image_size[0], args.image_size[-1])
 
 
@@ -127,27 +139,80 @@ def full_loader(images, args) -> DataLoader:
 
 
 def check_paths(args) -> None:
-    """Fail early, before any image is read, on a missing dataset or checkpoint."""
+    """Fail early, before any image is read, on a missing dataset or checkpoint or a bad flag."""
     if not args.dataset_path:
-        raise SystemExit(f"--mode {args.mode} needs --dataset_path (or try --mode demo)")
+        raise ValueError(f"--mode {args.mode} needs --dataset_path (or try --mode demo)")
     if not Path(args.dataset_path).is_dir():
-        raise SystemExit(f"--dataset_path {args.dataset_path} is not a folder")
+        raise FileNotFoundError(f"--dataset_path {args.dataset_path} is not a folder")
     if args.mode == "test" and not args.checkpoint:
-        raise SystemExit("--mode test needs --checkpoint (e.g. runs/swssl/last.pt)")
+        raise ValueError("--mode test needs --checkpoint (e.g. runs/swssl/last.pt)")
     if args.checkpoint and not Path(args.checkpoint).is_file():
-        raise SystemExit(f"--checkpoint {args.checkpoint} is not a file")
+        raise FileNotFoundError(f"--checkpoint {args.checkpoint} is not a file")
+    for flag, smallest in (("k", 1), ("eval_batch_size", 1), ("window_chunk", 1), ("num_workers", 0)):
+        if getattr(args, flag) < smallest:
+            raise ValueError(f"--{flag} must be ≥ {smallest}, got {getattr(args, flag)}")
+
+
+def check_data(args, config: TrainConfig) -> None:
+    """Warn about repeated images; refuse images in both a training and a test folder, and too few
+    training images for one batch."""
+    splits = {"chest": read_chest, "dbt": read_dbt}[args.category](args.dataset_path)
+    check_splits({name: splits[name] for name in ("train_normal", "test_normal", "test_abnormal")},
+                 args.allow_overlap)
+    if args.mode == "train" and config.epochs > 0:
+        check_batch_fits(len(splits["train_normal"]), config.batch_size)
+    if "patch_knn" in scorings(args) and args.k > len(splits["train_normal"]):
+        raise ValueError(f"--k {args.k} is more than the {len(splits['train_normal'])} training images to "
+                         "take neighbours from")
 
 
 def run(args, log=print) -> dict:
-    """Train (then evaluate) or test, as the parsed ``args`` say; returns the report."""
+    """Train (then evaluate) or test, as the parsed ``args`` say; returns the report.
+
+    Everything that can be checked without reading images is checked first: the flags, the
+    device, the checkpoint, repeated or leaked images, and the output folder, which is then
+    held for this run (``anomaly_lib.runs``).
+    """
     check_paths(args)
-    started = time.time()
     save_dir = Path(args.save_dir or "runs/swssl")
-    device = pick_device(args.device)
     size = image_size(args)
+    config = TrainConfig(
+        category=args.category, image_size=size, patch_size=args.patch_size, step_size=args.step_size,
+        batch_size=args.batch_size, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
+        clip_value=args.clip_value, epochs=args.epochs, eval_every=args.eval_every,
+        selection=args.selection, loss_variant=args.loss_variant, normalization=args.normalization,
+        backbone=args.backbone, pretrained=args.pretrained, seed=args.seed)
+    device = pick_device(args.device)
+    if args.report_json:
+        check_writable(Path(args.report_json).parent)
+    check_data(args, config)
+    training = args.mode == "train"
+    resuming = training and args.resume and (save_dir / RUN_FILES[0]).is_file()
+    with claim_run_folder(save_dir, RUN_FILES if training else (), resuming, args.overwrite, log=log):
+        return train_or_test(args, config, save_dir, device, resuming, log)
+
+
+def build_model(args, resuming: bool) -> PatchModel:
+    """The patch model: with the weights of --checkpoint (test, or a start for training) if given."""
+    torch.manual_seed(args.seed)
+    if not args.checkpoint or resuming:  # resumed weights come from last.pt, in fit
+        return PatchModel(backbone=args.backbone, pretrained=args.pretrained and not resuming)
+    checkpoint = load_checkpoint(args.checkpoint)
+    backbone = args.backbone if args.mode == "train" else \
+        (checkpoint.get("config") or {}).get("backbone", args.backbone)
+    model = PatchModel(backbone=backbone, pretrained=False)  # the weights come next
+    return load_weights(model, checkpoint, args.checkpoint)
+
+
+def train_or_test(args, config: TrainConfig, save_dir: Path, device, resuming: bool, log=print) -> dict:
+    started = time.time()
+    size = config.image_size
     log(f"device: {describe_device(device)}")
     log(f"data: {args.category} at {args.dataset_path}, images {size[0]}×{size[1]}, "
         f"patch {args.patch_size}, step {args.step_size}, normalization {args.normalization}")
+    model = build_model(args, resuming).to(device)
+    if args.checkpoint and not resuming:
+        log(f"{'starting from' if args.mode == 'train' else 'testing'} the weights in {args.checkpoint}")
 
     load = dict(preload=args.preload, progress=args.progress)
     train_images = read_images(args.dataset_path, args.category, "train", size, **load)
@@ -166,39 +231,26 @@ def run(args, log=print) -> dict:
         evaluations["latest"] = result
         return result.reports[scorings(args)[0]].auc
 
-    config = TrainConfig(
-        category=args.category, image_size=size, patch_size=args.patch_size, step_size=args.step_size,
-        batch_size=args.batch_size, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
-        clip_value=args.clip_value, epochs=args.epochs, eval_every=args.eval_every,
-        selection=args.selection, loss_variant=args.loss_variant, normalization=args.normalization,
-        backbone=args.backbone, pretrained=args.pretrained, seed=args.seed)
     report = {"mode": args.mode, "settings": vars(args), "device": describe_device(device)}
-
-    if args.mode == "train":
-        torch.manual_seed(args.seed)
-        resuming = args.resume and (save_dir / "last.pt").is_file()  # weights come from the checkpoint
-        model = PatchModel(backbone=args.backbone, pretrained=args.pretrained and not resuming)
-        if args.checkpoint and not resuming:
-            model.load_state_dict(load_checkpoint(args.checkpoint)["model"])
-            log(f"starting from the weights in {args.checkpoint}")
+    if args.mode == "train" and config.epochs == 0 and not resuming:
+        log("--epochs 0: no training; evaluating the untrained model as a baseline")
+        report["training"] = "none (--epochs 0): the untrained model"
+        evaluate_model(model)
+    elif args.mode == "train":
         patches = SWSSLDataset(train_images, patch=True, patch_size=args.patch_size,
                                step_size=args.step_size, category=args.category,
                                normalization=args.normalization)
         summary = fit(model, patch_loader(patches, config, args.num_workers), config, save_dir,
                       device=device, evaluate_fn=evaluate_model, resume=args.resume,
-                      progress=args.progress, log=log)
+                      progress=args.progress, log=log, overwrite=args.overwrite)
         report["training"] = summary
         if args.selection == "test":
             report["warning"] = TEST_SELECTION_WARNING
-            model.load_state_dict(load_checkpoint(summary["checkpoint"])["model"])
+            load_weights(model, load_checkpoint(summary["checkpoint"]), summary["checkpoint"])
             evaluate_model(model)
         elif "latest" not in evaluations:  # e.g. a resumed run that had already finished
             evaluate_model(model)
     else:
-        checkpoint = load_checkpoint(args.checkpoint)
-        backbone = (checkpoint.get("config") or {}).get("backbone", args.backbone)
-        model = PatchModel(backbone=backbone, pretrained=False).to(device)  # weights come next
-        model.load_state_dict(checkpoint["model"])
         evaluate_model(model)
         report["checkpoint"] = str(args.checkpoint)
 
@@ -217,16 +269,16 @@ def run(args, log=print) -> dict:
 
 
 def main(argv=None) -> int:
+    """Run the command line; returns the exit status (see ``anomaly_lib.cli.run_command``)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.mode == "demo":
         from .demo import DEMO_DEFAULTS, run_demo
 
         parser.set_defaults(**DEMO_DEFAULTS)  # the demo's small settings; flags still override them
-        run_demo(parser.parse_args(argv))
-    else:
-        run(args)
-    return 0
+        args = parser.parse_args(argv)
+        return run_command(lambda: run_demo(args), debug=args.debug)
+    return run_command(lambda: run(args), debug=args.debug)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,9 @@ def run_demo(args, log=print) -> dict:
         f"batch {args.batch_size}, {args.epochs} epochs, lr {args.lr}")
     log(f"  ({PAPER_SETTING})")
     args.mode = "train"
+    # Its own folder is the demo's scratch space: a re-run starts over there. A folder you name
+    # is treated like any run folder (refused if it holds a run, unless --resume or --overwrite).
+    args.overwrite = args.overwrite or args.save_dir == DEMO_DEFAULTS["save_dir"]
     report = run(args, log=log)
     log("")
     for name, result in report["results"].items():

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from anomaly_lib.metrics import RocReport, roc_report
 
-from .bank import FeatureBank, build_feature_bank
+from .bank import FeatureBank, build_feature_bank, check_storable
 from .model import fold_batchnorm
 from .scoring import score_patch_knn, score_reference
 from .sliding import WindowGrid, sliding_window_features
@@ -51,6 +51,8 @@ def extract_test_features(model, loader: DataLoader, patch_size: int, step_size:
     features, labels = [], []
     for images, batch_labels in tqdm(loader, desc="test features", unit="batch", disable=not progress):
         batch = sliding_window_features(model, images, patch_size, step_size, chunk_size, include_last)
+        first = sum(len(f) for f in features)
+        check_storable(batch, np.float16, f"test images {first}–{first + len(batch) - 1}")
         features.append(batch.half())  # (B, C, P)
         labels.append(torch.as_tensor(batch_labels))
     grid = WindowGrid(images.shape[-2], images.shape[-1], patch_size, step_size, include_last)
