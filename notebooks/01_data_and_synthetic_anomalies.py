@@ -422,8 +422,8 @@ axes[0].hist((box_height // 2).numpy(), bins=np.arange(h_low - 0.5, h_high + 0.5
 axes[0].set_title("half-width h (pixels)")
 axes[1].hist(alphas.numpy(), bins=20, range=(0, 1), rwidth=0.9)
 axes[1].set_title("α")
-axes[2].hist(centre_row.numpy(), bins=np.arange(int(offset) - 0.5, offset + core_percent * H + 2.5, 3),
-             rwidth=0.9)  # 3 rows per bar
+centre_bins = np.arange(int(offset) - 0.5, int(offset + core_percent * H) + 0.5, 3)  # 3 rows per bar
+axes[2].hist(centre_row.numpy(), bins=centre_bins, rwidth=0.9)
 axes[2].set_title("box centre, row")
 for ax in axes[:3]:
     ax.set_ylabel("draws")

@@ -401,7 +401,8 @@ for grid in (1, 4, 8):
     print(f"num_patch {grid}: windows {tuple(grid_windows.shape)}, codes {tuple(binary_position_codes(grid * grid).shape)}"
           f", generator {result}")
 print("Reading: 8×8 windows pass the kit's multiple-of-8 check, but three halvings leave one pixel at the "
-      "bottleneck, and an InstanceNorm cannot normalise a single value (x − mean(x) is 0), so PyTorch refuses.")
+      "bottleneck, and an InstanceNorm cannot normalise a single value (x − mean(x) is 0), so PyTorch refuses "
+      "(its message says 'when training', but the code mixer's norm always uses the window's own statistics).")
 
 # %% [markdown]
 # ### Exercise 2 · Move the codes after the norm

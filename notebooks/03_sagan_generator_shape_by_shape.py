@@ -348,8 +348,9 @@ print(f"bn2 + dec_bn1 hold {deepest / total:.0%} of the generator's parameters")
 #
 # What does a gate let through? Its map $\psi$ only means something after training, so we need a
 # trained generator. If you have run notebook 05 at full length, its phantom checkpoint is used;
-# otherwise we train a small generator here for a short while (the training loop itself is the
-# subject of notebooks 04 and 05). Either way it is a reduced network, not the authors' size.
+# otherwise we train a small generator here for a short while, with the demo's settings (the
+# training loop itself is the subject of notebooks 04 and 05). Either way it is a reduced network,
+# not the authors' size.
 
 # %%
 from sagan_lib.config import SaganConfig
@@ -432,13 +433,13 @@ show_figure(fig, "attention_maps", OUT)
 # How to read it: $\psi$ close to 1 lets the encoder's detail through the skip, close to 0 makes
 # the decoder rely on its own reconstruction from the coarser levels. For an anomaly detector that
 # must *remove* lesions this matters, since an open skip connection could copy a lesion straight
-# to the output. What you see depends on how long the generator trained. After the 200 iterations
-# of this notebook the maps are dominated by a pattern that repeats at the same place in every
-# window: a trace of the window borders (the convolutions' zero padding), not of the image. After
-# notebook 05's 600 iterations the finest gate's map follows the anatomy, treating the lungs
-# differently from the body; the coarse gates stay harder to read. (In smoke mode the generator is
-# barely trained and the maps are noise.) The maps are a view into the network, not a
-# segmentation: SAGAN's anomaly map is the reconstruction error (notebook 06).
+# to the output. What you see depends on how long the generator trained (the figure's title says
+# how many iterations). After a few hundred iterations the maps are dominated by a pattern that
+# repeats at the same place in every window: a trace of the window borders (most likely the
+# convolutions' zero padding), not of the image. The finest gate may also show some anatomy, with
+# other values inside the lungs than in the body, but none of the gates singles out the lesion.
+# (In smoke mode the generator is barely trained and the maps are noise.) The maps are a view into
+# the network, not a segmentation: SAGAN's anomaly map is the reconstruction error (notebook 06).
 #
 # ## Summary
 # With $d$ = `conv_dim` and window side $s$ (the printed shapes above are for the published

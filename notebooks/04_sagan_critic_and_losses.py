@@ -66,7 +66,8 @@ def shape(t):
 # | $x_B'$ | $x_B$ with a synthetic anomaly pasted in | anomaly-removal loss |
 #
 # `MedADTrainSet.batch` returns the three (plus the anomaly masks), each `(B, 1, 64, 64)` in
-# $[-1, 1]$.
+# $[-1, 1]$. We take items 0 to $B - 1$. The pool lists its abnormal images first (notebook 01), so
+# the four unlabeled images here all happen to be abnormal; training draws its batches at random.
 
 # %%
 from anomaly_lib.phantoms import make_phantom_dataset
@@ -198,8 +199,9 @@ print("equal:", torch.allclose(gp_by_hand, gradient_penalty(hat_score, x_hat)))
 # %% [markdown]
 # At initialisation the critic's gradients are far from norm 1 (printed above), so each image adds
 # almost $(0 - 1)^2 = 1$ to the penalty; training pulls the norms towards 1 (notebook 05's loss
-# curves show the penalty during a run). Below: the interpolated images (with their $u$) and where
-# the critic's gradient is concentrated.
+# curves show the penalty during a run). Below: the interpolated images (with their $u$) and the
+# critic's gradient. The generator is untrained, so its reconstructions are grainy, and the smaller
+# $u$, the grainier $\hat{x}$; the untrained critic's gradient is spread over the whole image.
 
 # %%
 fig, axes = plt.subplots(2, B, figsize=(2.4 * B, 5), layout="constrained")

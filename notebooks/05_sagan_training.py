@@ -56,9 +56,9 @@ enable_widgets()  # lets the progress bars draw in Colab; does nothing elsewhere
 #
 # The same folder layout as RSNA, VinDr-CXR and LAG (notebook 01), filled with phantom chest
 # images. The counts and the lesion size are the CLI demo's (`python -m sagan_lib --mode demo`):
-# `DEMO_COUNTS`, and lesions enlarged by `DEMO_LESION_SCALE`, because a few hundred iterations on a
-# CPU are not enough to learn to remove the phantoms' default, smaller lesions. Both are printed
-# below; smoke mode uses fewer images.
+# `DEMO_COUNTS`, and lesions enlarged by `DEMO_LESION_SCALE` because, as the demo's code notes, a
+# few hundred CPU iterations are enough to see lesions of that size, while the phantoms' default
+# size needs longer training. Both are printed below; smoke mode uses fewer images.
 
 # %%
 from anomaly_lib.phantoms import make_phantom_dataset
@@ -78,7 +78,7 @@ print(", ".join(f"{split} {count}" for split, count in counts.items()), f"| lesi
 #
 # `SaganConfig` holds every setting; its defaults are the authors' `main.py`. Their full run trains
 # a generator and a critic of tens of millions of parameters each (notebook 03) for `num_iters`
-# iterations: a job for a GPU and many hours (section 4 measures how many on your device). To see
+# iterations: a job for a GPU (section 4 measures how long it takes on your device). To see
 # the whole story in minutes we keep the recipe and shrink it, as the CLI demo does
 # (`sagan_lib.demo.DEMO_CONFIG`): narrower networks, fewer residual blocks and iterations, and a
 # larger learning rate for the short run.
@@ -250,7 +250,8 @@ print("same generator weights:", same, "| same iteration:", fresh.iteration == t
 # - **Critic.** $-(\text{loss\_real} + \text{loss\_fake}) = \mathbb{E}[D(x_B)] - \mathbb{E}[D(G(x_A))]$ is the
 #   critic's estimate of the Wasserstein distance between normals and reconstructions. It rises
 #   quickly while the critic learns, then falls as the generator catches up. The gradient penalty
-#   starts near 1 (gradient norms near 0 at initialisation) and drops as the norms approach 1.
+#   is near 1 at initialisation (gradient norms near 0, notebook 04) and drops as the norms approach
+#   1; each point of the curves is already the mean over `log_step` iterations.
 # - **Generator.** The identity (L1) and anomaly-removal (MSE) terms should fall steadily; the
 #   adversarial term $-\mathbb{E}[D(G(x_A))]$ has no fixed scale (the critic's scores are unbounded)
 #   and moves with the critic.
@@ -283,7 +284,8 @@ show_figure(fig, "loss_curves", OUT)
 # %% [markdown]
 # `save_samples` writes a picture of eight unlabeled training images (top) and their
 # reconstructions (bottom); the trainer also calls it every `sample_step` iterations. Lesions in
-# the top row should be fainter or gone in the bottom row, while the anatomy stays.
+# the top row should be fainter or gone in the bottom row, while the anatomy stays. Faint seams
+# along the middle row and column are the window borders: each window is reconstructed on its own.
 
 # %%
 samples = plt.imread(trainer.save_samples())  # a grid of 2 × 8 images, 64×64 each
@@ -339,18 +341,22 @@ print()
 for rule, (iteration, _, test_auc, test_ap) in by_rule.items():
     print(f"select_on={rule:<14} → iteration {iteration:>5}: test AUC {test_auc:.3f}, AP {test_ap:.3f}")
 print(f"\nthe trainer's own synthetic-val choice: iteration {trainer.best['iteration']} (saved as best-G.ckpt)")
+val_aucs = [val_auc for _, val_auc, _, _ in rows]
+print(f"synthetic-val AUC over the snapshots: {min(val_aucs):.3f} to {max(val_aucs):.3f}")
 
 # %% [markdown]
 # By construction the `test` row shows the largest test AUC in the table: it was chosen for it.
 # `last` and `synthetic-val` made their choice without looking at the test labels, so their test
 # AUCs are honest estimates of what a deployed model would do; only those two can be reported.
 #
-# A label-free rule is only as good as its proxy. Look at the synthetic-val column: on these
-# phantoms it stays close to 0.5 for this short training. The pasted squares come from other
-# normal phantoms, whose anatomy looks much like the original's, so a blended square changes the
-# image very little and its reconstruction error is lost among the rest of the image; the proxy
-# then picks almost at random. On real data, check that the validation AUC actually rises during
-# training before trusting it; otherwise fix the training length in advance and keep `last`.
+# A label-free rule is only as good as its proxy. Look at the synthetic-val column and its range,
+# printed under the table. If the values stay close to 0.5, the proxy cannot tell the snapshots
+# apart, and its pick is close to random, whatever that snapshot's test AUC. That can happen on
+# these phantoms: the pasted squares come from other normal phantoms, whose anatomy looks much
+# like the original's, so a blended square changes the image very little and its reconstruction
+# error is lost among the rest of the image. On real data, check that the validation AUC actually
+# rises during training before trusting it; otherwise fix the training length in advance and keep
+# `last`.
 #
 # The kit still offers the authors' rule, to reproduce the paper's numbers, and says so loudly:
 
