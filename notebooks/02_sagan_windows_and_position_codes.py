@@ -255,7 +255,7 @@ for number, line in enumerate(source_lines, start=first_line):
         print(f"generator.py:{number}: {line.strip()}")
 
 # %% [markdown]
-# Rather than trust the table, run the full-size generator (`conv_dim = 64`, as published) on our 8
+# Rather than trust the description, run the full-size generator (the published width) on our 8
 # windows and record the shape going **into** and coming **out of** each encoder module with
 # forward hooks:
 

@@ -84,11 +84,11 @@ print("image", shape(image), "→ windows x", shape(x), f"| {image_name}, label 
 # ## 2. The generator at the authors' size
 #
 # `Generator()` with its defaults is the published network (its width `conv_dim`, the number of
-# residual blocks in the bottleneck and the number of windows are printed below). Its attribute names (`layer1`, `enc_layer1`, `p_bn1`, …)
-# are the keys of the authors' checkpoints, so we can call each piece by the name the paper's code
-# uses. The weights here are random: shapes don't depend on training.
+# residual blocks in the bottleneck and the number of windows are printed below). Its attribute
+# names (`layer1`, `enc_layer1`, `p_bn1`, …) are the keys of the authors' checkpoints, so we can
+# call each piece by the name the paper's code uses. The weights here are random: shapes don't depend on training.
 #
-# `eval()` matters: the InstanceNorm layers keep running statistics, as in the authors' code, and
+# `eval()` matters: most InstanceNorm layers keep running statistics, as in the authors' code, and
 # in eval mode they use them; in train mode the head also draws a random mask (section 8).
 
 # %%
@@ -385,7 +385,8 @@ trained = trained.cpu().eval()
 # %% [markdown]
 # The gates are called inside `forward`, so we catch their inputs with forward hooks and hand the
 # same inputs to `AttentionGate.attention_map`. Each map has one value per window pixel at its
-# level (4×4, 8×8, 16×16); `from_windows` puts the four windows back into one picture.
+# level (an eighth, a quarter and half of the window's side); `from_windows` puts the four windows
+# back into one picture.
 
 # %%
 from sagan_lib import from_windows

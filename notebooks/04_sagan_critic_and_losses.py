@@ -342,8 +342,9 @@ for _ in range(4):
 # - sends $x_A$, $x_B$ and $x_B'$ through $G$ **as one batch of $3B$ images** on a GPU and for
 #   narrow models on a CPU. InstanceNorm normalises each sample on its own, so the outputs equal
 #   three separate calls; only the InstanceNorm running statistics (used in eval mode) get one
-#   update over the windows of all $3B$ images instead of three updates. At full width on a CPU the $3B$-sized activations
-#   outgrow the cache and three calls are faster, so there the kit makes three;
+#   update over the windows of all $3B$ images instead of three updates. At full width on a CPU
+#   the $3B$-sized activations outgrow the cache and three calls are faster, so there the kit
+#   makes three;
 # - on critic-only iterations runs $G$ under `no_grad`;
 # - freezes the critic's weights during the generator step (as in section 6).
 #

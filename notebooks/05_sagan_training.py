@@ -239,9 +239,11 @@ same = all(torch.equal(a, b) for a, b in zip(fresh.G.state_dict().values(), trai
 print("same generator weights:", same, "| same iteration:", fresh.iteration == trainer.iteration)
 
 # %% [markdown]
-# From a terminal, the same run and its resumption are
+# From a terminal, a run on a Med-AD folder and its resumption are
 # `python -m sagan_lib --mode train --dataset folder --data_root DIR --model_save_dir DIR/models`
-# and the same command with `--resume`.
+# and the same command with `--resume`. Without further flags that trains the authors' full
+# configuration; flags named like the `SaganConfig` fields (`--g_conv_dim`, `--num_iters`, …, see
+# `--help`) shrink it, e.g. to this notebook's settings.
 #
 # ## 6. Loss curves
 #
