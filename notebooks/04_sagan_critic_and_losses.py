@@ -418,12 +418,12 @@ print("Reading: GP = (‖∇D‖ − 1)², so 1 for a flat critic, 0 at slope 1 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 # @title Solution to exercise 3 (double-click to show the code)
 with torch.no_grad():
-    anomaly_rec = reconstruct(anomaly)  # G(x_B'), the notebook's small untrained G: (4, 1, 64, 64)
+    removed = reconstruct(anomaly)  # G(x_B'), the notebook's small untrained G: (4, 1, 64, 64)
 untouched = ~mask  # (4, 1, 64, 64): pixels where x_B' is a plain copy of x_B
-squared_error = (normal - anomaly_rec) ** 2
+squared_error = (normal - removed) ** 2
 print(f"x_B' equals x_B on {untouched.float().mean():.0%} of the pixels")
 print(f"share of the MSE term that comes from those pixels: {squared_error[untouched].sum() / squared_error.sum():.0%}")
-_, parts = generator_loss(torch.zeros(B, 1, 1, 1), normal, normal, anomaly_rec, lambda_id=0.0)
+_, parts = generator_loss(torch.zeros(B, 1, 1, 1), normal, normal, removed, lambda_id=0.0)
 print(f"with lambda_id = 0 the total still holds L_mse = {parts['G/loss_mse'].item():.4f}")
 print("Reading: outside the box the MSE term already asks G to return the normal image unchanged, so "
       "dropping the identity term keeps a (squared, weaker for small errors) identity on most pixels.")

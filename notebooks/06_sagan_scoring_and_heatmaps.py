@@ -264,7 +264,7 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from anomaly_lib.colab import enable_widgets
-from anomaly_lib.metrics import operating_point
+from anomaly_lib.metrics import operating_point, roc_report
 
 
 def operating_figure(threshold):
@@ -400,9 +400,6 @@ exit_code = sagan_cli(args)
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 # @title Solution to exercise 1 (double-click to show the code)
-from anomaly_lib.metrics import roc_report
-
-
 class CopyInput(torch.nn.Module):
     """A perfect reconstructor: windows in, the same windows out."""
 
