@@ -50,7 +50,6 @@ print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 # `anomaly_lib`, which draw chest-radiograph-like images at any size, with a known lesion mask.
 
 # %%
-from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -86,7 +85,11 @@ OUT = Path("outputs") / "07_swssl_sliding_windows_and_augmentations"
 OUT.mkdir(parents=True, exist_ok=True)
 plt.rcParams.update({"font.size": 11, "figure.dpi": 90})
 
-show = partial(show_figure, folder=OUT)  # show(fig, name): save OUT/name.png and display it
+
+
+def show(fig, name):
+    """Save the figure as OUT/name.png and display it."""
+    show_figure(fig, name, OUT)
 
 # %% [markdown]
 # ## 2. A high-resolution chest phantom
@@ -386,7 +389,8 @@ def recipe_table(pipeline: v2.Compose) -> str:
         else:
             setting = repr(inner)
         probability = getattr(step, "p", 1.0)
-        rows.append(f"| {type(inner).__name__} | {setting} | {'always' if probability == 1.0 else probability} |")
+        when = {1.0: "always", 0.0: "never"}.get(probability, probability)
+        rows.append(f"| {type(inner).__name__} | {setting} | {when} |")
     return "\n".join(rows)
 
 
@@ -658,8 +662,9 @@ print("Reading: the target adds one term per axis while the overlap multiplies t
 # ### Exercise 4 · Where do neighbours look most alike?
 #
 # For a cell near the border, some of its $\pm R$ neighbours fall outside the grid. Predict: is the
-# *average* target of a cell's allowed neighbours higher in the middle of the image, at an edge or in
-# a corner? Then compute it for every cell of the chest grid (ignore black cells) and draw the map.
+# *average* target of a cell's allowed neighbours higher in the middle of the image or near the
+# border, and where exactly is it highest? Then compute it for every cell of the chest grid (ignore
+# black cells) and draw the map.
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 # @title Solution to exercise 4 (double-click to show the code)
@@ -676,7 +681,8 @@ ax.set_title("mean target of a cell's allowed neighbours")
 ax.set_xlabel("grid column")
 ax.set_ylabel("grid row")
 show(fig, "exercise_mean_target")
-print(f"corner {mean_target[0, 0]:.3f} | edge {mean_target[0, grid.cols // 2]:.3f} | "
-      f"middle {mean_target[grid.rows // 2, grid.cols // 2]:.3f}")
-print("Reading: at an edge the far neighbours on one side are missing, so the remaining ones are nearer "
-      "on average and the patches near the border are pulled together more strongly.")
+print(f"corner {mean_target[0, 0]:.3f} | one cell in from the corner {mean_target[1, 1]:.3f} | "
+      f"edge {mean_target[0, grid.cols // 2]:.3f} | middle {mean_target[grid.rows // 2, grid.cols // 2]:.3f}")
+print("Reading: within R cells of the border some far neighbours fall off the grid, so the remaining ones "
+      "are nearer on average and get higher targets; the peak is one cell in from a corner, because a cell on "
+      "the very edge also loses its nearest neighbours on the outer side.")

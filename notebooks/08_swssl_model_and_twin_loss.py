@@ -34,7 +34,6 @@ print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 # %%
 import json
 import time
-from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -52,7 +51,11 @@ FIXTURES = Path("..") / "tests" / "fixtures"  # reference numbers: the authors' 
 PAPER = TrainConfig()  # the authors' settings (batch size, backbone, …)
 plt.rcParams.update({"font.size": 11, "figure.dpi": 90})
 
-show = partial(show_figure, folder=OUT)  # show(fig, name): save OUT/name.png and display it
+
+
+def show(fig, name):
+    """Save the figure as OUT/name.png and display it."""
+    show_figure(fig, name, OUT)
 
 # %% [markdown]
 # ## 1. The patch model
@@ -343,10 +346,13 @@ for t in targets:
     if reachable:
         needed = np.log(t / (1 - t))
         ax.plot(needed, t, "o", color="tab:blue")
-        ax.text(needed + 0.04, t - 0.012, f"t={t:.3f} → cos {needed:+.2f}", fontsize=9, color="tab:blue",
-                va="top")  # below-right of the point, where the rising curve is not
-    else:
-        ax.text(-0.98, t + 0.012, f"t={t:.3f}: unreachable", fontsize=9, color="tab:red")
+        label = f"t={t:.3f} → cos {needed:+.2f}"
+        if needed < 0.3:  # below-right of the point, where the rising curve is not
+            ax.text(needed + 0.04, t - 0.012, label, fontsize=9, color="tab:blue", va="top")
+        else:  # above-left, so the label stays inside the axes
+            ax.text(needed - 0.04, t + 0.012, label, fontsize=9, color="tab:blue", va="bottom", ha="right")
+    else:  # on the side of the plot where the curve is far from the line
+        ax.text(-0.98 if t > high else 0.3, t + 0.012, f"t={t:.3f}: unreachable", fontsize=9, color="tab:red")
 ax.set_xlabel("cosine between the projections of patch and neighbour")
 ax.set_ylabel("σ(cos) and the targets t")
 ax.set_ylim(-0.03, 0.85)

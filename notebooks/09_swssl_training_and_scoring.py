@@ -34,7 +34,6 @@ print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 # %%
 import inspect
 import time
-from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -69,7 +68,11 @@ OUT = Path("outputs") / "09_swssl_training_and_scoring"
 OUT.mkdir(parents=True, exist_ok=True)
 plt.rcParams.update({"font.size": 11, "figure.dpi": 90})
 
-show = partial(show_figure, folder=OUT)  # show(fig, name): save OUT/name.png and display it
+
+
+def show(fig, name):
+    """Save the figure as OUT/name.png and display it."""
+    show_figure(fig, name, OUT)
 
 # %% [markdown]
 # ## 1. Settings: the paper's run and three small versions of it

@@ -141,7 +141,7 @@ ONE_MINUTE = {
         f"{swssl.backbone} with a projector maps both to {wide.width}-dimensional vectors. A Barlow-Twins-style "
         f"loss z-scores each feature over the batch of {swssl.batch_size} and asks every feature to correlate "
         f"perfectly between the two views; a neighbour patch up to {MAX_NEIGHBOUR_OFFSET} grid steps away should "
-        f"be similar in proportion to its distance. To score, all {swssl_grid.positions} windows of an image are "
+        f"be similar to a degree that falls with its distance. To score, all {swssl_grid.positions} windows of an image are "
         f"embedded and compared with the windows of the {n_bank:,} normal training images: the authors keep, per "
         f"channel, the distance to the closest training image and report the worst channel; the kit adds a "
         f"per-window nearest-neighbour score that draws a heatmap. The price is the feature bank, {bank_gb:.1f} GB "
@@ -305,7 +305,7 @@ ERRATA = [
     ("E6", "§3.7", "the train-mode mask keeps some pixels as the original input",
      f"the mask (keep probability {KEEP_PROBABILITY}) swaps the residual r for x, and the output is still "
      "tanh(r + x): those pixels become tanh(2x), not x"),
-    ("E7", "§2, §10", "the binary codes tell each window where it is, so shared weights learn per-region features",
+    ("E7", "§10", "the binary codes tell each window where it is, so shared weights learn per-region features",
      "the InstanceNorm after each 1×1 mixer cancels constant channels: the output does not depend on the codes"),
     ("E8", "§12.2", "InstanceNorm normalises every image with learned γ, β, everywhere in G",
      "most of G's InstanceNorms keep running statistics and use them in eval mode (at test time); the mixers' "
@@ -316,6 +316,9 @@ ERRATA = [
      f"it is chosen on the **test** split; the kit defaults to select_on={cfg.select_on!r}"),
     ("E11", "§8", "the hyper-parameters follow common WGAN-GP settings",
      "only λ_gp matches the WGAN-GP paper's defaults; the rest are the authors' own choices"),
+    ("E12", "§6.5", "the learning rates decay linearly in the final phase",
+     f"the authors' rule subtracts lr / num_iters_decay every {cfg.lr_update_step} iterations: with their "
+     f"defaults the rate falls by {1 / cfg.lr_update_step:.1%} in all (the kit's default decays to 0)"),
     ("S1", "twin_loss (prose)", "features are z-scored (mean and std per feature)",
      "its code L2-normalises each row (each patch); the authors' code z-scores"),
     ("S2", "evaluate_and_save_model", "a checkpoint is saved when the score improves",
@@ -454,7 +457,7 @@ print(f"{len(norms)} InstanceNorm layers in G: {len(tracked)} with learned γ, �
       f"{len(norms) - len(tracked)} with neither")
 stem_norm = copy.deepcopy(generator.layer1[1])  # a copy: running it in train mode would update G's statistics
 feature = torch.randn(1, stem_norm.num_features, ws, ws) * 3 + 2  # channel means near 2
-for mode in (True, False):
+for mode in (False, True):  # eval first: train mode would update the running statistics
     stem_norm.train(mode)
     with torch.no_grad():
         channel_means = stem_norm(feature).mean(dim=(2, 3)).abs().mean()
@@ -498,6 +501,18 @@ print("kit default select_on:", repr(cfg.select_on), "|", TEST_SELECTION_WARNING
 print(f"SAGAN: λ_gp {cfg.lambda_gp}, n_critic {cfg.n_critic}, Adam lr {cfg.g_lr} (G) / {cfg.d_lr} (D), "
       f"betas ({cfg.beta1}, {cfg.beta2}), batch {cfg.batch_size}, {cfg.num_iters:,} iterations "
       f"({cfg.num_iters_decay:,} of them with a decaying rate)")
+
+# %% [markdown]
+# ### E12 · The authors' decay barely decays
+#
+# Their rule, as the kit's `lr_decay="reference"` reproduces it: every `lr_update_step` iterations of
+# the last `num_iters_decay`, subtract `lr / num_iters_decay`.
+
+# %%
+updates = cfg.num_iters_decay // cfg.lr_update_step  # rate changes during the decay phase
+final_reference = cfg.g_lr - updates * cfg.g_lr / cfg.num_iters_decay
+print(f"{updates} updates of −{cfg.g_lr / cfg.num_iters_decay:.1e}: the rate ends at {final_reference:.4e} "
+      f"({final_reference / cfg.g_lr:.1%} of {cfg.g_lr}); the kit's default lr_decay={cfg.lr_decay!r} ends at 0")
 
 # %% [markdown]
 # ### S1, S7 · Z-score or L2? And the floor of the L2 version
@@ -723,9 +738,10 @@ CARDS = [
      "The map is |x − G(x)| / 2 (the /2 maps the [−1, 1] difference to [0, 1]); the score is its mean, "
      "averaged over images that share a study id. The heatmap is that map: no gradients, so not Grad-CAM."),
     ("SAGAN", "How does SAGAN's learning rate change during training?",
-     f"Adam at {cfg.g_lr} for both networks, betas ({cfg.beta1}, {cfg.beta2}); over the last "
-     f"{cfg.num_iters_decay:,} of {cfg.num_iters:,} iterations it decays linearly (the kit's default reaches 0; "
-     f"lr_decay='reference' keeps the authors' step rule)."),
+     f"Adam at {cfg.g_lr} for both networks, betas ({cfg.beta1}, {cfg.beta2}). Over the last "
+     f"{cfg.num_iters_decay:,} of {cfg.num_iters:,} iterations the kit's default decays it linearly to 0. The "
+     f"authors' rule, kept as lr_decay='reference', subtracts lr / num_iters_decay every {cfg.lr_update_step} "
+     f"iterations, so with their defaults the rate falls by only {1 / cfg.lr_update_step:.1%} (section 5, E12)."),
     ("SAGAN", "↳ What does InstanceNorm do at test time in this generator?",
      f"{len(tracked)} of its {len(norms)} InstanceNorms keep running statistics, as in the authors' code, so in "
      f"eval mode they normalise with those averages, not per image; only the position mixers and the gates "
@@ -751,7 +767,8 @@ CARDS = [
      f"Each of the {wide.width} projection features is z-scored over the batch of {swssl.batch_size}; "
      f"C = z1ᵀz2 / B is the features' cross-correlation between the two views, and Σ(C_ii − 1)² asks each "
      f"feature to vary across patches in the same way in both views. A feature that does not vary has "
-     f"nothing to correlate, so collapse scores badly. Off-diagonal terms weigh only 1e-6."),
+     f"nothing to correlate, so collapse scores badly. Off-diagonal terms weigh only "
+     f"{inspect.signature(twin_loss).parameters['off_diagonal_weight'].default:g}."),
     ("SWSSL", "↳ What goes wrong with the course notebook's version of that loss?",
      f"It L2-normalises rows and compares patches: S = n1 n2ᵀ / B is B × B, so S_kk = cos / B ≤ 1 / B can "
      f"never reach 1; the loss has a floor (B − 1)² / B ({(swssl.batch_size - 1) ** 2 / swssl.batch_size:.1f} "
