@@ -34,11 +34,11 @@ print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 # %% [markdown]
 # ## 1. Why patches?
 #
-# A pneumonia focus or a small breast mass may cover a few dozen pixels of a 1024×1024 image. Shrink
+# A pneumonia focus or a small breast mass may cover a few dozen pixels of a full-resolution scan. Shrink
 # the image to the 224×224 an ImageNet network likes, and the lesion shrinks to a handful of pixels.
 # SWSSL keeps the full resolution and works on **windows**:
 #
-# - **Training** (self-supervised, normal images only): cut a 128×128 patch from a grid, make two
+# - **Training** (self-supervised, normal images only): cut a patch from a grid, make two
 #   augmented views of it (the second one from the *inverted* patch), and teach the network to give
 #   both views the same representation. A second patch nearby, the *neighbour*, should be similar
 #   in proportion to how close it is.
@@ -50,6 +50,7 @@ print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 # `anomaly_lib`, which draw chest-radiograph-like images at any size, with a known lesion mask.
 
 # %%
+import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -96,13 +97,15 @@ def show(fig, name):
 #
 # The authors resize chest X-rays to a large square and cut patches on a grid. The kit's
 # `TrainConfig()` holds their chest setting (image size, patch, step; printed below). We use the
-# same on an abnormal chest phantom (drawing one at this size takes well under a second).
+# same on an abnormal chest phantom (the cell prints how long drawing it took).
 
 # %%
 PAPER = TrainConfig()  # the authors' chest setting
 SIZE, PATCH, STEP = PAPER.image_size[0], PAPER.patch_size, PAPER.step_size
 print(f"image {PAPER.image_size[0]}×{PAPER.image_size[1]}, patch {PATCH}×{PATCH}, step {STEP}")
+started = time.perf_counter()
 phantom = draw_chest(np.random.default_rng(3), SIZE, abnormal=True)
+print(f"phantom drawn in {time.perf_counter() - started:.2f} s")
 image = torch.from_numpy(phantom.image)  # (H, W) uint8: what the datasets hand to the sampler
 lesion = phantom.lesion_mask  # (H, W) bool
 print("image", tuple(image.shape), image.dtype, "| lesion pixels:", int(lesion.sum()),

@@ -80,14 +80,14 @@ kept = [name for name, _ in resnet.named_children()][:-2]  # without avgpool and
 print("  ".join(f"backbone.{i} = {name}" for i, name in enumerate(kept)))
 
 # %% [markdown]
-# A shape table, recorded by forward hooks while four 128×128 patches go through a randomly
+# A shape table, recorded by forward hooks while four patches of the authors' size go through a randomly
 # initialised `resnet18` patch model (`pretrained=False`, so nothing is downloaded):
 
 # %%
 # NBVAL_CHECK_OUTPUT
 torch.manual_seed(0)
 model = PatchModel(backbone="resnet18", pretrained=False).eval()
-patches = torch.zeros(4, 3, 128, 128)  # (N, 3, patch, patch): grey repeated to RGB
+patches = torch.zeros(4, 3, PAPER.patch_size, PAPER.patch_size)  # (N, 3, patch, patch): grey repeated to RGB
 print(trace_shapes(model, patches, max_depth=2))
 
 # %% [markdown]

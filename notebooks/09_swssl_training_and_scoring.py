@@ -121,7 +121,7 @@ for name, s in SETTINGS.items():
                           s["counts"]["train_normal"], s["counts"]["test_normal"] + s["counts"]["test_abnormal"],
                           s["epochs"] if name.startswith("smoke") else f"{s['epochs']} (+1 resumed)", s["batch"]))
 display(Markdown("\n".join(rows)))
-print(f"this run: {RUN_ON} | ImageNet weights for resnet18: {PRETRAINED} "
+print(f"this run: {RUN_ON} | ImageNet weights requested for resnet18: {PRETRAINED} "
       f"(a one-time download of {download_mb:.0f} MB outside smoke mode)")
 
 # %% [markdown]
@@ -220,8 +220,9 @@ show(fig, "loss_curve")
 # Do not expect a smooth curve from a short run: each epoch here is one or a few steps, and each step
 # estimates a feature correlation matrix as wide as the model (printed above) from one small batch,
 # so the loss jumps from epoch to epoch and only trends down over hundreds of steps (the authors use
-# a batch of 300 patches and many epochs). On phantoms much of the detection comes from comparing
-# windows with the bank, which works even with features that have barely trained.
+# far larger batches, see the paper row of section 1, and many epochs). On phantoms much of the
+# detection comes from comparing windows with the bank, which works even with features that have
+# barely trained.
 
 # %% [markdown]
 # ## 4. The feature bank
@@ -315,7 +316,8 @@ print(f"one window: resnet18 at {PATCH}² {ours / 1e9:.2f} GFLOP | {PAPER.backbo
       f"{theirs / 1e9:.2f} GFLOP")
 print(f"one paper evaluation: ({n_bank:,} + {n_test}) images × {paper_grid.positions} windows = "
       f"{paper_windows / 1e6:.2f} million windows, {paper_flops / 1e15:.1f} PFLOP")
-print(f"this device reached {achieved / 1e9:.1f} GFLOP/s → ≈ {paper_flops / achieved / 3600:.1f} h per "
+hours = paper_flops / achieved / 3600
+print(f"this device reached {achieved / 1e9:.1f} GFLOP/s → ≈ {hours:.0f} h (≈ {hours / 24:.0f} days) per "
       "evaluation (estimate)")
 for name, sustained in [("a T4 in float32, assuming 4 TFLOP/s sustained", 4e12),
                         ("an H100 with TF32, assuming 200 TFLOP/s sustained", 200e12)]:
@@ -487,8 +489,8 @@ print(TEST_SELECTION_WARNING)
 #
 # ### Exercise 1 · The bank for another dataset
 #
-# The authors' DBT setting resizes slices to 1024×768 (height × width) and keeps patch 128, step 32
-# and `wide_resnet50_2`. Suppose you bank 2,000 normal training slices.
+# The authors' DBT setting (their `train_network_dbt.py`) resizes slices to 1024×768 (height × width)
+# and keeps patch 128, step 32 and `wide_resnet50_2`. Suppose you bank 2,000 normal training slices.
 #
 # 1. How many window positions does one slice give? Use $\lfloor (L - p)/s \rfloor$ per axis and write
 #    your number down.
@@ -591,8 +593,8 @@ for name, options in [("full recipe", {}), ("no inversion", {"inverted_view": Fa
     result = evaluate(train_ablation(**options), full_loader(train_images), full_loader(test_images),
                       PATCH, STEP, progress=False)
     print(f"{name:<18}", " | ".join(f"{scoring} AUC {r.auc:.3f}" for scoring, r in result.reports.items()))
-print("Reading: compare the orders, not the decimals; on a few phantoms and steps the differences are "
-      "within run-to-run noise.")
+print("Reading: one seed per variant on a few phantoms: differences of this size can come from the seed "
+      "alone. Change the seed in train_ablation and run again before reading anything into the order.")
 
 # %% [markdown]
 # ### Exercise 4 · Score with the projection instead of the embedding
