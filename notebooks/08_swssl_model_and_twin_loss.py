@@ -357,7 +357,7 @@ ax.set_xlabel("cosine between the projections of patch and neighbour")
 ax.set_ylabel("σ(cos) and the targets t")
 ax.set_ylim(-0.03, 0.85)
 ax.set_title("which neighbour targets the sigmoid can meet")
-ax.legend(loc="lower right", fontsize=9)
+ax.legend(loc="lower left", fontsize=9)  # the lower right holds the unreachable labels
 fig.tight_layout()
 show(fig, "sigmoid_targets")
 
