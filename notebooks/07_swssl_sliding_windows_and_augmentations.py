@@ -34,20 +34,23 @@ print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 # %% [markdown]
 # ## 1. Why patches?
 #
-# A pneumonia focus or a small breast mass may cover a few dozen pixels of a full-resolution scan. Shrink
-# the image to the 224×224 an ImageNet network likes, and the lesion shrinks to a handful of pixels.
+# A pneumonia focus or a small breast mass may cover a few dozen pixels of a full-resolution scan.
+# Shrink the image to the 224×224 an ImageNet network likes, and the lesion shrinks to a handful of
+# pixels.
 # SWSSL keeps the full resolution and works on **windows**:
 #
 # - **Training** (self-supervised, normal images only): cut a patch from a grid, make two
 #   augmented views of it (the second one from the *inverted* patch), and teach the network to give
-#   both views the same representation. A second patch nearby, the *neighbour*, should be similar
-#   in proportion to how close it is.
+#   both views the same representation. A second patch nearby, the *neighbour*, should look more
+#   alike the closer it is.
 # - **Scoring**: slide the window over every test image and compare each window's feature with the
 #   windows of the normal training images (notebook 09).
 #
-# SWSSL trains on normal images only, so it needs no labels at all; the test images are the first
-# abnormal images it ever sees. Everything below uses the kit's `swssl_lib` and the phantoms of
-# `anomaly_lib`, which draw chest-radiograph-like images at any size, with a known lesion mask.
+# SWSSL trains on images known to be normal and nothing else: no lesion annotations, no abnormal
+# images; the test images are the first abnormal images it sees. (SAGAN, by contrast, is
+# semi-supervised: it also trains on an unlabeled pool that contains abnormal images, notebook 01.)
+# Everything below uses the kit's `swssl_lib` and the phantoms of `anomaly_lib`, which draw
+# chest-radiograph-like images at any size, with a known lesion mask.
 
 # %%
 import time
@@ -85,7 +88,6 @@ from swssl_lib.sampling import MAX_NEIGHBOUR_OFFSET
 OUT = Path("outputs") / "07_swssl_sliding_windows_and_augmentations"
 OUT.mkdir(parents=True, exist_ok=True)
 plt.rcParams.update({"font.size": 11, "figure.dpi": 90})
-
 
 
 def show(fig, name):
@@ -178,7 +180,7 @@ show(fig, "grid")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-images = image[None, None].float()  # (N=1, C=1, 1024, 1024)
+images = image[None, None].float()  # (N=1, C=1, H, W)
 windows = window_view(images, grid)  # (N, rows, cols, C, patch, patch)
 print("images ", tuple(images.shape))
 print("windows", tuple(windows.shape), "| shares memory with images:",
@@ -243,7 +245,8 @@ print(f"target similarity s(dx, dy); rows dy = 0…{MAX_NEIGHBOUR_OFFSET}, colum
 for dy in range(MAX_NEIGHBOUR_OFFSET + 1):
     print("  ".join("  self" if np.isnan(v) else f"{v:6.3f}" for v in table[dy]))
 for d in range(1, MAX_NEIGHBOUR_OFFSET + 1):
-    print(f"{d} step{'s' if d > 1 else ''} along one axis: the neighbour shares {(PATCH - d * STEP) / PATCH:.0%} of its pixels "
+    shared = (PATCH - d * STEP) / PATCH  # a shift along one axis keeps this share of the rows (or columns)
+    print(f"{d} step{'s' if d > 1 else ''} along one axis: the neighbour shares {shared:.0%} of its pixels "
           f"with the patch (patch {PATCH}, step {STEP})")
 
 # %% [markdown]
@@ -258,7 +261,7 @@ targets = np.array([neighbour_similarity(dx, dy) for dx, dy in offsets])  # (48,
 values, counts = np.unique(targets.round(3), return_counts=True)
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-im = left.imshow(table, cmap="viridis", vmin=0, vmax=0.75)
+im = left.imshow(table, cmap="viridis", vmin=0, vmax=np.nanmax(table))
 for dy in range(R + 1):
     for dx in range(R + 1):
         text = "self" if np.isnan(table[dy, dx]) else f"{table[dy, dx]:.3f}"
@@ -308,9 +311,9 @@ show(fig, "neighbour_pairs")
 # %% [markdown]
 # ### Explore: which neighbours may a cell have?
 #
-# Pick a grid cell. Every allowed neighbour start is coloured by its target; cells outside the image
-# or black would simply be missing. (Under the tests there is no widget frontend: the cell draws the
-# default once.)
+# Pick a grid cell. Every allowed neighbour start is coloured by its target; starts outside the grid
+# are missing (the sampler would also skip black cells, which this phantom does not have). Under the
+# tests there is no widget frontend: the cell draws the default once.
 
 # %%
 import ipywidgets as widgets
@@ -318,6 +321,9 @@ import ipywidgets as widgets
 from anomaly_lib.colab import enable_widgets
 
 enable_widgets()  # on Colab, switch on the widget manager ipywidgets 8 needs; elsewhere a no-op
+
+
+max_target = max(similarity_table().values())  # the colour scale's top
 
 
 def draw_neighbourhood(row=14, col=6):
@@ -331,7 +337,7 @@ def draw_neighbourhood(row=14, col=6):
             target = neighbour_similarity(n_col - col, n_row - row)
             # one STEP×STEP tile per allowed neighbour start, coloured by its target
             ax.add_patch(Rectangle((n_col * STEP, n_row * STEP), STEP, STEP, ec="k", lw=0.5,
-                                   fc=plt.cm.viridis(target / 0.75), alpha=0.8))
+                                   fc=plt.cm.viridis(target / max_target), alpha=0.8))
             ax.text(n_col * STEP + STEP / 2, n_row * STEP + STEP / 2, f"{target:.2f}", fontsize=8,
                     ha="center", va="center", color="white" if target < 0.4 else "black")
     ax.add_patch(Rectangle((left, top), PATCH, PATCH, fill=False, ec="red", lw=2.5))
@@ -411,7 +417,7 @@ lesion_share = window_view(torch.from_numpy(lesion)[None, None].float(), grid)[0
 contrast = all_windows.std(dim=(-1, -2)) * ((lesion_share > 0.15) & (lesion_share < 0.5))  # (rows, cols)
 cell = tuple(int(c) for c in np.unravel_index(int(contrast.argmax()), grid.shape))
 top, left = cell[0] * STEP, cell[1] * STEP
-patch = image[None, top : top + PATCH, left : left + PATCH]  # (1, 128, 128) uint8
+patch = image[None, top : top + PATCH, left : left + PATCH]  # (1, p, p) uint8
 print(f"patch at cell {cell}: {float(lesion_share[cell]):.0%} lesion pixels, "
       f"grey values {int(patch.min())}…{int(patch.max())}")
 
@@ -478,7 +484,7 @@ n_draws = 8
 fig, axes = plt.subplots(2, n_draws, figsize=(1.6 * n_draws, 3.8))
 for k in range(n_draws):
     for row, source in enumerate([patch, invert(patch)]):
-        picture = chest_augment(source)[0]  # (128, 128) in [-1, 1]
+        picture = chest_augment(source)[0]  # (p, p) in [-1, 1]
         axes[row, k].imshow(picture, cmap="gray", vmin=-1, vmax=1)
         axes[row, k].set_xticks([])
         axes[row, k].set_yticks([])
@@ -535,8 +541,8 @@ show(fig, "dbt_views")
 #   network to ignore *scale*. In a radiograph, scale carries meaning: a 5 mm vessel and a 2 cm
 #   nodule can look alike up to size. At test time the windows are never resized, so scale
 #   invariance buys nothing and throws information away.
-# - **The neighbour term** teaches the network that nearby patches look alike *in proportion* to
-#   their overlap, a notion of anatomy that the two views alone do not give.
+# - **The neighbour term** teaches the network that nearby patches look more alike the closer they
+#   are on the grid, a notion of anatomy that the two views alone do not give.
 #
 # The authors noted these chest AUCs (%, pediatric chest X-ray test set) in their run script
 # (`run_chest.sh` of their repository, `github.com/mazurowski-lab/swssl-for-anomaly-detection`), one

@@ -52,7 +52,6 @@ PAPER = TrainConfig()  # the authors' settings (batch size, backbone, …)
 plt.rcParams.update({"font.size": 11, "figure.dpi": 90})
 
 
-
 def show(fig, name):
     """Save the figure as OUT/name.png and display it."""
     show_figure(fig, name, OUT)
@@ -80,8 +79,8 @@ kept = [name for name, _ in resnet.named_children()][:-2]  # without avgpool and
 print("  ".join(f"backbone.{i} = {name}" for i, name in enumerate(kept)))
 
 # %% [markdown]
-# A shape table, recorded by forward hooks while four patches of the authors' size go through a randomly
-# initialised `resnet18` patch model (`pretrained=False`, so nothing is downloaded):
+# A shape table, recorded by forward hooks while four patches of the authors' size go through a
+# randomly initialised `resnet18` patch model (`pretrained=False`, so nothing is downloaded):
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -115,9 +114,9 @@ with torch.no_grad():
 # absorbs what is specific to the training objective, and the layer before it transfers better.
 
 # %%
-x = torch.rand(4, 3, 128, 128)
+x = torch.rand(4, 3, PAPER.patch_size, PAPER.patch_size)
 with torch.no_grad():
-    projection, embedding = model(x)  # (4, 512), (4, 512)
+    projection, embedding = model(x)  # (4, w), (4, w)
     assert torch.allclose(embedding, model.embed(x))  # what scoring uses
     assert torch.allclose(projection, model.projector(embedding))  # what training uses
 print("projection", tuple(projection.shape), "| embedding", tuple(embedding.shape))
@@ -145,9 +144,9 @@ for key in [*list(ours)[:2], "projector.0.weight", "projector.1.running_mean", "
     print(f"  {key:<28} {ours[key]}")
 
 # %%
-if not SMOKE:  # one forward pass of the 75M-parameter model on CPU takes a few seconds
+if not SMOKE:  # one forward pass of the wide model on a CPU takes a few seconds
     with torch.no_grad():
-        print(trace_shapes(wide.eval(), torch.zeros(2, 3, 128, 128), max_depth=1))
+        print(trace_shapes(wide.eval(), torch.zeros(2, 3, PAPER.patch_size, PAPER.patch_size), max_depth=1))
 del wide
 
 # %% [markdown]

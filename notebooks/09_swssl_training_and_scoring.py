@@ -69,7 +69,6 @@ OUT.mkdir(parents=True, exist_ok=True)
 plt.rcParams.update({"font.size": 11, "figure.dpi": 90})
 
 
-
 def show(fig, name):
     """Save the figure as OUT/name.png and display it."""
     show_figure(fig, name, OUT)
