@@ -1,7 +1,9 @@
 """The training feature bank: sliding-window features of every normal training image.
 
-Shape (N_train, channels, positions). The authors hold it in memory as float32: for the chest
-set that is 5,216 × 2048 × 784 × 4 bytes ≈ 33 GB. Here it is float16 (half that) and, given a
+Shape (N_train, channels, positions), N_train the normal training images only. The authors hold
+it in memory as float32: for the chest set's 1,349 normal training images that is
+1,349 × 2048 × 784 × 4 bytes ≈ 8.7 GB, and their scoring subtracts each test image from the whole
+bank, a temporary as large again. Here it is float16 (half that) and, given a
 ``path``, a ``.npy`` file on disk that is written image by image and read back one chunk at a
 time through ``numpy.memmap``, so memory stays flat however many training images there are.
 """
