@@ -171,11 +171,12 @@ def roc_pr_figure(labels, scores, report: RocReport | None = None, path=None, ti
     return figure
 
 
-def show_figure(figure, name: str, folder) -> Path:
+def show_figure(figure, name: str, folder) -> None:
     """Save `figure` as `folder/name.png`, then display that PNG once (for notebooks).
 
     Showing the saved PNG works the same under every matplotlib backend,
-    including the non-interactive one the tests use. Returns the PNG's path.
+    including the non-interactive one the tests use. It returns nothing, so a
+    notebook cell that ends with it shows the picture and no stray value.
     """
     from IPython.display import Image, display
 
@@ -186,4 +187,3 @@ def show_figure(figure, name: str, folder) -> Path:
 
         plt.close(figure)
     display(Image(filename=str(path)))
-    return path

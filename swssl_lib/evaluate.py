@@ -55,6 +55,8 @@ def extract_test_features(model, loader: DataLoader, patch_size: int, step_size:
         check_storable(batch, np.float16, f"test images {first}–{first + len(batch) - 1}")
         features.append(batch.half())  # (B, C, P)
         labels.append(torch.as_tensor(batch_labels))
+    if not features:
+        raise ValueError("extract_test_features: the loader yielded no test images")
     grid = WindowGrid(images.shape[-2], images.shape[-1], patch_size, step_size, include_last)
     return torch.cat(features), torch.cat(labels).numpy().astype(np.int64), grid
 

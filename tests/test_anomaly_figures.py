@@ -80,6 +80,7 @@ def test_show_figure_saves_a_png_and_displays_it(tmp_path, monkeypatch):
     monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
     figure = Figure(figsize=(2, 2))
     figure.subplots().plot([0, 1], [1, 0])
-    path = show_figure(figure, "line", tmp_path / "out")
-    assert path == tmp_path / "out" / "line.png" and path.read_bytes()[:4] == b"\x89PNG"
+    assert show_figure(figure, "line", tmp_path / "out") is None
+    path = tmp_path / "out" / "line.png"
+    assert path.read_bytes()[:4] == b"\x89PNG"
     assert len(shown) == 1 and shown[0].data == path.read_bytes()

@@ -111,3 +111,13 @@ def test_scoring_errors(scoring):
         score_reference(scoring["bank"], scoring["test"][:, :4])
     with pytest.raises(ValueError, match="k must be between 1 and the bank size 5"):
         score_patch_knn(scoring["bank"], scoring["test"], k=6)
+
+
+def test_test_features_of_an_empty_loader_are_refused():
+    from torch.utils.data import DataLoader
+
+    from swssl_lib.evaluate import extract_test_features
+
+    model = torch.nn.Conv2d(3, 4, 3)  # never called: there is nothing to extract
+    with pytest.raises(ValueError, match="no test images"):
+        extract_test_features(model, DataLoader([]), patch_size=8, step_size=4, progress=False)
