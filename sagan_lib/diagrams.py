@@ -88,9 +88,12 @@ def generator_diagram(generator: Generator, image_size: int = 64, path=None) -> 
         code_bits = mixer.in_channels - encoder.out_channels
         enc = d.box(left, row + 2.25, 3.6, 1.05, f"encoder {level}: {encoder_name}",
                     f"conv {_kernel(encoder)}, stride {encoder.stride[0]}\n→ {shapes[encoder_name]}")
-        code = d.box(left, row + 1.125, 3.6, 0.6, "append position code",
-                     f"+{code_bits} channels → {_with_channels(traced[encoder_name], mixer.in_channels)}",
-                     kind="code")
+        if code_bits:
+            code = d.box(left, row + 1.125, 3.6, 0.6, "append position code",
+                         f"+{code_bits} channels → {_with_channels(traced[encoder_name], mixer.in_channels)}",
+                         kind="code")
+        else:  # a generator built without codes
+            code = d.box(left, row + 1.125, 3.6, 0.6, "no position code", "nothing appended", kind="code")
         if mixer_name == "bn2":
             title, body = "bottleneck: bn2", f"1×1 mixer + {blocks} residual block{plural}"
         else:
@@ -156,7 +159,7 @@ def generator_diagram(generator: Generator, image_size: int = 64, path=None) -> 
     d.arrow(head.port("right"), output.port("left"), label="r")
     d.arrow(x_box.port("top"), (x_box.x, top_row + 0.95), (output.x, top_row + 0.95), output.port("top"),
             kind="residual", label="x itself: the head only learns a correction r")
-    if _codes_cancelled(generator):
+    if code_bits and _codes_cancelled(generator):
         d.label(0.1, 0.3, "Each code is constant over its window, and the InstanceNorm right after each 1×1 mixer "
                 "subtracts every channel's mean over the window:\nin this network the codes are cancelled there "
                 "(notebook 02 shows it).", ha="left", background=False)
