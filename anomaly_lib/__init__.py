@@ -3,6 +3,7 @@
 metrics      AUC, AP and operating points (``roc_report``)
 heatmaps     anomaly maps -> colour heatmaps and overlays
 figures      reconstruction / heatmap panels and ROC-PR figures
+diagrams     boxes, arrows and labels for diagrams drawn from models (``traced_shapes``)
 layouts      the Med-AD, chest and DBT folder layouts (readers and writer)
 images       parallel loading of image files as grey uint8 arrays
 phantoms     synthetic chest and breast datasets with lesion masks
