@@ -88,7 +88,6 @@ class Diagram:
         self.ax.set_ylim(0, height)
         self.ax.set_axis_off()
         self.unit = unit
-        self.kinds_used: dict[str, set[str]] = {"box": set(), "arrow": set()}
         if title is not None:
             self.ax.text(0, height, title, ha="left", va="top", fontsize=FONT_SIZE + 2,
                          fontweight="bold", gid="label")
@@ -103,7 +102,6 @@ class Diagram:
         """A rounded box centred at (x, y): a bold ``title`` line above the ``body`` lines."""
         if kind not in FILLS:
             raise ValueError(f"box kind must be one of {sorted(FILLS)}, got {kind!r}")
-        self.kinds_used["box"].add(kind)
         box = Box(x, y, width, height)
         patch = FancyBboxPatch((box.left, box.bottom), width, height, boxstyle="round,pad=0,rounding_size=0.12",
                                facecolor=FILLS[kind], edgecolor="#555555", linewidth=0.8, gid="box", zorder=2)
@@ -126,7 +124,6 @@ class Diagram:
             raise ValueError(f"arrow kind must be one of {sorted(LINES)}, got {kind!r}")
         if len(points) < 2:
             raise ValueError("an arrow needs at least two points")
-        self.kinds_used["arrow"].add(kind)
         colour, style = LINES[kind]
         codes = [PolyLine.MOVETO] + [PolyLine.LINETO] * (len(points) - 1)
         self.ax.add_patch(FancyArrowPatch(path=PolyLine(points, codes), arrowstyle="-|>", mutation_scale=11,
