@@ -199,13 +199,14 @@ def critic_diagram(critic: Discriminator, image_size: int = 64, path=None) -> Fi
                   f"conv {_kernel(critic.conv1)}\nscore map\n{shape_text(traced['conv1'])}", kind="loss")
     d.arrow(previous.port("right"), score.port("left"))
     if score_height * score_width == 1:
-        verdict = f"at {image_size}×{image_size} the score map is 1×1: one score per image, not a PatchGAN"
+        verdict = f"At {image_size}×{image_size} the score map is 1×1: one score per image, not a PatchGAN"
     else:
-        verdict = f"at {image_size}×{image_size} the score map is {score_height}×{score_width}; the losses take its mean"
+        verdict = f"At {image_size}×{image_size} the score map is {score_height}×{score_width}; the losses take its mean"
     d.label(0.1, 0.35, f"D(x) = the mean of the score map, an unbounded real number (Wasserstein critic): "
             f"higher for images that look like the normals.\n{verdict}. The features before conv1 are returned "
             f"too, but no loss uses them.", ha="left", background=False)
-    d.legend(boxes={"tensor": "input", "layer": "conv + LeakyReLU(0.01)", "loss": "score"},
+    slope = critic.main[1].negative_slope
+    d.legend(boxes={"tensor": "input", "layer": f"conv + LeakyReLU({slope:g})", "loss": "score"},
              arrows={"data": "features"}, columns=4)
     return d.finish(path)
 

@@ -95,8 +95,8 @@ def test_generator_diagram_follows_the_window_grid():
 
 
 @pytest.mark.parametrize("conv_dim, repeat_num, last, verdict", [
-    (8, 6, "(256, 1, 1)", "one score per image"),
-    (16, 5, "(256, 2, 2)", "the score map is 2×2"),
+    (8, 6, "(256, 1, 1)", "1×1: one score per image"),
+    (16, 5, "(256, 2, 2)", "the score map is 2×2; the losses take its mean"),
 ])
 def test_critic_diagram_shows_each_stride_two_layer(conv_dim, repeat_num, last, verdict):
     figure = critic_diagram(Discriminator(conv_dim=conv_dim, repeat_num=repeat_num))
