@@ -84,7 +84,7 @@ README_PALETTE = {"sagan_heatmaps.png", "sagan_roc_pr.png", "sagan_generator.png
 # With --smoke: flags that shrink each demo to seconds (they override the demo's own settings)
 SMOKE_FLAGS = {
     "sagan": ["--num_iters", "2", "--num_iters_decay", "1", "--batch_size", "4"],
-    "swssl": ["--epochs", "1", "--image_size", "128", "--patch_size", "32", "--step_size", "16",
+    "swssl": ["--epochs", "1", "--image_size", "96", "--patch_size", "32", "--step_size", "32",
               "--batch_size", "8"],
 }
 
@@ -135,6 +135,8 @@ def save_for_readme(source: Path, destination: Path, palette: bool = False,
 def run_readme_figures(args) -> int:
     """The ``readme-figures`` subcommand: both demos into a temporary folder, their figures
     copied to ``--out``, and the generator diagram drawn at the authors' size."""
+    import torch
+
     from sagan_lib import Generator
     from sagan_lib.cli import main as sagan_main
     from sagan_lib.config import SaganConfig
@@ -152,7 +154,9 @@ def run_readme_figures(args) -> int:
             print(f"--- the {name} demo ---")
             demo_main(["--mode", "demo", "--save_dir", str(save_dir), *quiet, *flags])
         diagram = Path(scratch) / "sagan_generator.png"
-        generator_diagram(Generator(), image_size=SaganConfig().image_size, path=diagram)
+        with torch.device("meta"):  # the authors' size; shapes without weights, nothing to initialise
+            generator = Generator()
+        generator_diagram(generator, image_size=SaganConfig().image_size, path=diagram)
         sources = {picture: Path(scratch) / demo / demo_file
                    for picture, (demo, demo_file) in README_DEMO_FIGURES.items()}
         sources[diagram.name] = diagram
