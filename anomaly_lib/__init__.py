@@ -3,6 +3,7 @@
 metrics      AUC, AP and operating points (``roc_report``)
 heatmaps     anomaly maps -> colour heatmaps and overlays
 figures      reconstruction / heatmap panels and ROC-PR figures
+diagrams     boxes, arrows and labels for diagrams drawn from models (``traced_shapes``)
 layouts      the Med-AD, chest and DBT folder layouts (readers and writer)
 images       any image file (PNG/TIFF 8 or 16 bits, JPEG, BMP, DICOM) -> grey uint8 arrays
 prepare      your own images, or a DBT download, -> the layouts (``python -m anomaly_lib prepare``)

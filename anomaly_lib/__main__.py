@@ -5,13 +5,18 @@ and setup cells at a fork (see ``anomaly_lib/colab.py``).
 
 ``python -m anomaly_lib prepare medad|dbt ...`` turns your own images, or a download of
 the Breast-Cancer-Screening-DBT collection, into a layout (see ``anomaly_lib/prepare.py``).
+
+``python -m anomaly_lib readme-figures [--out docs/images] [--smoke]`` regenerates every
+picture the README shows: it runs both demos and draws the generator diagram.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from .layouts import read_layout
 from .phantoms import DEFAULT_COUNTS, make_phantom_dataset
@@ -59,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     colab.add_argument("--repo", required=True, help="OWNER/REPO of your fork on GitHub")
     colab.add_argument("--root", default=".", help="the kit's top folder (default: here)")
+    readme = commands.add_parser(
+        "readme-figures", help="regenerate the README's pictures: run both demos, draw a diagram"
+    )
+    readme.add_argument("--out", default="docs/images", help="folder for the PNGs (default: docs/images)")
+    readme.add_argument(
+        "--smoke", action="store_true", help="tiny demo settings, for tests (the pictures mean nothing)"
+    )
     add_prepare_parser(commands)
     return parser
 
@@ -172,6 +184,24 @@ def run_prepare(args) -> int:
     return 0
 
 
+# README picture → (demo, the file that demo writes to its --save_dir)
+README_DEMO_FIGURES = {
+    "sagan_heatmaps.png": ("sagan", "heatmaps.png"),
+    "sagan_roc_pr.png": ("sagan", "roc_pr.png"),
+    "swssl_heatmaps.png": ("swssl", "heatmaps_patch_knn.png"),
+}
+# Pictures stored with a 256-colour palette (a third of the bytes): flat colours, and SAGAN's
+# 64×64 images drawn as blocks, look the same. The SWSSL overlays are smooth and would show
+# bands, so they are shrunk instead when they are too large.
+README_PALETTE = {"sagan_heatmaps.png", "sagan_roc_pr.png", "sagan_generator.png"}
+# With --smoke: flags that shrink each demo to seconds (they override the demo's own settings)
+SMOKE_FLAGS = {
+    "sagan": ["--num_iters", "2", "--num_iters_decay", "1", "--batch_size", "4"],
+    "swssl": ["--epochs", "1", "--image_size", "96", "--patch_size", "32", "--step_size", "32",
+              "--batch_size", "8"],
+}
+
+
 def run_colab(args) -> int:
     """The ``colab`` subcommand: rewrite GITHUB_REPO, the notebooks and the README."""
     from .colab import set_repository
@@ -191,6 +221,67 @@ def run_colab(args) -> int:
     return 0
 
 
+README_PICTURE_BYTES = 300_000  # per picture, to keep the repository small
+
+
+def save_for_readme(source: Path, destination: Path, palette: bool = False,
+                    budget: int = README_PICTURE_BYTES) -> float:
+    """Copy a PNG as RGB (the figures are on white, so alpha only costs bytes) or with a
+    256-colour ``palette``, shrunk in 10 % steps until the file fits ``budget`` bytes;
+    returns the scale it ended at."""
+    from PIL import Image
+
+    with Image.open(source) as opened:
+        image = opened.convert("RGB")
+    if palette:
+        image = image.quantize(colors=256)
+    picture, scale = image, 1.0
+    while True:
+        picture.save(destination, optimize=True)
+        if destination.stat().st_size <= budget:
+            return scale
+        scale *= 0.9
+        size = (round(image.width * scale), round(image.height * scale))
+        picture = image.resize(size, Image.Resampling.LANCZOS)
+
+
+def run_readme_figures(args) -> int:
+    """The ``readme-figures`` subcommand: both demos into a temporary folder, their figures
+    copied to ``--out``, and the generator diagram drawn at the authors' size."""
+    import torch
+
+    from sagan_lib import Generator
+    from sagan_lib.cli import main as sagan_main
+    from sagan_lib.config import SaganConfig
+    from sagan_lib.diagrams import generator_diagram
+    from swssl_lib.cli import main as swssl_main
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    demos = {"sagan": (sagan_main, ["--quiet"]), "swssl": (swssl_main, ["--no-progress"])}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, (demo_main, quiet) in demos.items():
+            save_dir = Path(scratch) / name
+            flags = SMOKE_FLAGS[name] if args.smoke else []
+            print(f"--- the {name} demo ---")
+            demo_main(["--mode", "demo", "--save_dir", str(save_dir), *quiet, *flags])
+        diagram = Path(scratch) / "sagan_generator.png"
+        with torch.device("meta"):  # the authors' size; shapes without weights, nothing to initialise
+            generator = Generator()
+        generator_diagram(generator, image_size=SaganConfig().image_size, path=diagram)
+        sources = {picture: Path(scratch) / demo / demo_file
+                   for picture, (demo, demo_file) in README_DEMO_FIGURES.items()}
+        sources[diagram.name] = diagram
+        scales = {out / picture: save_for_readme(source, out / picture, palette=picture in README_PALETTE)
+                  for picture, source in sources.items()}
+    print(f"\nREADME pictures in {time.perf_counter() - started:.0f} s:")
+    for path, scale in scales.items():
+        shrunk = f", shrunk to {scale:.0%} to stay under {README_PICTURE_BYTES // 1000} kB" if scale < 1 else ""
+        print(f"  {path}  ({path.stat().st_size / 1000:.0f} kB{shrunk})")
+    return 0
+
+
 def main(argv=None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -198,6 +289,8 @@ def main(argv=None) -> int:
         return run_colab(args)
     if args.command == "prepare":
         return run_prepare(args)
+    if args.command == "readme-figures":
+        return run_readme_figures(args)
     started = time.perf_counter()
     try:
         out_dir = make_phantom_dataset(
