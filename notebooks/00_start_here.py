@@ -181,6 +181,24 @@ rows = [
 display(Markdown("\n".join(rows)))
 
 # %% [markdown]
+# Here are both methods as data flows, drawn by the kit from its own objects at the authors' settings:
+# one SAGAN training iteration, then one SWSSL training step. Notebooks 04 and 08 take each apart.
+
+# %%
+import torch
+
+from sagan_lib.diagrams import training_diagram
+from swssl_lib import PatchModel, WindowGrid
+from swssl_lib.diagrams import training_step_diagram
+
+show(training_diagram(sagan), "sagan_training_iteration")  # the authors' settings (SaganConfig())
+
+with torch.device("meta"):  # shapes without numbers: a full-size model costs nothing to build
+    swssl_model = PatchModel(backbone=swssl.backbone, pretrained=False)
+grid = WindowGrid(*swssl.image_size, swssl.patch_size, swssl.step_size)
+show(training_step_diagram(swssl_model, grid, category=swssl.category), "swssl_training_step")
+
+# %% [markdown]
 # ## 3. A tour of the kit
 #
 # | package | what it is |

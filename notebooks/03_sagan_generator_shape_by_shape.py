@@ -104,6 +104,15 @@ print(f"conv_dim {d}, {blocks} residual blocks in the bottleneck, {G.num_memory}
 print(f"{sum(p.numel() for p in G.parameters()):,} parameters")
 
 # %% [markdown]
+# Before we walk through it block by block, here is the whole network drawn from `G` itself: every
+# shape is traced, and each box carries the attribute name the next sections call.
+
+# %%
+from sagan_lib.diagrams import generator_diagram
+
+show_figure(generator_diagram(G), "generator_diagram", OUT)
+
+# %% [markdown]
 # ## 3. Stem: `layer1`
 #
 # A 7×7 convolution lifts the single grey channel to `conv_dim` feature channels at full

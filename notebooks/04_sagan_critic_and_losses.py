@@ -117,6 +117,15 @@ print(trace_shapes(D_full, normal[:1]))
 print(f"\ncritic parameters: {sum(p.numel() for p in D_full.parameters()):,}")
 
 # %% [markdown]
+# The same critic as a picture, drawn from `D_full`: each box is one of the traced layers above, its
+# height the spatial size.
+
+# %%
+from sagan_lib.diagrams import critic_diagram
+
+show_figure(critic_diagram(D_full), "critic_diagram", OUT)
+
+# %% [markdown]
 # ## 3. Why a Wasserstein critic
 #
 # A classic GAN discriminator ends in a sigmoid and outputs $P(\text{real})$; once it separates
@@ -327,6 +336,15 @@ for _ in range(4):
     steps = "critic + generator" if "G/loss" in losses else "critic only"
     print(f"iteration {i}: {steps:<18}  L_D = {losses['D/loss']:9.3f}"
           + (f"   L_G = {losses['G/loss']:7.3f}" if "G/loss" in losses else ""))
+
+# %% [markdown]
+# One iteration of this trainer as a picture, drawn from its `config`: which batch goes through G,
+# which losses it feeds, and which network each gradient updates.
+
+# %%
+from sagan_lib.diagrams import training_diagram
+
+show_figure(training_diagram(config), "training_iteration", OUT)
 
 # %% [markdown]
 # ## 8. What the kit's loop does differently (same maths, less work)

@@ -495,6 +495,21 @@ fig.tight_layout()
 show(fig, "two_views")
 
 # %% [markdown]
+# Where this notebook's pieces go: one training step at the authors' setting, drawn from an
+# authors'-size model on the meta device (shapes, no weights) and its window grid. Notebook 08 covers
+# the network and the loss on the right.
+
+# %%
+from swssl_lib import PatchModel, TrainConfig
+from swssl_lib.diagrams import training_step_diagram
+
+authors = TrainConfig()  # the authors' image size, patch, step and backbone
+with torch.device("meta"):  # shapes only: nothing is allocated or initialised
+    authors_model = PatchModel(backbone=authors.backbone, pretrained=False)
+authors_grid = WindowGrid(*authors.image_size, authors.patch_size, authors.step_size)
+show(training_step_diagram(authors_model, authors_grid), "training_step")
+
+# %% [markdown]
 # ## 8. The DBT recipe
 #
 # For breast tomosynthesis the authors blur **every** view, never solarise, and normalise with the

@@ -150,6 +150,18 @@ if not SMOKE:  # one forward pass of the wide model on a CPU takes a few seconds
 del wide
 
 # %% [markdown]
+# Notebook 07's training step again, now drawn from this notebook's resnet18 `model`: the boxes are the
+# same and only the widths change, because the diagram reads them from the model.
+
+# %%
+from swssl_lib import TrainConfig, WindowGrid
+from swssl_lib.diagrams import training_step_diagram
+
+authors = TrainConfig()  # the authors' image size, patch and step
+show(training_step_diagram(model, WindowGrid(*authors.image_size, authors.patch_size, authors.step_size)),
+     "training_step")
+
+# %% [markdown]
 # ## 3. The twin loss, term by term
 #
 # One training step feeds three batches through the model: view 1, view 2 (the inverted patch) and

@@ -233,7 +233,17 @@ show(fig, "loss_curve")
 # (not the projection) is stored: a bank of shape $(N_\text{train}, C, P)$ with $C$ channels (the
 # model's width) and $P$ window positions (the grid's).
 #
-# How large is it for the paper's setting? The count comes from `CHEST_XRAY_COUNTS`, the width from
+# This run's whole evaluation as a picture, drawn from the trained `model`, its window grid and its
+# number of normal training images: both kinds of image go through the same windows and backbone, the
+# training features form the bank, and the two scorings compare a test image with it.
+
+# %%
+from swssl_lib.diagrams import evaluation_diagram
+
+show(evaluation_diagram(model, WindowGrid(SIZE, SIZE, PATCH, STEP), n_train=len(train_images)), "evaluation")
+
+# %% [markdown]
+# How large is the bank for the paper's setting? The count comes from `CHEST_XRAY_COUNTS`, the width from
 # the model (built on PyTorch's `meta` device: shapes only, no weights, no memory, instant) and the
 # positions from the `WindowGrid`:
 
