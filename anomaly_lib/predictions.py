@@ -164,7 +164,7 @@ def write_predictions(save_dir, files, scores, images, pixel_map, threshold, sca
         writer.writerow(["file", "score"] + (["decision"] if threshold else []) + ["overlay"])
         for i, path in enumerate(files):
             decision = ["abnormal" if abnormal[i] else "normal"] if threshold else []
-            writer.writerow([str(path), f"{scores[i]:.6g}", *decision, f"overlays/{names[i]}"])
+            writer.writerow([str(path), f"{scores[i]:.9g}", *decision, f"overlays/{names[i]}"])
 
     order = np.argsort(-scores, kind="stable")
     rows = list(order) if len(order) <= OVERVIEW_HIGHEST + OVERVIEW_LOWEST else \
