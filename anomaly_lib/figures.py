@@ -74,7 +74,7 @@ def add_scale_colourbar(figure: Figure, axes, scale: HeatScale, label: str = "an
 
 def reconstruction_panel(
     images, reconstructions, anomaly_maps, titles=None, path=None, value_range=(-1, 1),
-    scale: HeatScale | None = None,
+    scale: HeatScale | None = None, scale_label: str = "pixel anomaly |x − G(x)| / 2",
 ) -> Figure:
     """One row per image: input | reconstruction | difference | overlay.
 
@@ -106,7 +106,7 @@ def reconstruction_panel(
         axes[row, 2].imshow(anomaly_map, cmap="inferno", vmin=map_min, vmax=map_max)
         axes[row, 3].imshow(overlay_heatmap(image, anomaly_map, value_range=value_range, scale=scale))
     if scale is not None:
-        add_scale_colourbar(figure, axes[:, 3], scale, "pixel anomaly |x − G(x)| / 2")
+        add_scale_colourbar(figure, axes[:, 3], scale, scale_label)
     if path is not None:
         _save(figure, path)
     return figure

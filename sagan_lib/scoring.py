@@ -95,6 +95,7 @@ def save_figures(generator, test_set, result: TestScores, save_dir, num_patch: i
     titles = [f"{'abnormal' if labels[i] else 'normal'} · score {result.image_scores[i]:.4f}" for i in chosen]
     # one colour scale for all overlays, the authors' cutoff in the middle (anomaly_lib.heatmaps.HeatScale)
     scale = shared_scale(result.report.authors_cutoff.threshold, largest=float(maps.max()))
-    figure = reconstruction_panel(images, reconstructions, maps, titles=titles, path=paths["panel"], scale=scale)
+    figure = reconstruction_panel(images, reconstructions, maps, titles=titles, path=paths["panel"], scale=scale,
+                                  scale_label="pixel anomaly |x − G(x)| / 2; threshold: the authors' cutoff")
     plt.close(figure)
     return paths
