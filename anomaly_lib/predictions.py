@@ -171,10 +171,8 @@ def write_predictions(save_dir, files, scores, images, pixel_map, threshold, sca
         list(order[:OVERVIEW_HIGHEST]) + list(order[-OVERVIEW_LOWEST:])
     titles = [f"{Path(files[i]).name[:28]}\nscore {scores[i]:.4g}"
               + (f" · {'abnormal' if abnormal[i] else 'normal'}" if threshold else "") for i in rows]
-    figure = heatmap_panel(images[rows], np.stack([pixel_map(i) for i in rows]), titles=titles,
-                           path=save_dir / "overview.png", value_range=(0, 255), scale=scale,
-                           scale_label=scale_label)
-    figure.clear()
+    heatmap_panel(images[rows], np.stack([pixel_map(i) for i in rows]), titles=titles,
+                  path=save_dir / "overview.png", scale=scale, scale_label=scale_label)
 
     summary = {
         **info,

@@ -163,6 +163,11 @@ def check_paths(args) -> None:
         raise ValueError("--mode test needs --checkpoint (e.g. runs/swssl/last.pt)")
     if args.checkpoint and not Path(args.checkpoint).is_file():
         raise FileNotFoundError(f"--checkpoint {args.checkpoint} is not a file")
+    check_numbers(args)
+
+
+def check_numbers(args) -> None:
+    """The scoring and loading flags that must be at least some number."""
     for flag, smallest in (("k", 1), ("eval_batch_size", 1), ("window_chunk", 1), ("num_workers", 0),
                            ("val_holdout", 0)):
         if getattr(args, flag) < smallest:
@@ -196,6 +201,7 @@ def run(args, log=print) -> dict:
     if args.mode == "predict":
         from .predict import run_predict
 
+        check_numbers(args)
         return run_predict(args, vars(build_parser().parse_args([])), log=log)
     args.scoring = args.scoring or "reference"
     check_paths(args)
