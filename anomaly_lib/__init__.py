@@ -1,9 +1,12 @@
 """Method-agnostic tools shared by the SAGAN and SWSSL parts of the course kit.
 
 metrics      AUC, AP and operating points (``roc_report``)
-heatmaps     anomaly maps -> colour heatmaps and overlays
+heatmaps     anomaly maps -> colour heatmaps and overlays, on their own or one shared scale
 figures      reconstruction / heatmap panels and ROC-PR figures
 diagrams     boxes, arrows and labels for diagrams drawn from models (``traced_shapes``)
+calibration  held-out normal images and their stored scores (``calibration.json``)
+thresholds   decision thresholds from held-out scores, a test report, or a number
+predictions  ``--mode predict``: its flags, inputs, CSV, overlays and summary
 layouts      the Med-AD, chest and DBT folder layouts (readers and writer)
 images       any image file (PNG/TIFF 8 or 16 bits, JPEG, BMP, DICOM) -> grey uint8 arrays
 prepare      your own images, or a DBT download, -> the layouts (``python -m anomaly_lib prepare``)
@@ -19,7 +22,14 @@ device       device choice and smoke-test mode
 from .checkpoints import atomic_save, capture_rng_state, restore_rng_state
 from .device import describe_device, pick_device, smoke_mode
 from .figures import heatmap_panel, reconstruction_panel, roc_pr_figure
-from .heatmaps import jet_heatmap, normalize_map, overlay_heatmap, to_uint8_gray
+from .heatmaps import (
+    HeatScale,
+    jet_heatmap,
+    normalize_map,
+    overlay_heatmap,
+    shared_scale,
+    to_uint8_gray,
+)
 from .images import ImageLoadError, as_height_width, load_grayscale, read_frames, read_grey
 from .layouts import (
     IMAGE_EXTENSIONS,
@@ -44,6 +54,7 @@ from .shapes import ShapeRow, ShapeTrace, trace_shapes
 
 __all__ = [
     "DEFAULT_COUNTS",
+    "HeatScale",
     "IMAGE_EXTENSIONS",
     "ImageLoadError",
     "OperatingPoint",
@@ -78,6 +89,7 @@ __all__ = [
     "restore_rng_state",
     "roc_pr_figure",
     "roc_report",
+    "shared_scale",
     "smoke_mode",
     "to_uint8_gray",
     "trace_shapes",

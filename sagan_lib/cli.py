@@ -1,4 +1,4 @@
-"""`python -m sagan_lib`: train, test, or run the demo.
+"""`python -m sagan_lib`: train, test, predict on new images, or run the demo.
 
 Flag names and defaults follow the authors' `main.py`, so the paper's commands
 work, e.g. `python -m sagan_lib --dataset rsna --mode train --image_size 64 --device 0`
@@ -12,6 +12,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from anomaly_lib.cli import add_debug_flag, run_command
+from anomaly_lib.predictions import add_predict_flags, check_predict_flags
 
 from .config import SaganConfig
 
@@ -25,7 +26,9 @@ HELP = {
                  "anomalies, no test labels) or test (the authors' choice: leaks test labels)",
     "lr_decay": "linear (reaches 0 at num_iters) or reference (the authors' tiny steps)",
     "keep_last": "iteration snapshots {N}-G.ckpt of this run kept on disk; 0 keeps all",
-    "val_holdout": "labeled normals held out for synthetic-val; 0: 10%%, at least 8",
+    "holdout": "split: hold out the last VAL_HOLDOUT labeled normals from training, for synthetic-val and "
+               "predict's --specificity; reference: train on all, as the authors",
+    "val_holdout": "labeled normals held out with --holdout split; 0: 10%%, at least 8",
     "device": "auto (cuda, then mps, then cpu), cpu, cuda, mps, or a GPU number as in the authors' flags",
     "amp": "bfloat16 autocast on CUDA",
     "channels_last": "channels-last memory format on CUDA",
@@ -37,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     """One flag per SaganConfig field; a flag left out is absent from the parsed args (SUPPRESS),
     so every flag given, 0 and False included, reaches the config."""
     parser = argparse.ArgumentParser(prog="python -m sagan_lib", description="SAGAN anomaly detection")
-    parser.add_argument("--mode", choices=["train", "test", "demo"], default="train")
+    parser.add_argument("--mode", choices=["train", "test", "predict", "demo"], default="train")
     for field in fields(SaganConfig):
         flag, kind = f"--{field.name}", TYPES.get(field.type, str)
         text = f"{HELP.get(field.name, '')} (default: {field.default})".lstrip()
@@ -52,9 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow_overlap", action="store_true",
                         help="run even if data.json lists an image in a training and a test split (a leak)")
     parser.add_argument("--test_iters", type=int, help="test MODEL_SAVE_DIR/{test_iters}-G.ckpt")
-    parser.add_argument("--checkpoint", help="generator weights to test: ours or the authors' SAGAN_G_*.ckpt")
+    parser.add_argument("--checkpoint", help="generator weights to test or predict with: ours or the authors' "
+                                             "SAGAN_G_*.ckpt")
     parser.add_argument("--report_json", help="write the test report (AUC, AP, cutoffs) to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_predict_flags(parser)
     add_debug_flag(parser)
     return parser
 
@@ -96,6 +101,7 @@ def run_train(config: SaganConfig, resume: bool = False, progress: bool = True, 
 
     Returns the trainer. A folder holding another run is refused unless `resume` or `overwrite`.
     """
+    from anomaly_lib.calibration import heldout_count
     from anomaly_lib.device import pick_device
     from anomaly_lib.layouts import read_medad
     from anomaly_lib.runs import claim_run_folder
@@ -112,15 +118,14 @@ def run_train(config: SaganConfig, resume: bool = False, progress: bool = True, 
         raise FileNotFoundError(f"--resume: no checkpoint to resume from at {checkpoint}")
     with claim_run_folder(config.model_save_dir, RUN_FILES, resume, overwrite, [config.sample_dir]):
         root = checked_splits(config, allow_overlap)
-        holdout = 0
-        if config.select_on == "synthetic-val":  # default: 10% of the labeled normals, at least 8
-            holdout = config.val_holdout or max(8, len(read_medad(root)["train_normal"]) // 10)
+        holdout = heldout_count(len(read_medad(root)["train_normal"]), config.holdout, config.val_holdout)
         train_set = MedADTrainSet(root, config.image_size, config.ar, config.core_percent, holdout, progress)
         test_set = MedADTestSet(root, config.image_size, progress=progress) if config.select_on == "test" else None
         trainer = SaganTrainer(config, train_set, test_set)
         if resume:
             trainer.load()
-        print(f"training SAGAN on {root} ({len(train_set)} normal/unlabeled pairs) on {trainer.device}")
+        print(f"training SAGAN on {root} ({len(train_set)} normal/unlabeled pairs, "
+              f"{len(train_set.heldout_normals)} labeled normals held out) on {trainer.device}")
         trainer.train(progress=progress)
     return trainer
 
@@ -173,6 +178,12 @@ def main(argv=None) -> int:
 
 def run(args) -> None:
     progress = not args.quiet
+    check_predict_flags(args)
+    if args.mode == "predict":
+        from .predict import run_predict
+
+        run_predict(args, progress)
+        return
     if args.mode == "demo":
         from .demo import run_demo
 

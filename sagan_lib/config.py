@@ -40,7 +40,10 @@ class SaganConfig:
     keep_last: int = 3  # iteration snapshots kept on disk (0 keeps all)
     # Model selection: last | synthetic-val | test (leaks test labels, as the authors)
     select_on: str = "last"
-    val_holdout: int = 0  # labeled normals held out for synthetic-val (0: 10%, at least 8)
+    # Labeled normals held out of training, for synthetic-val and for predict's --specificity:
+    # split (the last val_holdout of them; 0: 10%, at least 8) | reference (none, as the authors)
+    holdout: str = "split"
+    val_holdout: int = 0
     # Paths
     model_save_dir: str = "sagan/models"
     sample_dir: str = "sagan/samples"
@@ -90,6 +93,9 @@ class SaganConfig:
         yield "core_percent", "in (0, 1]", 0 < self.core_percent <= 1
         yield "dataset", "rsna, vincxr, lag or folder", self.dataset in ("rsna", "vincxr", "lag", "folder")
         yield "select_on", "last, synthetic-val or test", self.select_on in ("last", "synthetic-val", "test")
+        yield "holdout", "split or reference", self.holdout in ("split", "reference")
+        yield ("select_on", "last or test with holdout='reference' (synthetic-val needs held-out normals)",
+               not (self.select_on == "synthetic-val" and self.holdout == "reference"))
         yield "lr_decay", "linear or reference", self.lr_decay in ("linear", "reference")
 
     def to_dict(self) -> dict:

@@ -54,7 +54,10 @@ from .synthetic_anomaly import paste_anomalies, pick_sources
 from .windows import from_windows, to_windows
 
 # The files a run writes to model_save_dir, its resume checkpoint first (see anomaly_lib.runs).
-RUN_FILES = ("last.ckpt", "best-G.ckpt", "[0-9]*-G.ckpt")
+RUN_FILES = ("last.ckpt", "best-G.ckpt", "[0-9]*-G.ckpt", "calibration.json")
+# What predict needs to build the generator and prepare its inputs, stored in calibration.json.
+PREDICT_SETTINGS = ("image_size", "num_patch", "g_conv_dim", "g_repeat_num")
+SCORING = "mean_difference"  # SAGAN's one image score, mean |x − G(x)| / 2
 # Settings that change the networks' shapes: a checkpoint only resumes with the same values.
 NETWORK_FIELDS = ("image_size", "num_patch", "g_conv_dim", "d_conv_dim", "g_repeat_num", "d_repeat_num")
 
@@ -265,6 +268,7 @@ class SaganTrainer:
         if improved:
             self.best = {"iteration": self.iteration, "auc": report.auc, "ap": report.ap}
             atomic_save(self.G.state_dict(), Path(cfg.model_save_dir) / "best-G.ckpt")
+            self.record_heldout_scores("best-G.ckpt")
 
     # ------------------------------------------------------------------ files
     @property
@@ -293,6 +297,7 @@ class SaganTrainer:
         }
         atomic_save(state, self.checkpoint_path)
         self.own_checkpoint = self.checkpoint_path.resolve()
+        self.record_heldout_scores(self.checkpoint_path.name)
         for name in pruned:  # after last.ckpt stopped listing them
             (folder / name).unlink(missing_ok=True)
         return self.checkpoint_path
@@ -339,6 +344,24 @@ class SaganTrainer:
         restore_rng_state(state["rng"])
         self.own_checkpoint = path.resolve()
         self.log(f"resumed from {path} at iteration {self.iteration}")
+
+    def record_heldout_scores(self, checkpoint_name: str):
+        """Score the held-out labeled normals with G and store them for `checkpoint_name` in
+        `model_save_dir/calibration.json` (`anomaly_lib.calibration`); nothing without held-out normals."""
+        from anomaly_lib.calibration import update_calibration, weights_fingerprint
+
+        heldout = getattr(self.train_set, "heldout_normals", ())
+        if not len(heldout):
+            return None
+        images = to_model_range(heldout).unsqueeze(1).to(self.device)  # (V, 1, H, W)
+        scores = score_images(self.G, images, self.config.num_patch).cpu().tolist()
+        entry = {"checkpoint": checkpoint_name, "weights": weights_fingerprint(self.G.state_dict()),
+                 "iteration": self.iteration, "scores": {SCORING: scores}}
+        settings = {**{name: getattr(self.config, name) for name in PREDICT_SETTINGS},
+                    "resize": "bilinear", "value_range": [-1, 1]}  # as MedADTestSet
+        files = [str(Path(path).resolve()) for path in self.train_set.heldout_paths]
+        return update_calibration(self.config.model_save_dir, entry, method="sagan", settings=settings,
+                                  heldout_files=files, scoring=SCORING)
 
     def save_samples(self) -> Path:
         """A PNG grid: unlabeled inputs (top) and their reconstructions (bottom)."""

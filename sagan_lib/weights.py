@@ -53,6 +53,11 @@ def load_generator_checkpoint(path, map_location="cpu", **config) -> Generator:
     missing, unexpected and wrongly shaped keys, with the configuration the file's shapes suggest.
     """
     checkpoint = load_checkpoint_file(path, map_location=map_location, what="generator checkpoint")
+    return generator_from_checkpoint(checkpoint, path, **config)
+
+
+def generator_from_checkpoint(checkpoint, path, **config) -> Generator:
+    """`load_generator_checkpoint` for a checkpoint already loaded from `path`."""
     state = _generator_state(checkpoint, path)
     if "config" in config and isinstance(config["config"], dict):
         config = config.pop("config")

@@ -1,4 +1,4 @@
-"""``python -m swssl_lib``: train, test or demo SWSSL from the command line.
+"""``python -m swssl_lib``: train, test, predict with or demo SWSSL from the command line.
 
 The flag names follow the authors' script (``--dataset_path``, ``--category``,
 ``--batch_size``, ``--patch_size``, ``--step_size``, ``--lr``, ``--epochs``, ...).
@@ -14,9 +14,11 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from anomaly_lib.calibration import HOLDOUT_CHOICES, heldout_count
 from anomaly_lib.cli import add_debug_flag, run_command
 from anomaly_lib.device import describe_device, pick_device
 from anomaly_lib.layouts import read_chest, read_dbt
+from anomaly_lib.predictions import add_predict_flags, check_predict_flags
 from anomaly_lib.runs import check_writable, claim_run_folder
 from anomaly_lib.splits import check_splits
 
@@ -24,6 +26,7 @@ from .data import DEFAULT_IMAGE_SIZES, NORMALIZATIONS, SWSSLDataset, read_images
 from .evaluate import SCORINGS, evaluate
 from .model import PatchModel
 from .outputs import save_figures, write_report
+from .predict import record_run_setup, run_settings
 from .train import (
     RUN_FILES,
     SELECTIONS,
@@ -44,6 +47,8 @@ sliding window of a test image against the windows of the training images.
   python -m swssl_lib --mode demo                        # phantoms, ~3 minutes on a CPU
   python -m swssl_lib --dataset_path data/chest_xray --category chest
   python -m swssl_lib --mode test --dataset_path data/chest_xray --checkpoint runs/swssl/last.pt
+  python -m swssl_lib --mode predict --checkpoint runs/swssl/last.pt --input new_images/ --save_dir out \
+      --specificity 0.95
 """
 
 EPILOG = """\
@@ -51,7 +56,9 @@ Differences from the authors' code (use the options on the right to reproduce th
   * views, neighbours, training and test images are all normalised the same way
     (--normalization reference: only the two views are normalised, as the authors do);
   * the model after the last epoch is kept (--selection test: keep the best TEST AUC,
-    as the authors do; this uses test labels to choose the model).
+    as the authors do; this uses test labels to choose the model);
+  * the last 10 %% of the normal training images (at least 8) are held out of training and of
+    the feature bank, to set thresholds without labels (--holdout reference: train on all).
 """
 
 
@@ -59,9 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m swssl_lib", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     run = parser.add_argument_group("what to run")
-    run.add_argument("--mode", "--phase", dest="mode", choices=["train", "test", "demo"], default="train",
-                     help="train (then evaluate), test a checkpoint, or a small demo on phantoms "
-                          "(--phase is the authors' name)")
+    run.add_argument("--mode", "--phase", dest="mode", choices=["train", "test", "predict", "demo"],
+                     default="train", help="train (then evaluate), test a checkpoint, predict on new images "
+                                           "with one, or a small demo on phantoms (--phase is the authors' name)")
     run.add_argument("--dataset_path", help="dataset root (chest or DBT layout; see swssl_lib/README.md)")
     run.add_argument("--category", choices=sorted(DEFAULT_IMAGE_SIZES), default="chest")
     run.add_argument("--save_dir", default=None,
@@ -85,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--step_size", type=int, default=32)
     data.add_argument("--normalization", choices=NORMALIZATIONS, default="default",
                       help="default: everything normalised alike; reference: as the authors")
+    data.add_argument("--holdout", choices=HOLDOUT_CHOICES, default="split",
+                      help="split: hold the last VAL_HOLDOUT normal training images out of training and of the "
+                           "bank, to set thresholds without labels (--mode predict --specificity); "
+                           "reference: train on all, as the authors")
+    data.add_argument("--val_holdout", type=int, default=0,
+                      help="normal training images held out with --holdout split; 0: 10%%, at least 8")
     data.add_argument("--preload", action=argparse.BooleanOptionalAction, default=True,
                       help="hold all images in memory as uint8 (chest: ~5.5 GB at 1024²); "
                            "--no-preload reads them from disk when needed")
@@ -108,8 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--loss_variant", choices=["paper", "notebook"], default="paper")
 
     score = parser.add_argument_group("scoring")
-    score.add_argument("--scoring", choices=[*SCORINGS, "both"], default="reference",
-                       help="reference (the authors'), patch_knn (gives heatmaps) or both")
+    score.add_argument("--scoring", choices=[*SCORINGS, "both"], default=None,
+                       help="reference (the authors'; the default), patch_knn (gives heatmaps) or both; "
+                            "--mode predict decides on one, patch_knn unless given")
     score.add_argument("--k", type=int, default=1, help="neighbours for patch_knn")
     score.add_argument("--eval_batch_size", type=int, default=4, help="full images per batch")
     score.add_argument("--window_chunk", type=int, default=64, help="windows per model call")
@@ -117,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also use the last window start per axis (the authors skip it)")
     score.add_argument("--bank_in_memory", action="store_true",
                        help="keep the training feature bank in RAM instead of SAVE_DIR/feature_bank.npy")
+    add_predict_flags(parser)
     add_debug_flag(parser)
     return parser
 
@@ -148,7 +163,13 @@ def check_paths(args) -> None:
         raise ValueError("--mode test needs --checkpoint (e.g. runs/swssl/last.pt)")
     if args.checkpoint and not Path(args.checkpoint).is_file():
         raise FileNotFoundError(f"--checkpoint {args.checkpoint} is not a file")
-    for flag, smallest in (("k", 1), ("eval_batch_size", 1), ("window_chunk", 1), ("num_workers", 0)):
+    check_numbers(args)
+
+
+def check_numbers(args) -> None:
+    """The scoring and loading flags that must be at least some number."""
+    for flag, smallest in (("k", 1), ("eval_batch_size", 1), ("window_chunk", 1), ("num_workers", 0),
+                           ("val_holdout", 0)):
         if getattr(args, flag) < smallest:
             raise ValueError(f"--{flag} must be ≥ {smallest}, got {getattr(args, flag)}")
 
@@ -159,11 +180,14 @@ def check_data(args, config: TrainConfig) -> None:
     splits = {"chest": read_chest, "dbt": read_dbt}[args.category](args.dataset_path)
     check_splits({name: splits[name] for name in ("train_normal", "test_normal", "test_abnormal")},
                  args.allow_overlap)
+    n_heldout = heldout_count(len(splits["train_normal"]), args.holdout, args.val_holdout)
+    n_train = len(splits["train_normal"]) - n_heldout
     if args.mode == "train" and config.epochs > 0:
-        check_batch_fits(len(splits["train_normal"]), config.batch_size)
-    if "patch_knn" in scorings(args) and args.k > len(splits["train_normal"]):
-        raise ValueError(f"--k {args.k} is more than the {len(splits['train_normal'])} training images to "
-                         "take neighbours from")
+        check_batch_fits(n_train, config.batch_size)
+    # training scores its held-out normals with patch_knn too, whichever scoring the test uses
+    uses_knn = "patch_knn" in scorings(args) or (args.mode == "train" and n_heldout > 0)
+    if uses_knn and args.k > n_train:
+        raise ValueError(f"--k {args.k} is more than the {n_train} training images to take neighbours from")
 
 
 def run(args, log=print) -> dict:
@@ -171,8 +195,15 @@ def run(args, log=print) -> dict:
 
     Everything that can be checked without reading images is checked first: the flags, the
     device, the checkpoint, repeated or leaked images, and the output folder, which is then
-    held for this run (``anomaly_lib.runs``).
+    held for this run (``anomaly_lib.runs``). ``--mode predict`` goes to ``swssl_lib.predict``.
     """
+    check_predict_flags(args)
+    if args.mode == "predict":
+        from .predict import run_predict
+
+        check_numbers(args)
+        return run_predict(args, vars(build_parser().parse_args([])), log=log)
+    args.scoring = args.scoring or "reference"
     check_paths(args)
     save_dir = Path(args.save_dir or "runs/swssl")
     size = image_size(args)
@@ -215,11 +246,16 @@ def train_or_test(args, config: TrainConfig, save_dir: Path, device, resuming: b
         log(f"{'starting from' if args.mode == 'train' else 'testing'} the weights in {args.checkpoint}")
 
     load = dict(preload=args.preload, progress=args.progress)
-    train_images = read_images(args.dataset_path, args.category, "train", size, **load)
+    normal_images = read_images(args.dataset_path, args.category, "train", size, **load)
     test_images = read_images(args.dataset_path, args.category, "test", size, **load)
-    log(f"{len(train_images)} normal training images; {len(test_images)} test images "
-        f"({sum(test_images.labels)} abnormal)")
+    # the last normals are held out of training and of the bank (anomaly_lib.calibration)
+    keep = len(normal_images) - heldout_count(len(normal_images), args.holdout, args.val_holdout)
+    train_images, heldout_images = normal_images.take(slice(None, keep)), normal_images.take(slice(keep, None))
+    log(f"{len(train_images)} normal training images ({len(heldout_images)} more held out, --holdout "
+        f"{args.holdout}); {len(test_images)} test images ({sum(test_images.labels)} abnormal)")
     train_full, test_full = full_loader(train_images, args), full_loader(test_images, args)
+    training = args.mode == "train"
+    heldout_full = full_loader(heldout_images, args) if training and len(heldout_images) else None
     bank_path = None if args.bank_in_memory else save_dir / "feature_bank.npy"
     evaluations = {}
 
@@ -227,8 +263,11 @@ def train_or_test(args, config: TrainConfig, save_dir: Path, device, resuming: b
         result = evaluate(model, train_full, test_full, args.patch_size, args.step_size,
                           scorings=scorings(args), k=args.k, bank_path=bank_path,
                           chunk_size=args.window_chunk, include_last=args.include_last_window,
-                          progress=args.progress)
+                          progress=args.progress, heldout_loader=heldout_full)
         evaluations["latest"] = result
+        if training:  # what --mode predict needs, beside the checkpoint
+            record_run_setup(save_dir, model, result, run_settings(args, config), train_images.paths,
+                             heldout_images.paths, bank_path)
         return result.reports[scorings(args)[0]].auc
 
     report = {"mode": args.mode, "settings": vars(args), "device": describe_device(device)}

@@ -60,6 +60,11 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.paths)
 
+    def take(self, part: slice) -> ImageSet:
+        """The images in ``part`` as a set of their own (sharing the pixels)."""
+        pixels = None if self.pixels is None else self.pixels[part]
+        return ImageSet(self.paths[part], self.labels[part], self.size, pixels)
+
     def image(self, index: int) -> torch.Tensor:
         """Image ``index`` as uint8 (H, W)."""
         if self.pixels is not None:

@@ -34,6 +34,7 @@ class Evaluation:
     grid: WindowGrid
     patch_maps: torch.Tensor | None = None  # (M, rows, cols) from patch_knn
     extra: dict = field(default_factory=dict)
+    heldout_scores: dict[str, list] | None = None  # scoring → scores of held-out normal images
 
     def as_dict(self) -> dict:
         return {name: report.as_dict() for name, report in self.reports.items()}
@@ -73,10 +74,13 @@ def evaluate(
     chunk_size: int = 64,
     include_last: bool = False,
     progress: bool = True,
+    heldout_loader: DataLoader | None = None,
 ) -> Evaluation:
     """Score every test image against the training bank; one ROC report per scoring.
 
     ``bank_path`` puts the bank on disk (float16 ``.npy``); without it the bank is in memory.
+    ``heldout_loader``: normal images kept out of training and of the bank; they are scored with
+    both scorings into ``heldout_scores``, for thresholds without labels (``anomaly_lib.calibration``).
     """
     unknown = set(scorings) - set(SCORINGS)
     if unknown or not scorings:
@@ -87,7 +91,15 @@ def evaluate(
     test, labels, grid = extract_test_features(model, test_loader, patch_size, step_size,
                                                chunk_size, include_last, progress)
     device = next(model.parameters()).device
-    return score_test_features(bank, test, labels, grid, scorings, k, device)
+    evaluation = score_test_features(bank, test, labels, grid, scorings, k, device)
+    if heldout_loader is not None:
+        heldout, _, _ = extract_test_features(model, heldout_loader, patch_size, step_size, chunk_size,
+                                              include_last, progress)
+        evaluation.heldout_scores = {
+            "reference": score_reference(bank, heldout, device=device).image_scores.tolist(),
+            "patch_knn": score_patch_knn(bank, heldout, k=k, device=device).image_scores.tolist(),
+        }
+    return evaluation
 
 
 def score_test_features(bank: FeatureBank, test: torch.Tensor, labels: np.ndarray, grid: WindowGrid,

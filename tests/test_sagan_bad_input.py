@@ -128,10 +128,22 @@ def test_keep_last_zero_keeps_all_as_the_help_says(flags, tmp_path, capsys):
 
 def test_val_holdout_zero_holds_out_ten_percent_but_at_least_8_as_the_help_says(flags, capsys):
     help_text = " ".join(build_parser().format_help().split())
-    assert "for synthetic-val; 0: 10%, at least 8 (default: 0)" in help_text
+    assert "held out with --holdout split; 0: 10%, at least 8 (default: 0)" in help_text
     code, out, err = run([*flags, "--select_on", "synthetic-val", "--val_holdout", "0"], capsys)
     assert code == 0, err
-    assert "(4 normal/unlabeled pairs)" in out  # 12 labeled normals − 8 held out
+    assert "(4 normal/unlabeled pairs, 8 labeled normals held out)" in out  # 12 labeled normals − 8 held out
+
+
+def test_normals_are_held_out_by_default_and_reference_trains_on_all(flags, tmp_path, capsys):
+    code, out, err = run(flags, capsys)  # --select_on last, the default
+    assert code == 0, err
+    assert "(4 normal/unlabeled pairs, 8 labeled normals held out)" in out
+    code, out, err = run([*flags, "--holdout", "reference", "--overwrite"], capsys)
+    assert code == 0, err
+    assert "(12 normal/unlabeled pairs, 0 labeled normals held out)" in out
+    assert not (tmp_path / "models" / "calibration.json").exists()  # --overwrite removed the first run's
+    code, _, err = run([*flags, "--holdout", "reference", "--select_on", "synthetic-val"], capsys)
+    assert_one_line_error(code, err, "synthetic-val needs held-out normals")
 
 
 def test_lambda_zero_reaches_the_trainer(flags, tmp_path, capsys):
@@ -158,7 +170,7 @@ def test_overwrite_deletes_the_old_run_first(flags, tmp_path, capsys):
     assert run([*flags, "--num_iters", "3", "--keep_last", "0"], capsys)[0] == 0
     code, out, err = run([*flags, "--overwrite", "--num_iters", "1"], capsys)
     assert code == 0, err
-    assert "deleted the previous run's 4 file(s)" in out
+    assert "deleted the previous run's 5 file(s)" in out  # last.ckpt, 3 snapshots, calibration.json
     assert snapshots(tmp_path / "models") == ["1-G.ckpt"]  # nothing of the old run left to mix up
     assert torch.load(tmp_path / "models" / "last.ckpt", weights_only=True)["iteration"] == 1
 
@@ -254,9 +266,9 @@ def test_resume_with_other_network_settings_names_them(flags, capsys):
 
 def test_resume_on_other_data_is_refused(flags, tmp_path, capsys):
     assert run(flags, capsys)[0] == 0
-    smaller = make_phantom_dataset(tmp_path / "smaller", "medad", 32, {**COUNTS, "train_normal": 8}, seed=5)
+    smaller = make_phantom_dataset(tmp_path / "smaller", "medad", 32, {**COUNTS, "train_normal": 13}, seed=5)
     code, _, err = run([*flags, "--resume", "--data_root", str(smaller), "--num_iters", "3"], capsys)
-    assert_one_line_error(code, err, "trained on 12 image pairs, the training data now has 8")
+    assert_one_line_error(code, err, "trained on 4 image pairs, the training data now has 5")  # 8 held out
 
 
 def test_resume_without_a_checkpoint_is_named_before_loading(flags, tmp_path, capsys):

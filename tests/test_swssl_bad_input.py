@@ -17,7 +17,8 @@ from swssl_lib.cli import main
 from swssl_lib.model import PatchModel
 
 TINY = ["--image_size", "64", "--patch_size", "32", "--step_size", "16", "--backbone", "resnet18",
-        "--no-pretrained", "--batch_size", "4", "--num_workers", "0", "--no-progress", "--scoring", "reference"]
+        "--no-pretrained", "--batch_size", "4", "--num_workers", "0", "--no-progress", "--scoring", "reference",
+        "--holdout", "reference"]  # 4 training images: none to spare for held-out normals
 
 
 @pytest.fixture(scope="module")
