@@ -18,9 +18,14 @@ class SaganConfig:
     d_conv_dim: int = 64
     g_repeat_num: int = 6
     d_repeat_num: int = 6
-    # Losses
+    use_position_codes: bool = True  # False: all-zero codes (an ablation; the state dict is unchanged)
+    # Losses. Each generator weight defaults to the authors' 1; setting one to 0 is an ablation:
+    # lambda_adv = 0 drops the critic (it is neither trained nor called, and the unlabeled
+    # images go unused); lambda_mse = 0 drops the synthetic anomalies (G never sees them).
     lambda_gp: float = 10.0
+    lambda_adv: float = 1.0
     lambda_id: float = 1.0
+    lambda_mse: float = 1.0
     # Optimisation
     batch_size: int = 16
     num_iters: int = 100000
@@ -62,6 +67,9 @@ class SaganConfig:
             raise ValueError(f"select_on must be last, synthetic-val or test, got {self.select_on!r}")
         if self.lr_decay not in ("linear", "reference"):
             raise ValueError(f"lr_decay must be linear or reference, got {self.lr_decay!r}")
+        negative = [name for name in ("lambda_gp", "lambda_adv", "lambda_id", "lambda_mse") if getattr(self, name) < 0]
+        if negative:
+            raise ValueError(f"loss weights must be ≥ 0, got {', '.join(f'{n}={getattr(self, n)}' for n in negative)}")
         if self.n_critic < 1 or self.batch_size < 2:
             raise ValueError("n_critic must be ≥ 1 and batch_size ≥ 2")
 

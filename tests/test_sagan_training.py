@@ -67,7 +67,8 @@ def test_one_generator_call_on_3b_images_equals_three_calls(monkeypatch):
     images = [torch.rand(2, 1, 32, 32) * 2 - 1 for _ in range(3)]
     joined = from_windows(G(to_windows(torch.cat(images), 2), 6), 2)  # (6, 1, 32, 32)
     separate = torch.cat([from_windows(G(to_windows(x, 2), 2), 2) for x in images])
-    torch.testing.assert_close(joined, separate, atol=1e-6, rtol=0)
+    # float32 rounding only: convolutions over 3B or B images sum in different orders (3e-5 seen on one thread)
+    torch.testing.assert_close(joined, separate, atol=1e-4, rtol=0)
 
 
 def test_generator_calls_are_joined_except_for_wide_models_on_a_cpu():
