@@ -9,6 +9,10 @@ phantoms     synthetic chest and breast datasets with lesion masks
 shapes       per-layer output shapes of a model (``trace_shapes``)
 checkpoints  atomic checkpoint saving and random-generator state
 device       device choice and smoke-test mode
+backbones    ImageNet ResNets through torchvision, with a clear offline error
+baselines    mean image, PCA, a plain autoencoder, pretrained-feature k-NN
+compare      ``python -m anomaly_lib compare``: methods vs baselines over seeds
+digits       scikit-learn's handwritten digits in the Med-AD layout (real, offline)
 """
 
 from .checkpoints import atomic_save, capture_rng_state, restore_rng_state

@@ -190,8 +190,11 @@ def sagan_config(settings: CompareSettings, method: str, seed: int, run_dir: Pat
 def run_sagan(method: str, data: SplitData, settings: CompareSettings, seed: int, run_dir: Path, device):
     config = sagan_config(settings, method, seed, run_dir, device)
     trainer = SaganTrainer(config, data.train_set, log=lambda *_: None)  # no test set: nothing to select on
+    if trainer.checkpoint_path.is_file():
+        trainer.load()  # an interrupted run continues where it stopped
     trainer.train(progress=settings.progress)
     scores = [score_images(trainer.G, chunk.to(device), config.num_patch) for chunk in data.test_images.split(256)]
+    trainer.checkpoint_path.unlink()  # optimiser states were only for resuming; {num_iters}-G.ckpt stays
     return torch.cat(scores).cpu().numpy()
 
 
@@ -403,22 +406,65 @@ class Comparison:
         return paths
 
 
-MARKER = "compare_settings.json"  # marks an output folder as a comparison's, so it may be reused
+MARKER = "compare_settings.json"  # marks an output folder as a comparison's, with its settings
+FREE_TO_CHANGE = ("methods", "seeds", "progress", "device")  # a re-run may add methods or seeds
+
+
+def settings_record(settings: CompareSettings) -> dict:
+    return json.loads(json.dumps({**asdict(settings), "methods": list(settings.methods)}))
 
 
 def prepare_out_dir(out_dir, settings: CompareSettings) -> Path:
-    """Create `out_dir`, refusing a non-empty folder that an earlier comparison did not make."""
+    """Create `out_dir`, or reuse one that a comparison with the same settings made.
+
+    A non-empty folder without the marker is refused, and so is a comparison made with other
+    settings (its finished runs would mix with the new ones). Adding methods or seeds is fine.
+    """
     out_dir = Path(out_dir)
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
-        raise FileExistsError(f"{out_dir} is not empty and was not made by a comparison (no {MARKER}); "
-                              "choose a new or empty folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        if not (out_dir / MARKER).is_file():
+            raise FileExistsError(f"{out_dir} is not empty and was not made by a comparison (no {MARKER}); "
+                                  "choose a new or empty folder")
+        before, now = json.loads((out_dir / MARKER).read_text()), settings_record(settings)
+        changed = sorted(key for key in now if key not in FREE_TO_CHANGE and before.get(key) != now[key])
+        if changed:
+            raise FileExistsError(f"{out_dir} holds a comparison made with other {', '.join(changed)}; choose a "
+                                  "new --out, or delete that folder to start again")
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / MARKER).write_text(json.dumps({**asdict(settings), "methods": list(settings.methods)}, indent=2))
+    (out_dir / MARKER).write_text(json.dumps(settings_record(settings), indent=2))
     return out_dir
 
 
+def load_finished_run(run_dir: Path):
+    """`(scores, seconds)` of a run finished earlier in this folder, or None."""
+    path = run_dir / "scores.json"
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text())
+    scores = np.asarray(saved["scores"])
+    if "labels" in saved:
+        scores = OwnTest(scores, np.asarray(saved["labels"]), saved["ids"])
+    return scores, saved["seconds"]
+
+
+def save_finished_run(run_dir: Path, scores, seconds: float) -> None:
+    saved = {"seconds": seconds}
+    if isinstance(scores, OwnTest):
+        saved.update(scores=scores.scores.tolist(), labels=scores.labels.tolist(), ids=scores.ids)
+    else:
+        saved["scores"] = np.asarray(scores).tolist()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    temporary = run_dir / "scores.json.tmp"
+    temporary.write_text(json.dumps(saved))
+    temporary.replace(run_dir / "scores.json")  # atomic: a run counts as finished only when complete
+
+
 def run_comparison(medad_root, settings: CompareSettings, out_dir, log=print) -> Comparison:
-    """Fit and score every method for every seed on one split; save and return the comparison."""
+    """Fit and score every method for every seed on one split; save and return the comparison.
+
+    Runs finished earlier in `out_dir` (same settings) are read back, not repeated, and an
+    interrupted SAGAN run continues from its checkpoint: on Colab, re-run the same command.
+    """
     out_dir = prepare_out_dir(out_dir, settings)
     device = pick_device(settings.device)
     data, labels = load_split(medad_root, settings.image_size, settings.progress)
@@ -428,12 +474,19 @@ def run_comparison(medad_root, settings: CompareSettings, out_dir, log=print) ->
     runs = []
     for method in settings.methods:
         for seed in range(settings.seeds):
-            start = time.perf_counter()
-            scores = runner(method)(method, data, settings, seed, out_dir / "runs" / method / f"seed{seed}", device)
-            seconds = time.perf_counter() - start
+            run_dir = out_dir / "runs" / method / f"seed{seed}"
+            finished = load_finished_run(run_dir)
+            if finished is None:
+                start = time.perf_counter()
+                scores = runner(method)(method, data, settings, seed, run_dir, device)
+                seconds = time.perf_counter() - start
+                save_finished_run(run_dir, scores, seconds)
+            else:
+                scores, seconds = finished
             per_id, per_id_labels, report = evaluate(data.test_ids, labels, scores)
             runs.append(RunResult(method, seed, report.auc, report.ap, seconds, per_id, per_id_labels))
-            log(f"  {method:<19} seed {seed}: AUC {report.auc:.3f}  AP {report.ap:.3f}  ({seconds:.1f} s)")
+            log(f"  {method:<19} seed {seed}: AUC {report.auc:.3f}  AP {report.ap:.3f}  ({seconds:.1f} s"
+                + (", finished earlier)" if finished else ")"))
     comparison = Comparison(settings, summary, runs)
     comparison.save(out_dir)
     return comparison

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -119,3 +120,16 @@ def test_command_line(medad_root, tmp_path, capsys):
     assert "was not made by a comparison" in capsys.readouterr().err
     assert main(["compare", "--out", str(tmp_path / "none")]) == 2
     assert "--medad" in capsys.readouterr().err
+
+
+def test_a_rerun_reuses_finished_runs_and_refuses_other_settings(comparison, medad_root, tmp_path):
+    result, finished = comparison
+    out = shutil.copytree(finished, tmp_path / "out")  # leave the shared fixture as it is
+    assert not list(out.glob("runs/sagan/seed*/models/last.ckpt"))  # only for resuming: removed once scored
+    assert sorted(p.name for p in (out / "runs" / "sagan" / "seed0" / "models").iterdir()) == ["2-G.ckpt"]
+    lines = []
+    again = run_comparison(medad_root, tiny_settings(methods=("sagan", "mean-image"), seeds=3), out, log=lines.append)
+    assert sum("finished earlier" in line for line in lines) == 4  # 2 seeds × 2 methods; seed 2 is new
+    assert [run.auc for run in again.runs_of("sagan")][:2] == [run.auc for run in result.runs_of("sagan")]
+    with pytest.raises(FileExistsError, match="other pca_components"):
+        run_comparison(medad_root, tiny_settings(pca_components=5), out, log=lambda *_: None)
