@@ -133,3 +133,18 @@ def test_a_rerun_reuses_finished_runs_and_refuses_other_settings(comparison, med
     assert [run.auc for run in again.runs_of("sagan")][:2] == [run.auc for run in result.runs_of("sagan")]
     with pytest.raises(FileExistsError, match="other pca_components"):
         run_comparison(medad_root, tiny_settings(pca_components=5), out, log=lambda *_: None)
+
+
+def test_swssl_on_the_medad_split_and_on_a_chest_folder(medad_root, tmp_path):
+    swssl = {"patch_size": 16, "step_size": 8, "batch_size": 8, "backbone": "resnet18"}
+    settings = tiny_settings(methods=("swssl",), seeds=1, budgets={"swssl": 1}, swssl=swssl)
+    same_split = run_comparison(medad_root, settings, tmp_path / "a", log=lambda *_: None)
+    assert len(same_split.runs[0].scores) == 12 and same_split.rows()[0]["trained_on"] == "labeled normals"
+    chest = make_phantom_dataset(tmp_path / "chest", "chest", 32, {"train_normal": 8, "test_normal": 3,
+                                                                   "test_abnormal": 4}, seed=1)
+    own_split = run_comparison(medad_root, tiny_settings(methods=("swssl",), seeds=1, budgets={"swssl": 1},
+                                                         swssl={**swssl, "image_size": 32}, chest_root=str(chest)),
+                               tmp_path / "b", log=lambda *_: None)
+    run = own_split.runs[0]
+    assert len(run.scores) == 7 and run.labels.sum() == 4  # the chest folder's own test split
+    assert own_split.rows()[0]["trained_on"].startswith("chest folder")
