@@ -149,7 +149,8 @@ def load_split(root, image_size: int = 64, progress: bool = False) -> tuple[Spli
 
 
 def split_summary(data: SplitData, labels: np.ndarray) -> dict:
-    return {"root": str(data.root), "train_normal": len(data.normals), "unlabeled": len(data.train_set.unlabeled),
+    return {"root": str(data.root.resolve()), "train_normal": len(data.normals),
+            "unlabeled": len(data.train_set.unlabeled),
             "test_normal": int((labels == 0).sum()), "test_abnormal": int((labels == 1).sum()),
             "image_size": list(data.normals.shape[-2:])}
 
@@ -414,24 +415,31 @@ def settings_record(settings: CompareSettings) -> dict:
     return json.loads(json.dumps({**asdict(settings), "methods": list(settings.methods)}))
 
 
-def prepare_out_dir(out_dir, settings: CompareSettings) -> Path:
-    """Create `out_dir`, or reuse one that a comparison with the same settings made.
+def prepare_out_dir(out_dir, settings: CompareSettings, data: dict = None) -> Path:
+    """Create `out_dir`, or reuse one that a comparison with the same settings and data made.
 
     A non-empty folder without the marker is refused, and so is a comparison made with other
-    settings (its finished runs would mix with the new ones). Adding methods or seeds is fine.
+    settings or on another split (its finished runs would mix with the new ones). Adding
+    methods or seeds is fine. `data` is the split's summary, once it is known.
     """
     out_dir = Path(out_dir)
+    marker = out_dir / MARKER
+    record = {"settings": settings_record(settings), "data": data}
     if out_dir.is_dir() and any(out_dir.iterdir()):
-        if not (out_dir / MARKER).is_file():
+        if not marker.is_file():
             raise FileExistsError(f"{out_dir} is not empty and was not made by a comparison (no {MARKER}); "
                                   "choose a new or empty folder")
-        before, now = json.loads((out_dir / MARKER).read_text()), settings_record(settings)
-        changed = sorted(key for key in now if key not in FREE_TO_CHANGE and before.get(key) != now[key])
+        before = json.loads(marker.read_text())
+        changed = sorted(key for key, value in record["settings"].items()
+                         if key not in FREE_TO_CHANGE and before["settings"].get(key) != value)
+        if data is not None and before.get("data") not in (None, json.loads(json.dumps(data))):
+            changed.append("data (another Med-AD folder or split)")
         if changed:
             raise FileExistsError(f"{out_dir} holds a comparison made with other {', '.join(changed)}; choose a "
                                   "new --out, or delete that folder to start again")
+        record["data"] = data if data is not None else before.get("data")
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / MARKER).write_text(json.dumps(settings_record(settings), indent=2))
+    marker.write_text(json.dumps(record, indent=2))
     return out_dir
 
 
@@ -465,10 +473,10 @@ def run_comparison(medad_root, settings: CompareSettings, out_dir, log=print) ->
     Runs finished earlier in `out_dir` (same settings) are read back, not repeated, and an
     interrupted SAGAN run continues from its checkpoint: on Colab, re-run the same command.
     """
-    out_dir = prepare_out_dir(out_dir, settings)
     device = pick_device(settings.device)
     data, labels = load_split(medad_root, settings.image_size, settings.progress)
     summary = split_summary(data, labels)
+    out_dir = prepare_out_dir(out_dir, settings, summary)
     log(f"split: {summary['train_normal']} labeled normals, {summary['unlabeled']} unlabeled, "
         f"{summary['test_normal']} + {summary['test_abnormal']} test images at {settings.image_size} px; device {device}")
     runs = []

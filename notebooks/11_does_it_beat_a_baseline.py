@@ -116,7 +116,7 @@ print("SAGAN settings:", settings.sagan)
 
 # %%
 start = time.time()
-comparison = compare.run_comparison(DATA, settings, OUT / "comparison")
+comparison = compare.run_comparison(DATA, settings, OUT / ("comparison_smoke" if SMOKE else "comparison"))
 print(f"\n{time.time() - start:.0f} s in all")
 
 # %%

@@ -133,6 +133,9 @@ def test_a_rerun_reuses_finished_runs_and_refuses_other_settings(comparison, med
     assert [run.auc for run in again.runs_of("sagan")][:2] == [run.auc for run in result.runs_of("sagan")]
     with pytest.raises(FileExistsError, match="other pca_components"):
         run_comparison(medad_root, tiny_settings(pca_components=5), out, log=lambda *_: None)
+    other = make_phantom_dataset(tmp_path / "other", "medad", 32, COUNTS, seed=9)
+    with pytest.raises(FileExistsError, match="other data"):
+        run_comparison(other, tiny_settings(), out, log=lambda *_: None)
 
 
 def test_swssl_on_the_medad_split_and_on_a_chest_folder(medad_root, tmp_path):
