@@ -196,8 +196,9 @@ for seed in range(settings.seeds):
 # The test AUC of that checkpoint is then reported. Why is that a problem even when every
 # checkpoint is equally good?
 #
-# A small simulation. Take $K$ checkpoints whose *true* AUC is the same, say 0.75. Each one
-# scores a fixed test set with its own small errors, so its *measured* AUC wobbles around 0.75.
+# A small simulation. Take $K$ checkpoints whose *true* AUC is the same (`TRUE_AUC` below). Each
+# one scores a fixed test set with its own small errors, so its *measured* AUC wobbles around
+# the true value.
 # Report the best of the $K$ measured values and you report the luckiest wobble: the more
 # checkpoints you look at, and the smaller the test set, the further the report drifts above
 # the truth. Scores are drawn from two normal distributions (normals around 0, abnormals around
@@ -306,9 +307,9 @@ print("the kit's default instead: select_on =", repr(authors.select_on))
 #    dataset with `images/` and `data.json`); put it in your Google Drive.
 # 2. Runtime → Change runtime type → GPU.
 # 3. Set `RUN_REAL = True` below, point `MEDAD` at one dataset's folder, and choose budgets.
-#    SAGAN's full recipe is 100,000 iterations per seed; notebook 05 (section 4) measures how
-#    long that takes on your GPU, so you can pick a budget that fits. Here the k-NN baseline
-#    downloads ImageNet weights once.
+#    SAGAN's full recipe runs `SaganConfig().num_iters` iterations per seed (printed in
+#    section 5); notebook 05 (section 4) measures how long that takes on your GPU, so you can
+#    pick a budget that fits. Here the k-NN baseline downloads ImageNet weights once.
 # 4. The table, CSV, JSON and figure are written to `OUT_REAL`, in Drive if you point it there.
 
 # %%
@@ -387,15 +388,17 @@ print("few components miss normal variation; many start to explain the lesions t
 # %% [markdown]
 # ### Exercise 4 · Change a parameter: a larger test set, a better model
 #
-# Use `reported_auc` from section 5 with K = 100 checkpoints (the authors' SAGAN schedule) and
-# a true AUC of 0.85, on RSNA's test size. How much does selection on the test set add? And
-# with only 60 + 60 test images?
+# Use `reported_auc` from section 5 with as many checkpoints as the authors' SAGAN schedule
+# compares (printed in section 5) and a true AUC of 0.85, on RSNA's test size. How much does
+# selection on the test set add? And with only 60 + 60 test images?
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 # @title Solution to exercise 4 (double-click to show the code)
+K_AUTHORS = authors.num_iters // authors.log_step
 for sizes in ((1000, 1000), (60, 60)):
-    value = reported_auc(0.85, *sizes, checkpoints=100, repeats=10 if SMOKE else 100)
-    print(f"test set {sizes[0]} + {sizes[1]}: reported {value:.3f}, true 0.85, inflation {value - 0.85:+.3f}")
+    value = reported_auc(0.85, *sizes, checkpoints=K_AUTHORS, repeats=10 if SMOKE else 100)
+    print(f"K = {K_AUTHORS}, test set {sizes[0]} + {sizes[1]}: reported {value:.3f}, true 0.85, "
+          f"inflation {value - 0.85:+.3f}")
 print("the smaller the test set, the more a test-set choice flatters the result")
 
 # %% [markdown]
