@@ -3,14 +3,18 @@
 scikit-learn ships 1,797 real 8×8 grey scans of handwritten digits (the UCI "optical
 recognition of handwritten digits" test set; `sklearn.datasets.load_digits`, no download).
 They are not medical images. They serve where the kit needs *real* data without internet:
-real scans vary the way real data does, which phantoms only imitate. One digit plays
-"normal" and the other nine "abnormal"; images are upscaled to `image_size` (bilinear) and
-split into the Med-AD layout that SAGAN and the comparison read:
+real scans vary the way real data does, which phantoms only imitate. Some digits play
+"normal" and the others "abnormal"; images are upscaled to `image_size` (bilinear) and split
+into the Med-AD layout that SAGAN and the comparison read:
 
-  * a quarter of the normal digit's images → `test/0`;
+  * a quarter of the normal digits' images → `test/0`;
   * of the rest, N → `train/0` and the remainder → `train/unlabeled/0`, with N as large as
     SAGAN's unlabeled mix allows (it needs N − int(0.6·N) unlabeled normals);
   * int(0.6·N) other digits → `train/unlabeled/1`, and as many as `test/0` → `test/1`.
+
+One digit against the nine others is nearly solved by PCA (test AUC 0.98 to 1.00 at 32×32 for
+eight of the ten digits), which leaves no room to see differences; the even digits against
+the odd ones are harder (PCA about 0.88).
 """
 
 from __future__ import annotations
@@ -36,12 +40,16 @@ def split_sizes(normal_count: int, ar: float = 0.6) -> dict:
             "unlabeled_abnormal": int(train_normal * ar), "test_abnormal": test_normal}
 
 
-def make_digits_dataset(out_dir, normal_digit: int = 0, image_size: int = 64, seed: int = 0) -> Path:
-    """Write the digits as a Med-AD folder (`images/` + `data.json`); returns `out_dir`."""
+def make_digits_dataset(out_dir, normal_digits=0, image_size: int = 64, seed: int = 0) -> Path:
+    """Write the digits as a Med-AD folder (`images/` + `data.json`); returns `out_dir`.
+
+    `normal_digits` is one digit or several, e.g. `(0, 2, 4, 6, 8)`.
+    """
     from sklearn.datasets import load_digits
 
-    if normal_digit not in range(10):
-        raise ValueError(f"normal_digit must be 0 to 9, got {normal_digit}")
+    normal_digits = sorted({int(normal_digits)} if np.isscalar(normal_digits) else {int(d) for d in normal_digits})
+    if not normal_digits or not set(normal_digits) < set(range(10)):
+        raise ValueError(f"normal_digits must be some of the digits 0 to 9 (not all), got {normal_digits}")
     out_dir = Path(out_dir)
     if out_dir.is_dir() and any(out_dir.iterdir()):
         if not (out_dir / SETTINGS_FILE).is_file():
@@ -52,8 +60,8 @@ def make_digits_dataset(out_dir, normal_digit: int = 0, image_size: int = 64, se
     digits = load_digits()
     images = (digits.images * (255 / 16)).round().astype(np.uint8)  # (1797, 8, 8), ink values 0-16 → 0-255
     rng = np.random.default_rng(seed)
-    normal = rng.permutation(np.flatnonzero(digits.target == normal_digit))
-    others = rng.permutation(np.flatnonzero(digits.target != normal_digit))
+    is_normal = np.isin(digits.target, normal_digits)
+    normal, others = rng.permutation(np.flatnonzero(is_normal)), rng.permutation(np.flatnonzero(~is_normal))
     sizes = split_sizes(len(normal))
     chosen, start = {}, 0
     for split in ("test_normal", "train_normal", "unlabeled_normal"):
@@ -70,7 +78,7 @@ def make_digits_dataset(out_dir, normal_digit: int = 0, image_size: int = 64, se
             picture.save(out_dir / "images" / name)
             names[split].append(name)
     write_medad_json(out_dir, names)
-    settings = {"source": "sklearn.datasets.load_digits", "normal_digit": normal_digit,
+    settings = {"source": "sklearn.datasets.load_digits", "normal_digits": normal_digits,
                 "image_size": image_size, "seed": seed, "counts": {k: len(v) for k, v in names.items()}}
     (out_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
     return out_dir
