@@ -12,9 +12,9 @@ into the Med-AD layout that SAGAN and the comparison read:
     SAGAN's unlabeled mix allows (it needs N − int(0.6·N) unlabeled normals);
   * int(0.6·N) other digits → `train/unlabeled/1`, and as many as `test/0` → `test/1`.
 
-One digit against the nine others is nearly solved by PCA (test AUC 0.98 to 1.00 at 32×32 for
-eight of the ten digits), which leaves no room to see differences; the even digits against
-the odd ones are harder (PCA about 0.88).
+One digit against the nine others is nearly solved by PCA (8 components, 32×32, seed 0: test
+AUC 0.98 to 1.00 for every digit), which leaves no room to see differences; the even digits
+against the odd ones are harder (PCA 0.90, the mean image 0.82).
 """
 
 from __future__ import annotations
