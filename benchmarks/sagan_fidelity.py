@@ -91,6 +91,8 @@ def main():
     parser.add_argument("--normal_digits", type=int, nargs="+", default=[0, 2, 4, 6, 8],
                         help="the digits that play normal (default: the even ones; see anomaly_lib/digits.py)")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first_seed", type=int, default=0)
+    parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS), help="which runs (default: all)")
     parser.add_argument("--iters", type=int, default=600)
     parser.add_argument("--eval_every", type=int, default=100)
     parser.add_argument("--image_size", type=int, default=32)
@@ -124,27 +126,30 @@ def main():
           f"d_repeat_num {config.d_repeat_num}, batch {config.batch_size}, lr {config.g_lr}, {config.num_iters} iterations, "
           f"decay over the last {config.num_iters_decay} every {config.lr_update_step}, n_critic {config.n_critic}; "
           f"test AUC every {args.eval_every}")
-    print(f"seeds: 0..{args.seeds - 1}\n")
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    print(f"seeds: {seeds.start}..{seeds.stop - 1}\n")
 
-    results = {kind: [] for kind in RUNS}
-    for seed in range(args.seeds):
+    runs = {kind: RUNS[kind] for kind in args.runs}
+    results = {kind: [] for kind in runs}
+    for seed in seeds:
         seeded = SaganConfig(**{**config.to_dict(), "seed": seed})
-        for kind in RUNS:
+        for kind in runs:
             result = run_once(kind, seeded, train_set, test_set, args.eval_every)
             results[kind].append(result)
             print(f"seed {seed} {kind:<8} last AUC {result['last']:.3f}  test-picked {result['test-picked']:.3f}  "
                   f"({result['seconds']:.0f} s)  curve {' '.join(f'{a:.3f}' for a in result['curve'])}", flush=True)
 
     print(f"\n{'run':<8} {'AUC (last)':>15} {'AUC (test-picked)':>19} {'s/run':>7}  what")
-    for kind, what in RUNS.items():
-        runs = results[kind]
-        print(f"{kind:<8} {mean_std([r['last'] for r in runs]):>15} {mean_std([r['test-picked'] for r in runs]):>19} "
-              f"{np.mean([r['seconds'] for r in runs]):>7.0f}  {what}")
+    for kind, what in runs.items():
+        done = results[kind]
+        print(f"{kind:<8} {mean_std([r['last'] for r in done]):>15} {mean_std([r['test-picked'] for r in done]):>19} "
+              f"{np.mean([r['seconds'] for r in done]):>7.0f}  {what}")
     print("\npaired differences over seeds (mean ± std), AUC at the last iteration:")
-    for kind in ("kit-ref", "kit"):
-        differences = [a["last"] - b["last"] for a, b in zip(results[kind], results["authors"])]
-        print(f"  {kind} − authors: {mean_std(differences)}")
-    inflation = [r["test-picked"] - r["last"] for kind in RUNS for r in results[kind]]
+    for kind, base in (("kit-ref", "authors"), ("kit", "authors"), ("kit", "kit-ref")):
+        if kind in results and base in results:
+            differences = [a["last"] - b["last"] for a, b in zip(results[kind], results[base])]
+            print(f"  {kind} − {base}: {mean_std(differences)}")
+    inflation = [r["test-picked"] - r["last"] for kind in runs for r in results[kind]]
     print(f"test-picked − last, all runs: {mean_std(inflation)} (what selecting on the test set adds)")
     if args.json:
         Path(args.json).write_text(json.dumps({"config": config.to_dict(), "args": vars(args), "results": results},
