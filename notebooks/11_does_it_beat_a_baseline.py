@@ -138,6 +138,11 @@ show_figure(comparison.figure(), "comparison", OUT)
 # batches, the synthetic anomalies. The split stays the same, so the spread in the table is the
 # training's own. A method without randomness (mean image, PCA) repeats exactly.
 #
+# A seed does not pin a GAN's result across machines either: another GPU, or another number
+# of CPU threads, adds up the same numbers in another order, and the small rounding
+# differences grow during training. The kit saw SAGAN's per-seed AUCs on these phantoms change
+# when the same notebook ran with two CPU threads instead of one.
+#
 # Two methods differ meaningfully only if the gap between their means is large compared with
 # their spreads. With a few seeds, a rough rule: if the ranges of the two sets of dots overlap,
 # the table does not tell them apart.
@@ -353,7 +358,9 @@ labels = np.r_[np.zeros(n_normal), np.ones(n_abnormal)]
 coin = [roc_auc_score(labels, np.random.default_rng(seed).random(len(labels))) for seed in range(200)]
 print(f"random scores on {n_normal} + {n_abnormal} images: AUC {np.mean(coin):.3f} ± {np.std(coin):.3f} "
       f"(Hanley-McNeil at 0.5: {auc_standard_error(0.5, n_abnormal, n_normal):.3f})")
-print("a method whose seeds differ by less than this could not be told apart from noise by one run")
+spreads = {row["method"]: row["auc_std"] for row in comparison.rows()}
+print(f"SAGAN's spread between seeds in section 2: ± {spreads.get('sagan', float('nan')):.3f}; the test set's "
+      f"sampling noise alone is about ± {np.std(coin):.3f} here, and training adds its own on top")
 
 # %% [markdown]
 # ### Exercise 2 · Change a parameter: PCA's number of components
