@@ -359,8 +359,8 @@ coin = [roc_auc_score(labels, np.random.default_rng(seed).random(len(labels))) f
 print(f"random scores on {n_normal} + {n_abnormal} images: AUC {np.mean(coin):.3f} ± {np.std(coin):.3f} "
       f"(Hanley-McNeil at 0.5: {auc_standard_error(0.5, n_abnormal, n_normal):.3f})")
 spreads = {row["method"]: row["auc_std"] for row in comparison.rows()}
-print(f"SAGAN's spread between seeds in section 2: ± {spreads.get('sagan', float('nan')):.3f}; the test set's "
-      f"sampling noise alone is about ± {np.std(coin):.3f} here, and training adds its own on top")
+print(f"SAGAN's spread between seeds (training noise, one fixed test set): ± {spreads.get('sagan', float('nan')):.3f}; "
+      f"the test set's own sampling noise, a second source, is about ± {np.std(coin):.3f} at this size")
 
 # %% [markdown]
 # ### Exercise 2 · Change a parameter: PCA's number of components
