@@ -17,6 +17,10 @@ runs         one run per folder: lock, no overwriting, stale temp files
 splits       repeated images and train/test overlap in a dataset's splits
 cli          one-line errors and warnings for the command lines
 device       device choice and smoke-test mode
+backbones    ImageNet ResNets through torchvision, with a clear offline error
+baselines    mean image, PCA, a plain autoencoder, pretrained-feature k-NN
+compare      ``python -m anomaly_lib compare``: methods vs baselines over seeds
+digits       scikit-learn's handwritten digits in the Med-AD layout (real, offline)
 """
 
 from .checkpoints import atomic_save, capture_rng_state, restore_rng_state

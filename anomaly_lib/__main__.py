@@ -8,6 +8,9 @@ the Breast-Cancer-Screening-DBT collection, into a layout (see ``anomaly_lib/pre
 
 ``python -m anomaly_lib readme-figures [--out docs/images] [--smoke]`` regenerates every
 picture the README shows: it runs both demos and draws the generator diagram.
+
+``python -m anomaly_lib compare --quick`` compares methods, ablations and baselines over
+seeds on one split (see ``anomaly_lib/compare.py``).
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--smoke", action="store_true", help="tiny demo settings, for tests (the pictures mean nothing)"
     )
     add_prepare_parser(commands)
+    add_compare_command(commands)
     return parser
 
 
@@ -202,6 +206,48 @@ SMOKE_FLAGS = {
 }
 
 
+def add_compare_command(commands) -> None:
+    """The ``compare`` subcommand's flags; the work is in ``anomaly_lib/compare.py``."""
+    compare = commands.add_parser(
+        "compare", help="methods, ablations and baselines over seeds on one split: a table and a figure"
+    )
+    compare.add_argument("--medad", help="a Med-AD folder (images/ + data.json); --quick without it uses phantoms")
+    compare.add_argument("--chest", help="a chest-layout folder: SWSSL trains and tests there instead")
+    compare.add_argument("--methods", help="comma-separated: sagan, sagan-no-critic, sagan-no-synthetic, "
+                         "sagan-l1-only, sagan-no-codes, swssl, mean-image, pca, autoencoder, knn")
+    compare.add_argument("--seeds", type=int, help="training runs per method (default 3)")
+    compare.add_argument("--budget", action="append", metavar="METHOD=N",
+                         help="iterations (swssl: epochs); sagan=N applies to every SAGAN variant (repeatable)")
+    compare.add_argument("--image-size", dest="image_size", type=int, help="side in pixels (default 64)")
+    compare.add_argument("--sagan-set", dest="sagan_set", action="append", metavar="KEY=VALUE",
+                         help="a SaganConfig field for every SAGAN run, e.g. g_conv_dim=16 (repeatable)")
+    compare.add_argument("--swssl-set", dest="swssl_set", action="append", metavar="KEY=VALUE",
+                         help="image_size, patch_size, step_size, backbone, batch_size or lr (repeatable)")
+    compare.add_argument("--pca-components", dest="pca_components", type=int, help="default 8")
+    compare.add_argument("--latent-size", dest="latent_size", type=int, help="the autoencoder's (default 16)")
+    compare.add_argument("--autoencoder-width", dest="autoencoder_width", type=int,
+                         help="channels of the autoencoder's first layer (default 32; --quick: 16)")
+    compare.add_argument("--knn-k", dest="knn_k", type=int, help="neighbours (default 1)")
+    compare.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=None,
+                         help="ImageNet weights for knn and swssl (default: yes; --quick: no)")
+    compare.add_argument("--device", help="auto (default), cpu, cuda, mps")
+    compare.add_argument("--out", default="compare_output", help="output folder (default compare_output)")
+    compare.add_argument("--quick", action="store_true", help="small budgets, random weights, phantoms: minutes on a CPU")
+    compare.add_argument("--progress", action="store_true", help="show progress bars")
+
+
+def run_compare(args) -> int:
+    """The ``compare`` subcommand."""
+    from .compare import run_from_args
+
+    try:
+        run_from_args(args)
+    except (ValueError, FileExistsError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def run_colab(args) -> int:
     """The ``colab`` subcommand: rewrite GITHUB_REPO, the notebooks and the README."""
     from .colab import set_repository
@@ -291,6 +337,8 @@ def main(argv=None) -> int:
         return run_prepare(args)
     if args.command == "readme-figures":
         return run_readme_figures(args)
+    if args.command == "compare":
+        return run_compare(args)
     started = time.perf_counter()
     try:
         out_dir = make_phantom_dataset(

@@ -19,9 +19,14 @@ class SaganConfig:
     d_conv_dim: int = 64
     g_repeat_num: int = 6
     d_repeat_num: int = 6
-    # Losses
+    use_position_codes: bool = True  # False: all-zero codes (an ablation; the state dict is unchanged)
+    # Losses. Each generator weight defaults to the authors' 1; setting one to 0 is an ablation:
+    # lambda_adv = 0 drops the critic (it is neither trained nor called, and the unlabeled
+    # images go unused); lambda_mse = 0 drops the synthetic anomalies (G never sees them).
     lambda_gp: float = 10.0
+    lambda_adv: float = 1.0
     lambda_id: float = 1.0
+    lambda_mse: float = 1.0
     # Optimisation
     batch_size: int = 16
     num_iters: int = 100000

@@ -3,7 +3,12 @@
 One iteration i:
   * critic step (every iteration): L_D = −D(x_B) + D(G(x_A)) + λ_gp · GP;
   * generator step (when (i + 1) % n_critic == 0):
-    L_G = −D(G(x_A)) + λ_id · |x_B − G(x_B)| + (x_B − G(x_B′))².
+    L_G = −λ_adv · D(G(x_A)) + λ_id · |x_B − G(x_B)| + λ_mse · (x_B − G(x_B′))².
+
+Ablations (`SaganConfig`; the authors: every λ = 1, codes on): λ_adv = 0 skips
+the critic step and never calls G on x_A; λ_mse = 0 never calls G on x_B′.
+The generator still steps every n_critic iterations, so an ablation makes as
+many generator updates as the full method at the same `num_iters`.
 
 Differences from the authors' loop, none of which changes the maths:
   * On generator iterations G(x_A) is computed once, with its graph, and
@@ -118,7 +123,8 @@ class SaganTrainer:
         self.config, self.train_set, self.test_set, self.log = config, train_set, test_set, log
         self.device = pick_device(config.device)
         torch.manual_seed(config.seed)
-        self.G = Generator(config.g_conv_dim, 0, config.g_repeat_num, config.num_memory, config.image_size)
+        self.G = Generator(config.g_conv_dim, 0, config.g_repeat_num, config.num_memory, config.image_size,
+                           config.use_position_codes)
         self.D = Discriminator(config.image_size, config.d_conv_dim, 0, config.d_repeat_num)
         self.G.to(self.device)
         self.D.to(self.device)
@@ -145,6 +151,8 @@ class SaganTrainer:
             log("WARNING: " + TEST_SELECTION_WARNING)
         if config.select_on == "synthetic-val" and not len(getattr(train_set, "heldout_normals", ())):
             raise ValueError("select_on='synthetic-val' needs held-out normals (MedADTrainSet(holdout=…))")
+        if config.lambda_adv == 0:
+            log("lambda_adv = 0: no critic. D is neither trained nor called, and the unlabeled images go unused")
 
     # ------------------------------------------------------------------ one iteration
     def _generate(self, images: torch.Tensor) -> torch.Tensor:
@@ -162,31 +170,42 @@ class SaganTrainer:
         indices = self.batches.next()
         unlabeled, normal, anomaly, _ = self.train_set.batch(indices, self.device)
         generator_turn = (self.iteration + 1) % cfg.n_critic == 0
+        # Ablations: λ_adv = 0 drops the critic and x_A, λ_mse = 0 drops x_B′; G never sees what is dropped.
+        use_critic, use_anomalies = cfg.lambda_adv != 0, cfg.lambda_mse != 0
+        fake = normal_rec = anomaly_rec = fake_score = None
 
         joined = generator_turn and self.join_calls
         if joined:
-            outputs = self._generate(torch.cat([unlabeled, normal, anomaly]))  # (3B, 1, H, W)
-            fake, normal_rec, anomaly_rec = outputs.split(unlabeled.shape[0])
-        elif generator_turn:
+            names = ["fake"] * use_critic + ["normal_rec"] + ["anomaly_rec"] * use_anomalies
+            inputs = [unlabeled] * use_critic + [normal] + [anomaly] * use_anomalies
+            outputs = self._generate(torch.cat(inputs)).split(normal.shape[0])  # (kB, 1, H, W) → k × (B, 1, H, W)
+            out = dict(zip(names, outputs))
+            fake, normal_rec, anomaly_rec = out.get("fake"), out["normal_rec"], out.get("anomaly_rec")
+        elif generator_turn and use_critic:
             fake = self._generate(unlabeled)  # kept with its graph for the generator step
-        else:
+        elif use_critic:
             with torch.no_grad():
                 fake = self._generate(unlabeled)
 
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
-            d_loss, losses = critic_loss(self.D, normal, fake, cfg.lambda_gp)
-        losses["D/loss"] = d_loss
-        self.d_optimizer.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.d_optimizer.step()
+        losses = {}
+        if use_critic:
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
+                d_loss, losses = critic_loss(self.D, normal, fake, cfg.lambda_gp)
+            losses["D/loss"] = d_loss
+            self.d_optimizer.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.d_optimizer.step()
 
         if generator_turn:
             if not joined:
-                normal_rec, anomaly_rec = self._generate(normal), self._generate(anomaly)
-            self.D.requires_grad_(False)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
-                _, fake_score = self.D(fake)
-            g_loss, g_parts = generator_loss(fake_score.float(), normal, normal_rec, anomaly_rec, cfg.lambda_id)
+                normal_rec = self._generate(normal)
+                anomaly_rec = self._generate(anomaly) if use_anomalies else None
+            if use_critic:
+                self.D.requires_grad_(False)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
+                    fake_score = self.D(fake)[1].float()
+            g_loss, g_parts = generator_loss(fake_score, normal, normal_rec, anomaly_rec,
+                                             cfg.lambda_id, cfg.lambda_adv, cfg.lambda_mse)
             self.g_optimizer.zero_grad(set_to_none=True)
             g_loss.backward()
             self.g_optimizer.step()

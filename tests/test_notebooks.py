@@ -39,6 +39,7 @@ EXPECTED_NOTEBOOKS = [
     "08_swssl_model_and_twin_loss",
     "09_swssl_training_and_scoring",
     "10_interview_quickref",
+    "11_does_it_beat_a_baseline",
 ]
 NOTEBOOK_PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 # 00 (start here) and 10 (interview companion) are not lessons with exercises.
