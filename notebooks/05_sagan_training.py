@@ -168,10 +168,11 @@ print(f"unlabeled pool: {pool_abnormal} abnormal of {pool_size} = {pool_abnormal
       f"(ar = {config.ar} before the hold-out)")
 
 # %% [markdown]
-# The pool's abnormal share is above `ar`. `MedADTrainSet` keeps item $i$ = (unlabeled $i$,
-# normal $i$), so holding out the last `val_holdout` normals also drops the last `val_holdout`
-# images of the unlabeled pool, and those are normal (the pool lists its abnormal images first,
-# notebook 01). Exercise 1 works out the share for other hold-outs.
+# The pool's abnormal share stays at `ar` (up to rounding down). `MedADTrainSet` keeps item $i$ =
+# (unlabeled $i$, normal $i$), and it builds the authors' mix for the $N - h$ labeled normals that
+# train ($h$ = `val_holdout`): $\lfloor (N-h)\cdot ar \rfloor$ abnormal images, then normal ones.
+# Cutting the last $h$ images off the full mix instead would drop normal images only (the mix lists
+# its abnormal images first, notebook 01) and push the share above `ar`. Exercise 1 compares both.
 
 # %%
 def sync():
@@ -417,9 +418,10 @@ else:
 # *Show code*, in Jupyter click the collapsed cell.
 #
 # ### Exercise 1 · The pool after a hold-out
-# Section 4 found the unlabeled pool's abnormal share above `ar`. Predict the share for a few
-# hold-outs, as a formula in $N$ (labeled normals), `ar` and `val_holdout`. Which hold-out leaves a
-# pool with no normal image at all? Check on this notebook's data.
+# Predict the size of the unlabeled pool and its abnormal share for a few hold-outs $h$, as formulas
+# in $N$ (labeled normals), `ar` and $h$. Then predict the share if the last $h$ images were simply
+# cut off the full mix. Which $h$ would leave that cut pool with no normal image at all? Check on
+# this notebook's data.
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 # @title Solution to exercise 1 (double-click to show the code)
@@ -429,10 +431,13 @@ for holdout in (0, n_labeled // 10, n_labeled // 4, n_labeled - n_abnormal):
     pool = MedADTrainSet(DATA, config.image_size, config.ar, config.core_percent, holdout=holdout,
                          progress=False).unlabeled_paths
     share = sum(path in abnormal_files for path in pool) / len(pool)
-    print(f"val_holdout {holdout:>3}: {len(pool):>3} pool images, abnormal share {share:6.1%}   "
-          f"⌊N·ar⌋ / (N − holdout) = {n_abnormal / (n_labeled - holdout):6.1%}")
-print("Reading: the share is ⌊N·ar⌋ / (N − val_holdout); at val_holdout = N − ⌊N·ar⌋ the pool is all "
-      "abnormal. Compare runs only at the same hold-out, or the unlabeled data differ too.")
+    kept = n_labeled - holdout
+    print(f"h = {holdout:>3}: {len(pool):>3} pool images (N − h = {kept}), abnormal share {share:6.1%} "
+          f"= ⌊(N − h)·ar⌋ / (N − h) = {int(kept * config.ar) / kept:6.1%};  "
+          f"cut off the full mix instead: ⌊N·ar⌋ / (N − h) = {min(n_abnormal / kept, 1):6.1%}")
+print("Reading: the kit's pool has N − h images and keeps the share near ar at every hold-out. Cutting the "
+      "full mix would raise the share with h, to an all-abnormal pool at h = N − ⌊N·ar⌋, so runs with "
+      "different hold-outs would train on differently mixed unlabeled data.")
 
 # %% [markdown]
 # ### Exercise 2 · Why selecting on the test set leaks

@@ -57,7 +57,7 @@ def test_lambda_adv_zero_leaves_identity_plus_anomaly_removal():
 
 
 def test_negative_loss_weights_are_refused():
-    with pytest.raises(ValueError, match="lambda_mse=-1"):
+    with pytest.raises(ValueError, match="lambda_mse must be ≥ 0, got -1"):
         SaganConfig(lambda_mse=-1)
 
 
