@@ -2,13 +2,24 @@
 
 ``python -m anomaly_lib colab --repo OWNER/REPO`` points the notebooks' Colab badges
 and setup cells at a fork (see ``anomaly_lib/colab.py``).
+
+``python -m anomaly_lib prepare medad|dbt ...`` turns your own images, or a download of
+the Breast-Cancer-Screening-DBT collection, into a layout (see ``anomaly_lib/prepare.py``).
+
+``python -m anomaly_lib readme-figures [--out docs/images] [--smoke]`` regenerates every
+picture the README shows: it runs both demos and draws the generator diagram.
+
+``python -m anomaly_lib compare --quick`` compares methods, ablations and baselines over
+seeds on one split (see ``anomaly_lib/compare.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from .layouts import read_layout
 from .phantoms import DEFAULT_COUNTS, make_phantom_dataset
@@ -56,7 +67,185 @@ def build_parser() -> argparse.ArgumentParser:
     )
     colab.add_argument("--repo", required=True, help="OWNER/REPO of your fork on GitHub")
     colab.add_argument("--root", default=".", help="the kit's top folder (default: here)")
+    readme = commands.add_parser(
+        "readme-figures", help="regenerate the README's pictures: run both demos, draw a diagram"
+    )
+    readme.add_argument("--out", default="docs/images", help="folder for the PNGs (default: docs/images)")
+    readme.add_argument(
+        "--smoke", action="store_true", help="tiny demo settings, for tests (the pictures mean nothing)"
+    )
+    add_prepare_parser(commands)
+    add_compare_command(commands)
     return parser
+
+
+def add_prepare_parser(commands) -> None:
+    """The ``prepare medad`` and ``prepare dbt`` subcommands."""
+    from .prepare import MEDAD_SPLITS
+
+    prepare = commands.add_parser("prepare", help="turn your own images or a DBT download into a layout")
+    layouts = prepare.add_subparsers(dest="layout", required=True)
+    medad = layouts.add_parser(
+        "medad", help="folders or a CSV of images -> Med-AD layout (SAGAN)",
+        description="Split normal and abnormal images (by patient when ids are given) into the "
+        "Med-AD layout: images/ + data.json. Defaults: 20% of each class to test, the largest "
+        "train normal set whose rest fits SAGAN's unlabeled mix at --ar, the rest unlabeled.")
+    source = medad.add_mutually_exclusive_group(required=True)
+    source.add_argument("--normal", nargs="+", metavar="DIR", help="folders of normal images")
+    source.add_argument("--csv", help="CSV of path,label[,patient_id] (label 0/1 or normal/abnormal)")
+    medad.add_argument("--abnormal", nargs="+", metavar="DIR", help="folders of abnormal images")
+    medad.add_argument("--patient-from-subfolder", action="store_true",
+                       help="the first subfolder under --normal/--abnormal names the patient")
+    for split in MEDAD_SPLITS:
+        medad.add_argument(f"--{split.replace('_', '-')}", type=parse_count_value, metavar="N",
+                           help=f"images in {split} (default: see above)")
+    medad.add_argument("--test-fraction", type=float, default=0.2,
+                       help="default share of each class in the test split (default 0.2)")
+    medad.add_argument("--ar", type=float, default=0.6,
+                       help="SAGAN's abnormal ratio the default train size is fitted to (default 0.6)")
+    medad.add_argument("--score-per-patient", action="store_true",
+                       help="name files so SAGAN averages a test patient's images of one label")
+    dbt = layouts.add_parser(
+        "dbt", help="Breast-Cancer-Screening-DBT download -> DBT layout (SWSSL) + boxes.json",
+        description="Export normal views' slices (split by patient) and the lesion slices named in "
+        "the boxes table, with boxes.json, from the collection's DICOM tree and CSV tables.")
+    dbt.add_argument("--source", required=True,
+                     help="download folder: the DICOM tree (paths as in the file-path table) and the CSVs")
+    dbt.add_argument("--tables", nargs="+", metavar="CSV",
+                     help="the collection's CSV tables (default: every *.csv in --source)")
+    dbt.add_argument("--slices-per-view", type=int, default=1,
+                     help="normal slices per view: 1 = the middle one (default), more = spread over the middle half")
+    dbt.add_argument("--val-fraction", type=float, default=0.2,
+                     help="share of patients without lesions that go to val (default 0.2)")
+    for sub in (medad, dbt):
+        sub.add_argument("--out", required=True, help="output folder (new or empty)")
+        sub.add_argument("--image-size", type=parse_image_size,
+                         help="resize to 256 or HxW such as 1024x768 (default: keep each image's size)")
+        sub.add_argument("--seed", type=int, default=0)
+        sub.add_argument("--overwrite", action="store_true", help="replace an earlier prepare output in --out")
+        sub.add_argument("--max-pixels", type=int,
+                         help="raise PIL's decompression-bomb limit for real large images (0: no limit)")
+        sub.add_argument("--workers", type=int, help="reading threads (default: Python's choice)")
+
+
+def parse_count_value(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0; got {text!r}")
+    return int(text)
+
+
+def run_prepare(args) -> int:
+    """The ``prepare`` subcommand: write the layout, then print what was written."""
+    from PIL import Image
+
+    from .prepare import (
+        MEDAD_SPLITS,
+        prepare_dbt,
+        prepare_medad,
+        sources_from_csv,
+        sources_from_folders,
+    )
+
+    if args.max_pixels is not None:
+        Image.MAX_IMAGE_PIXELS = args.max_pixels or None
+    started = time.perf_counter()
+    try:
+        if args.layout == "medad":
+            if args.normal and not args.abnormal:
+                raise ValueError("--normal needs --abnormal too (folders of abnormal images)")
+            if args.csv and (args.abnormal or args.patient_from_subfolder):
+                raise ValueError("--abnormal and --patient-from-subfolder go with --normal, not --csv")
+            if args.csv:
+                sources, inputs = sources_from_csv(args.csv), []
+            else:
+                sources = sources_from_folders(args.normal, args.abnormal, args.patient_from_subfolder)
+                inputs = args.normal + args.abnormal
+            counts = {split: getattr(args, split) for split in MEDAD_SPLITS if getattr(args, split) is not None}
+            summary = prepare_medad(sources, args.out, counts, args.test_fraction, args.ar, args.seed,
+                                    args.image_size, args.score_per_patient, args.overwrite, inputs,
+                                    args.workers)
+        else:
+            summary = prepare_dbt(args.source, args.out, args.tables, args.slices_per_view, args.val_fraction,
+                                  args.seed, args.image_size, args.overwrite, args.workers)
+    except (ValueError, OSError) as error:  # OSError: missing files, ImageLoadError, a full disk
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    seconds = time.perf_counter() - started
+    print(f"wrote a {args.layout} layout to {args.out} in {seconds:.1f} s")
+    for split, count in summary["counts"].items():
+        print(f"  {split:<28} {count:>6} images")
+    if summary.get("unused"):
+        print(f"  not used (beyond the split sizes): {summary['unused']} images")
+    if summary.get("missing_views"):
+        print(f"  skipped {summary['missing_views']} views whose file is not under {args.source} "
+              f"(first: {summary['first_missing']})")
+    if summary.get("flipped"):
+        print(f"  flipped {summary['flipped']} slices so the breast lies on the side of its view")
+    if summary["mapped"]:
+        print(f"  mapped to 8 bits by: {summary['mapped']} (rules: anomaly_lib/images.py)")
+    if summary.get("sagan"):
+        print(f"  warning: SAGAN cannot train on this folder as it is: {summary['sagan']}")
+    return 0
+
+
+# README picture → (demo, the file that demo writes to its --save_dir)
+README_DEMO_FIGURES = {
+    "sagan_heatmaps.png": ("sagan", "heatmaps.png"),
+    "sagan_roc_pr.png": ("sagan", "roc_pr.png"),
+    "swssl_heatmaps.png": ("swssl", "heatmaps_patch_knn.png"),
+}
+# Pictures stored with a 256-colour palette (a third of the bytes): flat colours, and SAGAN's
+# 64×64 images drawn as blocks, look the same. The SWSSL overlays are smooth and would show
+# bands, so they are shrunk instead when they are too large.
+README_PALETTE = {"sagan_heatmaps.png", "sagan_roc_pr.png", "sagan_generator.png"}
+# With --smoke: flags that shrink each demo to seconds (they override the demo's own settings)
+SMOKE_FLAGS = {
+    "sagan": ["--num_iters", "2", "--num_iters_decay", "1", "--batch_size", "4"],
+    "swssl": ["--epochs", "1", "--image_size", "96", "--patch_size", "32", "--step_size", "32",
+              "--batch_size", "8"],
+}
+
+
+def add_compare_command(commands) -> None:
+    """The ``compare`` subcommand's flags; the work is in ``anomaly_lib/compare.py``."""
+    compare = commands.add_parser(
+        "compare", help="methods, ablations and baselines over seeds on one split: a table and a figure"
+    )
+    compare.add_argument("--medad", help="a Med-AD folder (images/ + data.json); --quick without it uses phantoms")
+    compare.add_argument("--chest", help="a chest-layout folder: SWSSL trains and tests there instead")
+    compare.add_argument("--methods", help="comma-separated: sagan, sagan-no-critic, sagan-no-synthetic, "
+                         "sagan-l1-only, sagan-no-codes, swssl, mean-image, pca, autoencoder, knn")
+    compare.add_argument("--seeds", type=int, help="training runs per method (default 3)")
+    compare.add_argument("--budget", action="append", metavar="METHOD=N",
+                         help="iterations (swssl: epochs); sagan=N applies to every SAGAN variant (repeatable)")
+    compare.add_argument("--image-size", dest="image_size", type=int, help="side in pixels (default 64)")
+    compare.add_argument("--sagan-set", dest="sagan_set", action="append", metavar="KEY=VALUE",
+                         help="a SaganConfig field for every SAGAN run, e.g. g_conv_dim=16 (repeatable)")
+    compare.add_argument("--swssl-set", dest="swssl_set", action="append", metavar="KEY=VALUE",
+                         help="image_size, patch_size, step_size, backbone, batch_size or lr (repeatable)")
+    compare.add_argument("--pca-components", dest="pca_components", type=int, help="default 8")
+    compare.add_argument("--latent-size", dest="latent_size", type=int, help="the autoencoder's (default 16)")
+    compare.add_argument("--autoencoder-width", dest="autoencoder_width", type=int,
+                         help="channels of the autoencoder's first layer (default 32; --quick: 16)")
+    compare.add_argument("--knn-k", dest="knn_k", type=int, help="neighbours (default 1)")
+    compare.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=None,
+                         help="ImageNet weights for knn and swssl (default: yes; --quick: no)")
+    compare.add_argument("--device", help="auto (default), cpu, cuda, mps")
+    compare.add_argument("--out", default="compare_output", help="output folder (default compare_output)")
+    compare.add_argument("--quick", action="store_true", help="small budgets, random weights, phantoms: minutes on a CPU")
+    compare.add_argument("--progress", action="store_true", help="show progress bars")
+
+
+def run_compare(args) -> int:
+    """The ``compare`` subcommand."""
+    from .compare import run_from_args
+
+    try:
+        run_from_args(args)
+    except (ValueError, FileExistsError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def run_colab(args) -> int:
@@ -78,11 +267,78 @@ def run_colab(args) -> int:
     return 0
 
 
+README_PICTURE_BYTES = 300_000  # per picture, to keep the repository small
+
+
+def save_for_readme(source: Path, destination: Path, palette: bool = False,
+                    budget: int = README_PICTURE_BYTES) -> float:
+    """Copy a PNG as RGB (the figures are on white, so alpha only costs bytes) or with a
+    256-colour ``palette``, shrunk in 10 % steps until the file fits ``budget`` bytes;
+    returns the scale it ended at."""
+    from PIL import Image
+
+    with Image.open(source) as opened:
+        image = opened.convert("RGB")
+    if palette:
+        image = image.quantize(colors=256)
+    picture, scale = image, 1.0
+    while True:
+        picture.save(destination, optimize=True)
+        if destination.stat().st_size <= budget:
+            return scale
+        scale *= 0.9
+        size = (round(image.width * scale), round(image.height * scale))
+        picture = image.resize(size, Image.Resampling.LANCZOS)
+
+
+def run_readme_figures(args) -> int:
+    """The ``readme-figures`` subcommand: both demos into a temporary folder, their figures
+    copied to ``--out``, and the generator diagram drawn at the authors' size."""
+    import torch
+
+    from sagan_lib import Generator
+    from sagan_lib.cli import main as sagan_main
+    from sagan_lib.config import SaganConfig
+    from sagan_lib.diagrams import generator_diagram
+    from swssl_lib.cli import main as swssl_main
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    demos = {"sagan": (sagan_main, ["--quiet"]), "swssl": (swssl_main, ["--no-progress"])}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, (demo_main, quiet) in demos.items():
+            save_dir = Path(scratch) / name
+            flags = SMOKE_FLAGS[name] if args.smoke else []
+            print(f"--- the {name} demo ---")
+            demo_main(["--mode", "demo", "--save_dir", str(save_dir), *quiet, *flags])
+        diagram = Path(scratch) / "sagan_generator.png"
+        with torch.device("meta"):  # the authors' size; shapes without weights, nothing to initialise
+            generator = Generator()
+        generator_diagram(generator, image_size=SaganConfig().image_size, path=diagram)
+        sources = {picture: Path(scratch) / demo / demo_file
+                   for picture, (demo, demo_file) in README_DEMO_FIGURES.items()}
+        sources[diagram.name] = diagram
+        scales = {out / picture: save_for_readme(source, out / picture, palette=picture in README_PALETTE)
+                  for picture, source in sources.items()}
+    print(f"\nREADME pictures in {time.perf_counter() - started:.0f} s:")
+    for path, scale in scales.items():
+        shrunk = f", shrunk to {scale:.0%} to stay under {README_PICTURE_BYTES // 1000} kB" if scale < 1 else ""
+        print(f"  {path}  ({path.stat().st_size / 1000:.0f} kB{shrunk})")
+    return 0
+
+
 def main(argv=None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
     if args.command == "colab":
         return run_colab(args)
+    if args.command == "prepare":
+        return run_prepare(args)
+    if args.command == "readme-figures":
+        return run_readme_figures(args)
+    if args.command == "compare":
+        return run_compare(args)
     started = time.perf_counter()
     try:
         out_dir = make_phantom_dataset(

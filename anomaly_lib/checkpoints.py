@@ -1,9 +1,16 @@
-"""Save checkpoints safely and capture every random generator, so training can resume exactly."""
+"""Save checkpoints safely, load them safely, and capture every random generator for exact resumes.
+
+Every checkpoint the kit reads goes through ``load_checkpoint_file``: it loads tensors and
+plain values only (``weights_only=True``, so a file cannot run code when it is opened) and
+turns torch's errors into one message that names the file and what is wrong with it.
+"""
 
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import re
 import tempfile
 from pathlib import Path
 
@@ -73,3 +80,82 @@ def restore_rng_state(state: dict) -> None:
         # restore as many GPUs as both the checkpoint and this machine have
         for device_index, cuda_state in enumerate(state["torch_cuda"][: torch.cuda.device_count()]):
             torch.cuda.set_rng_state(cuda_state, device_index)
+
+
+class CheckpointError(ValueError):
+    """A file that is not a checkpoint the kit can read, or one that does not fit the model."""
+
+
+def load_checkpoint_file(path, map_location="cpu", what: str = "checkpoint"):
+    """``torch.load(path, weights_only=True)``, with the kit's own error for a file it cannot read.
+
+    Raises ``FileNotFoundError`` for a missing file and ``CheckpointError`` for anything that is
+    not a PyTorch checkpoint (random bytes, text, a truncated download) or that holds pickled
+    Python objects (a whole model, a class instance). Such objects are never unpickled: doing so
+    can run arbitrary code.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    if not path.is_file():
+        raise CheckpointError(f"{what} {path} is a folder, not a file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes), not a {what}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"GLOBAL ([\w.]+)", str(error))
+        if found:  # a real pickle, but of Python objects, not of tensors and plain values
+            raise CheckpointError(
+                f"{path} holds a pickled Python object ({found.group(1)}), not just weights; the kit "
+                "only reads tensors and plain values, because unpickling objects can run code. "
+                "If you made the file, save model.state_dict() instead of the model."
+            ) from None
+        raise CheckpointError(_not_a_checkpoint(path, what)) from None
+    except OSError:
+        raise  # e.g. no permission to read: its own message says so
+    except Exception:  # garbage makes the unpickler fail in many ways (EOFError, KeyError, IndexError, …)
+        raise CheckpointError(_not_a_checkpoint(path, what)) from None
+
+
+def _not_a_checkpoint(path: Path, what: str) -> str:
+    return (f"{path} is not a PyTorch {what}: it could not be read as one "
+            "(another kind of file, or a damaged or incomplete download)")
+
+
+def state_dict_mismatch(expected: dict, found: dict, shown: int = 5) -> list[str]:
+    """How ``found`` differs from a model's ``expected`` state dict: missing, unexpected and
+    wrongly shaped keys, one line each (at most ``shown`` keys per line); [] when they fit."""
+
+    def first(items):
+        return ", ".join(items[:shown]) + (f" … ({len(items)} in all)" if len(items) > shown else "")
+
+    missing = [key for key in expected if key not in found]
+    unexpected = [key for key in found if key not in expected]
+    wrong_shape = [
+        f"{key}: file {tuple(found[key].shape)} vs model {tuple(expected[key].shape)}"
+        for key in expected
+        if key in found and torch.is_tensor(found[key]) and found[key].shape != expected[key].shape
+    ]
+    lines = []
+    if missing:
+        lines.append(f"  missing keys: {first(missing)}")
+    if unexpected:
+        lines.append(f"  unexpected keys: {first(unexpected)}")
+    if wrong_shape:
+        lines.append(f"  wrongly shaped keys: {first(wrong_shape)}")
+    return lines
+
+
+def config_differences(saved: dict, current: dict, names) -> list[str]:
+    """``"name: checkpoint A, now B"`` for each of ``names`` whose value differs between a
+    checkpoint's saved settings and the current ones (tuples and lists compare alike)."""
+
+    def plain(value):
+        return list(value) if isinstance(value, (tuple, list)) else value
+
+    return [
+        f"{name}: checkpoint {saved[name]!r}, now {current[name]!r}"
+        for name in names
+        if name in saved and name in current and plain(saved[name]) != plain(current[name])
+    ]

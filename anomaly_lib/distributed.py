@@ -5,11 +5,15 @@
 torchrun starts one process per GPU and describes the group to each through environment
 variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT). `start` joins that group;
 the rest are the few things both trainers need: this process's share of a batch, averages and
-gathers over processes, a barrier, and the DistributedDataParallel wrapper.
+gathers over processes, a meeting point that carries errors, and the DistributedDataParallel wrapper.
 
 Every batch is one batch of B images split into N equal shares, one per process. Random draws that
 belong to images are made for the whole batch, in the same order and from the same seed on every
 process, as one process would make them; each process then keeps its own rows (`my_rows`).
+
+Where the processes must wait for one another (rank 0 claims the run folder, writes a checkpoint,
+scores the held-out images), they meet with `together()` rather than a bare barrier: an error in
+any process then stops every process with that error instead of leaving the others waiting.
 
 Without torchrun nothing here does anything: rank 0 of 1, `my_rows` and `gather_rows` return
 their input, and the trainers run exactly as they do in one process.
@@ -17,6 +21,7 @@ their input, and the trainers run exactly as they do in one process.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import warnings
@@ -25,6 +30,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Subset
+
+from .cli import describe_error
 
 
 def launched_by_torchrun() -> bool:
@@ -72,10 +79,48 @@ def is_main() -> bool:
     return rank() == 0
 
 
-def barrier() -> None:
-    """Wait until every process gets here (e.g. until rank 0 has written a checkpoint)."""
-    if world_size() > 1:
-        dist.barrier()
+class OtherProcessFailed(RuntimeError):
+    """Another process stopped with an error inside a `together()` block."""
+
+
+@contextlib.contextmanager
+def together():
+    """A block every process runs, ending in a barrier that carries errors.
+
+    Every process waits at the end of the block until all have got there (e.g. until rank 0 has
+    written a checkpoint). If the block raised in any process, every process raises: the failing
+    one its own error, the others `OtherProcessFailed` quoting it. So no process is left waiting
+    for one that has stopped. In one process it is just the block.
+    """
+    if world_size() == 1:
+        yield
+        return
+    try:
+        yield
+    except Exception as error:
+        gather_objects(describe_error(error))  # the others' gather below receives it
+        raise
+    failures = [(process, message) for process, message in enumerate(gather_objects(None)) if message]
+    if failures:
+        process, message = failures[0]
+        raise OtherProcessFailed(f"process {process} (of {world_size()}) stopped: {message}")
+
+
+def run_alone_in_rank_zero(what: str) -> bool:
+    """For work that uses one process (`what`, e.g. "--mode predict") started by torchrun.
+
+    Rank 0 goes on as a process started alone (its group is never joined) and this returns
+    True there; the other processes get False and should stop, having nothing to do. Without
+    torchrun: True.
+    """
+    if not launched_by_torchrun():
+        return True
+    if int(os.environ.get("RANK", "0")) != 0:
+        return False
+    print(f"{what} runs in one process: rank 0 does it, the other {int(os.environ['WORLD_SIZE']) - 1} "
+          "process(es) of torchrun stop")
+    os.environ["WORLD_SIZE"] = "1"  # from here on this process is one process of one
+    return True
 
 
 def local_batch_size(batch_size: int, flag: str = "batch_size") -> int:
@@ -147,6 +192,8 @@ def mean_over_processes(values: dict) -> dict:
 
     Each process holds the mean over its equal share, so the average is the whole batch's mean.
     """
+    if not values:
+        return {}
     names = list(values)
     totals = torch.stack([torch.as_tensor(values[name]).detach().double() for name in names])  # (K,)
     if world_size() > 1:

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from .heatmaps import overlay_heatmap, to_numpy, to_uint8_gray
+from .heatmaps import HeatScale, jet_colours, overlay_heatmap, to_numpy, to_uint8_gray
 from .metrics import RocReport, roc_report
 
 PANEL_CELL_INCHES = 2.2  # width and height of one image in a panel
@@ -57,15 +57,32 @@ def _image_grid(n_rows: int, column_titles: list[str], row_titles) -> tuple[Figu
     return figure, axes
 
 
+def add_scale_colourbar(figure: Figure, axes, scale: HeatScale, label: str = "anomaly map"):
+    """A jet colour bar beside ``axes`` for maps drawn on ``scale``; the anchor, if any, is marked."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, Normalize
+
+    colours = ScalarMappable(Normalize(scale.low, scale.high), ListedColormap(jet_colours() / 255.0))
+    bar = figure.colorbar(colours, ax=axes, shrink=0.8, label=label)
+    ticks = [scale.low, scale.high] if scale.anchor is None else [scale.low, scale.anchor, scale.high]
+    names = [f"{value:.3g}" for value in ticks]
+    if scale.anchor is not None:
+        names[1] = f"threshold {scale.anchor:.3g}"
+    bar.set_ticks(ticks, labels=names)
+    return bar
+
+
 def reconstruction_panel(
-    images, reconstructions, anomaly_maps, titles=None, path=None, value_range=(-1, 1)
+    images, reconstructions, anomaly_maps, titles=None, path=None, value_range=(-1, 1),
+    scale: HeatScale | None = None, scale_label: str = "pixel anomaly |x − G(x)| / 2",
 ) -> Figure:
     """One row per image: input | reconstruction | difference | overlay.
 
     ``images`` and ``reconstructions`` are in ``value_range``; ``anomaly_maps``
     are per-pixel maps. The difference column shares one colour scale over all
-    rows, so a row that is redder really has a larger error; the overlay column
-    is normalised per image to show *where* the error is.
+    rows, so a row that is redder really has a larger error. The overlay column
+    is normalised per image to show *where* the error is, or, given a ``scale``
+    (e.g. ``HeatScale.around(threshold)``), drawn on that one scale with a colour bar.
     """
     images = _as_image_stack(images, "images")
     reconstructions = _as_image_stack(reconstructions, "reconstructions")
@@ -87,14 +104,21 @@ def reconstruction_panel(
             to_uint8_gray(reconstruction, value_range), cmap="gray", vmin=0, vmax=255
         )
         axes[row, 2].imshow(anomaly_map, cmap="inferno", vmin=map_min, vmax=map_max)
-        axes[row, 3].imshow(overlay_heatmap(image, anomaly_map, value_range=value_range))
+        axes[row, 3].imshow(overlay_heatmap(image, anomaly_map, value_range=value_range, scale=scale))
+    if scale is not None:
+        add_scale_colourbar(figure, axes[:, 3], scale, scale_label)
     if path is not None:
         _save(figure, path)
     return figure
 
 
-def heatmap_panel(images, anomaly_maps, titles=None, path=None, value_range=(0, 1)) -> Figure:
-    """One row per image: input | heatmap overlay (maps may be coarser than the images)."""
+def heatmap_panel(images, anomaly_maps, titles=None, path=None, value_range=(0, 1),
+                  scale: HeatScale | None = None, scale_label: str = "anomaly map") -> Figure:
+    """One row per image: input | heatmap overlay (maps may be coarser than the images).
+
+    Each map is scaled to its own range, or, given a ``scale``, all share it and a colour bar
+    labelled ``scale_label`` shows it. NaN pixels of a map are left uncoloured.
+    """
     images = _as_image_stack(images, "images")
     anomaly_maps = _as_image_stack(anomaly_maps, "anomaly_maps")
     if len(images) != len(anomaly_maps):
@@ -102,7 +126,9 @@ def heatmap_panel(images, anomaly_maps, titles=None, path=None, value_range=(0, 
     figure, axes = _image_grid(len(images), ["input", "heatmap overlay"], titles)
     for row, (image, anomaly_map) in enumerate(zip(images, anomaly_maps)):
         axes[row, 0].imshow(to_uint8_gray(image, value_range), cmap="gray", vmin=0, vmax=255)
-        axes[row, 1].imshow(overlay_heatmap(image, anomaly_map, value_range=value_range))
+        axes[row, 1].imshow(overlay_heatmap(image, anomaly_map, value_range=value_range, scale=scale))
+    if scale is not None:
+        add_scale_colourbar(figure, axes[:, 1], scale, scale_label)
     if path is not None:
         _save(figure, path)
     return figure
@@ -171,11 +197,12 @@ def roc_pr_figure(labels, scores, report: RocReport | None = None, path=None, ti
     return figure
 
 
-def show_figure(figure, name: str, folder) -> Path:
+def show_figure(figure, name: str, folder) -> None:
     """Save `figure` as `folder/name.png`, then display that PNG once (for notebooks).
 
     Showing the saved PNG works the same under every matplotlib backend,
-    including the non-interactive one the tests use. Returns the PNG's path.
+    including the non-interactive one the tests use. It returns nothing, so a
+    notebook cell that ends with it shows the picture and no stray value.
     """
     from IPython.display import Image, display
 
@@ -186,4 +213,3 @@ def show_figure(figure, name: str, folder) -> Path:
 
         plt.close(figure)
     display(Image(filename=str(path)))
-    return path

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm")  # see images.py
 
 # split name -> where its list of file names sits inside data.json
 MEDAD_JSON_KEYS = {

@@ -8,7 +8,8 @@ Convention, as in sklearn's ``roc_curve``: an image is *predicted abnormal* when
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.metrics import (
@@ -54,6 +55,7 @@ class RocReport:
     youden: OperatingPoint
     n_normal: int
     n_abnormal: int
+    warnings: list[str] = field(default_factory=list)  # e.g. every score equal
 
     def as_dict(self) -> dict:
         """Plain python types, ready for ``json.dump``."""
@@ -64,6 +66,7 @@ class RocReport:
             "youden": self.youden.as_dict(),
             "n_normal": int(self.n_normal),
             "n_abnormal": int(self.n_abnormal),
+            "warnings": list(self.warnings),
         }
 
     def __str__(self) -> str:
@@ -79,6 +82,7 @@ class RocReport:
                 f"({self.n_normal} normal, {self.n_abnormal} abnormal)",
                 f"  authors' cutoff (sens = spec): {describe(self.authors_cutoff)}",
                 f"  Youden's J (max sens + spec):  {describe(self.youden)}",
+                *(f"  WARNING: {text}" for text in self.warnings),
             ]
         )
 
@@ -140,12 +144,22 @@ def roc_report(labels, scores) -> RocReport:
     balance. Every threshold of the curve is considered
     (``drop_intermediate=False``), and the leading ``+inf`` row of sklearn's
     curve (predict nothing abnormal) is never chosen.
+
+    When every score is the same the numbers mean nothing (AUC 0.5 by ties alone): a warning
+    is issued and kept in ``warnings``, which the printed report shows.
     """
     labels, scores = _check_labels_and_scores(labels, scores, "roc_report")
     fpr, tpr, thresholds = roc_curve(labels, scores, drop_intermediate=False)
     finite = np.isfinite(thresholds)  # sklearn's first threshold is +inf
     fpr, tpr, thresholds = fpr[finite], tpr[finite], thresholds[finite]
 
+    notes = []
+    if np.all(scores == scores[0]):
+        notes.append(
+            f"all {len(scores)} scores are equal ({scores[0]:.6g}), so AUC and AP say nothing: "
+            "the model cannot tell these images apart (constant or blank images? an untrained model?)"
+        )
+        warnings.warn(notes[-1], stacklevel=2)
     balanced_row = np.argmin(np.abs(tpr - (1 - fpr)))
     youden_row = np.argmax(tpr - fpr)
     return RocReport(
@@ -155,4 +169,5 @@ def roc_report(labels, scores) -> RocReport:
         youden=operating_point(labels, scores, float(thresholds[youden_row])),
         n_normal=int((labels == 0).sum()),
         n_abnormal=int((labels == 1).sum()),
+        warnings=notes,
     )

@@ -6,15 +6,17 @@
 #
 # Needs torch and torchvision, no internet and no installed kit: it runs `python` with
 # PYTHONPATH set to the repository. Each step's output goes to $OUT/logs/<step>.log (OUT defaults to
-# ./gpu_suite_out); a step that fails or runs over its time limit is reported and the others go on;
-# steps that would start after the overall limit (SUITE_LIMIT_S, default 540 s) are skipped. The
-# summary at the end repeats each step's key lines.
+# ./gpu_suite_out; its runs overwrite those of an earlier suite there); a step that fails or runs
+# over its time limit is reported and the others go on; steps that would start after the overall
+# limit (SUITE_LIMIT_S, default 540 s) are skipped. The summary at the end repeats each step's key
+# lines.
 #
 # Steps: the SAGAN training step at the authors' full configuration in float32, bfloat16 and float16;
 # SWSSL sliding-window features (wide_resnet50_2, 1024/128/32) in the three precisions; SWSSL training
 # memory (resnet18 and wide_resnet50_2, float32/float16/bfloat16, with and without activation
 # checkpointing); float16/bfloat16 against float32 over 20 steps for both methods; both demos, plain
-# and with --amp; and torchrun with 2 CPU processes (gloo) for both command lines.
+# and with --amp (both hold out normals for calibration.json); and torchrun with 2 CPU processes (gloo)
+# for both command lines, training with held-out normals, then SWSSL's predict (rank 0 alone).
 
 set -u
 cd "$(dirname "$0")/.."
@@ -100,31 +102,36 @@ run_step amp_agreement 240 "device|SAGAN|SWSSL|loss|skipped|Δ" \
     $PYTHON benchmarks/amp_agreement.py --device $DEVICE "${AGREEMENT[@]}"
 
 run_step sagan_demo 240 "reduced config|AUC|s in all|precision" \
-    $PYTHON -m sagan_lib --mode demo --device $DEVICE --save_dir "$WORK/sagan_demo" --quiet "${SAGAN_DEMO[@]}"
+    $PYTHON -m sagan_lib --mode demo --device $DEVICE --save_dir "$WORK/sagan_demo" --overwrite --quiet "${SAGAN_DEMO[@]}"
 run_step sagan_demo_amp 240 "AUC|s in all|precision" \
-    $PYTHON -m sagan_lib --mode demo --device $DEVICE --save_dir "$WORK/sagan_demo_amp" --quiet --amp "${SAGAN_DEMO[@]}"
+    $PYTHON -m sagan_lib --mode demo --device $DEVICE --save_dir "$WORK/sagan_demo_amp" --overwrite --quiet --amp "${SAGAN_DEMO[@]}"
 run_step swssl_demo 240 "reduced setting|scoring: AUC|wall time|precision" \
-    $PYTHON -m swssl_lib --mode demo --device $DEVICE --save_dir "$WORK/swssl_demo" --no-progress "${SWSSL_DEMO[@]}"
+    $PYTHON -m swssl_lib --mode demo --device $DEVICE --save_dir "$WORK/swssl_demo" --overwrite --no-progress "${SWSSL_DEMO[@]}"
 for dtype in "${AMP_DTYPES[@]}"; do
     run_step "swssl_demo_$dtype" 240 "scoring: AUC|wall time|precision" \
-        $PYTHON -m swssl_lib --mode demo --device $DEVICE --save_dir "$WORK/swssl_demo_$dtype" --no-progress \
+        $PYTHON -m swssl_lib --mode demo --device $DEVICE --save_dir "$WORK/swssl_demo_$dtype" --overwrite --no-progress \
         --amp_dtype $dtype "${SWSSL_DEMO[@]}"
 done
 
 # torchrun with 2 CPU processes (gloo): the launcher path of both command lines (a GPU per process needs 2 GPUs).
 $PYTHON -m anomaly_lib phantoms --layout medad --out "$WORK/medad" --image-size 32 --count train_normal=12 \
     --count unlabeled_normal=6 --count unlabeled_abnormal=8 --count test_normal=4 --count test_abnormal=4 > /dev/null
-$PYTHON -m anomaly_lib phantoms --layout chest --out "$WORK/chest" --image-size 64 --count train_normal=8 \
+$PYTHON -m anomaly_lib phantoms --layout chest --out "$WORK/chest" --image-size 64 --count train_normal=10 \
     --count test_normal=3 --count test_abnormal=3 > /dev/null
 run_step torchrun_sagan 180 "training SAGAN|synthetic-val|Error" \
     $PYTHON -m torch.distributed.run --nproc_per_node 2 -m sagan_lib --mode train --device cpu --dataset folder \
     --data_root "$WORK/medad" --image_size 32 --g_conv_dim 4 --d_conv_dim 4 --g_repeat_num 1 --d_repeat_num 5 \
     --batch_size 4 --num_iters 4 --model_save_step 2 --log_step 2 --select_on synthetic-val --val_holdout 2 \
-    --model_save_dir "$WORK/torchrun_sagan/models" --sample_dir "$WORK/torchrun_sagan/samples" --quiet
-run_step torchrun_swssl 180 "processes|epoch|AUC|Error" \
+    --model_save_dir "$WORK/torchrun_sagan/models" --sample_dir "$WORK/torchrun_sagan/samples" --overwrite --quiet
+run_step torchrun_swssl 180 "processes|held out|epoch|AUC|Error" \
     $PYTHON -m torch.distributed.run --nproc_per_node 2 -m swssl_lib --device cpu --dataset_path "$WORK/chest" \
     --save_dir "$WORK/torchrun_swssl" --image_size 64 --patch_size 32 --step_size 16 --backbone resnet18 \
-    --no-pretrained --batch_size 4 --num_workers 0 --no-progress --epochs 1 --scoring both
+    --no-pretrained --batch_size 4 --num_workers 0 --no-progress --epochs 1 --scoring both --val_holdout 2 --overwrite
+# predict runs in rank 0 alone under torchrun, on the bank and held-out scores the 2 processes wrote.
+run_step torchrun_swssl_predict 120 "one process|threshold|abnormal|Error" \
+    $PYTHON -m torch.distributed.run --nproc_per_node 2 -m swssl_lib --mode predict --device cpu \
+    --checkpoint "$WORK/torchrun_swssl/last.pt" --input "$WORK/chest/test" --save_dir "$WORK/torchrun_swssl_predict" \
+    --specificity 0.5 --overwrite --no-progress
 
 echo
 echo "=============================== summary ($(( $(date +%s) - START )) s) ==============================="

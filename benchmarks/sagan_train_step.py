@@ -8,9 +8,9 @@
     python benchmarks/sagan_train_step.py --full --amp bf16 fp16   # each type (fp16 with its gradient scalers)
 
 Both loops run the same networks on the same random batches. The "authors"
-loop repeats their update order exactly: G runs once in the critic step with
-its graph kept, then three more times in the generator step, with the critic's
-weight gradients computed. Iterations are averaged over an even count, since
+loop (`sagan_lib.authors_loop.authors_step`) repeats their update order exactly:
+G runs once in the critic step with its graph kept, then three more times in the
+generator step, with the critic's weight gradients computed. Iterations are averaged over an even count, since
 the generator steps on every second one (n_critic = 2), and the contenders
 take turns pair by pair so that a shared machine's ups and downs hit all alike.
 """
@@ -22,10 +22,9 @@ import torch
 
 from anomaly_lib.amp import choose_amp_dtype
 from anomaly_lib.device import describe_device, pick_device
+from sagan_lib.authors_loop import authors_step
 from sagan_lib.config import SaganConfig
-from sagan_lib.losses import gradient_penalty
 from sagan_lib.train import SaganTrainer
-from sagan_lib.windows import from_windows, to_windows
 
 CALLS = {True: "one G call on 3B", False: "three G calls"}  # SaganTrainer.join_calls, in words
 
@@ -43,38 +42,6 @@ class RandomBatches:
         shape = (len(indices), 1, self.image_size, self.image_size)
         images = [torch.rand(shape, device=device) * 2 - 1 for _ in range(3)]
         return (*images, images[2] > 0)
-
-
-def authors_step(trainer: SaganTrainer, iteration: int) -> None:
-    """One iteration in the authors' order, with their redundant work."""
-    cfg, G, D, P = trainer.config, trainer.G, trainer.D, trainer.config.num_patch
-    real_a, real_b, anomaly_b, _ = trainer.train_set.batch(trainer.batches.next(), trainer.device)
-    bs = real_a.shape[0]
-    a_windows, b_windows, anomaly_windows = (to_windows(x, P) for x in (real_a, real_b, anomaly_b))
-
-    _, out_real = D(real_b)
-    fake_a = from_windows(G(a_windows, bs), P)  # graph kept although only its values are used
-    _, out_fake = D(fake_a.detach())
-    alpha = torch.rand(bs, 1, 1, 1, device=real_b.device)
-    x_hat = (alpha * real_b.data + (1 - alpha) * fake_a.data).requires_grad_(True)
-    _, out_hat = D(x_hat)
-    d_loss = -out_real.mean() + out_fake.mean() + cfg.lambda_gp * gradient_penalty(out_hat, x_hat)
-    trainer.g_optimizer.zero_grad()
-    trainer.d_optimizer.zero_grad()
-    d_loss.backward()
-    trainer.d_optimizer.step()
-
-    if (iteration + 1) % cfg.n_critic == 0:
-        fake_b = from_windows(G(b_windows, bs), P)
-        fake_anomaly = from_windows(G(anomaly_windows, bs), P)
-        fake_a = from_windows(G(a_windows, bs), P)
-        _, out_fake = D(fake_a)  # the critic's weight gradients are computed, then thrown away
-        g_loss = (-out_fake.mean() + cfg.lambda_id * (real_b - fake_b).abs().mean()
-                  + ((real_b - fake_anomaly) ** 2).mean())
-        trainer.g_optimizer.zero_grad()
-        trainer.d_optimizer.zero_grad()
-        g_loss.backward()
-        trainer.g_optimizer.step()
 
 
 def seconds_per_iteration(steps: dict, iters: int, warmup: int = 2) -> dict:
@@ -137,7 +104,10 @@ def main():
     print(f"config: conv_dim {cfg.g_conv_dim}, repeat_num {cfg.g_repeat_num}, batch {cfg.batch_size}, "
           f"{cfg.image_size}×{cfg.image_size}, n_critic {cfg.n_critic}")
     kit = make_trainer(args)
-    steps = {"authors' loop": lambda i: authors_step(authors, i), "kit": lambda i: kit.train_step()}
+    def authors_iteration(i):
+        authors_step(authors, authors.train_set.batch(authors.batches.next(), authors.device)[:3], i)
+
+    steps = {"authors' loop": authors_iteration, "kit": lambda i: kit.train_step()}
     if args.both_paths:
         other = make_trainer(args)
         other.join_calls = not kit.join_calls

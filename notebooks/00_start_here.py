@@ -4,7 +4,9 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/anomaly-course-kit/anomaly-course-kit/blob/main/notebooks/00_start_here.ipynb)
 #
 # **Learning goals**
-# - Say what anomaly detection in medical images is, and why it is usually trained on normal images only.
+# - Say what anomaly detection in medical images is, and why it learns mostly from normal images.
+# - Say what each method trains on: SWSSL on normal images only; SAGAN semi-supervised, on labeled
+#   normals plus an unlabeled pool that contains abnormal images.
 # - Explain in two sentences each why a *reconstruction* model (SAGAN) and a *self-supervised* model (SWSSL) can find lesions they have never seen.
 # - Find your way around the kit: its three packages, its command-line demos and its tests.
 # - Check which device this notebook runs on, and switch Colab to a GPU.
@@ -128,15 +130,19 @@ print("organ     ", phantom.organ_mask.dtype, phantom.organ_mask.shape, f"{phant
 #
 # and the per-pixel error $\lvert x - G(x)\rvert$ is a heatmap of *where*.
 #
-# An autoencoder that is too good would copy lesions too. SAGAN fights that in three ways:
-# it trains on **synthetic anomalies** (a square of another patient pasted in) and asks $G$ to
-# remove them; a **critic** (a Wasserstein GAN) judges whether $G$'s outputs look like real normal
-# images; and it reconstructs **2×2 windows** with **position codes**, so every window is detailed
-# yet knows where it sits. It works on 64×64 images.
+# An autoencoder that is too good would copy lesions too. SAGAN fights that with its training
+# signal. It is **semi-supervised**: besides labeled normal images it sees an **unlabeled pool**
+# that contains abnormal images, and a **critic** (a Wasserstein GAN) pushes $G$'s reconstructions
+# of that pool to look like normal images, lesions included. It also trains on **synthetic
+# anomalies** (a square of another patient's image blended in) and asks $G$ to remove them. The
+# generator reconstructs the image as a 2×2 grid of **windows** with one shared network. SAGAN
+# also appends a binary **position code** to each window, meant to tell the network where the
+# window sits; notebook 02 shows that in the published network the layer right after each code
+# cancels it.
 #
 # ### Self-supervision: SWSSL (notebooks 07 to 09)
-# High-resolution images (1024×1024 chest X-rays, breast tomosynthesis slices) are too big to
-# reconstruct well, and lesions are small. SWSSL learns a **feature extractor for patches** with a
+# High-resolution images (chest X-rays, breast tomosynthesis slices) are too big to reconstruct
+# well, and lesions are small. SWSSL learns a **feature extractor for patches** with a
 # pretext task that needs no labels: two augmented views of the same patch (one of them
 # intensity-inverted) should have the same features, and a neighbouring patch should have
 # features about as similar as its distance says. At test time a sliding window computes the
@@ -149,8 +155,48 @@ print("organ     ", phantom.organ_mask.dtype, phantom.organ_mask.shape, f"{phant
 # (That is the kit's patch scoring with one neighbour. The authors arrange the same distances
 # differently; notebook 09 compares the two.)
 #
-# Both methods only need normal images to learn (SAGAN also uses an *unlabeled* mix), and both
-# give a heatmap as well as a score.
+# So the two methods need different data. SWSSL learns from **normal images only**. SAGAN needs
+# labeled normals **and** an unlabeled pool in which some images are abnormal (nobody tells it
+# which); the synthetic anomalies it makes itself. Neither needs lesion masks, and both give a
+# heatmap as well as a score. The table below is filled in from the two libraries' settings.
+
+# %%
+from sagan_lib.config import SaganConfig
+from swssl_lib.train import TrainConfig
+
+sagan, swssl = SaganConfig(), TrainConfig()
+height, width = swssl.image_size
+rows = [
+    "| | SAGAN (`SaganConfig()`) | SWSSL (`TrainConfig()`) |",
+    "| --- | --- | --- |",
+    "| learning setting | semi-supervised | self-supervised, normal images only |",
+    f"| trains on | labeled normals + an unlabeled pool with an abnormal share `ar` = {sagan.ar} "
+    "+ synthetic anomalies made from the normals | normal training images |",
+    f"| image size | {sagan.image_size}×{sagan.image_size} | {height}×{width} |",
+    f"| what the network sees | {sagan.num_patch}×{sagan.num_patch} windows of "
+    f"{sagan.image_size // sagan.num_patch}×{sagan.image_size // sagan.num_patch} | "
+    f"{swssl.patch_size}×{swssl.patch_size} patches, every {swssl.step_size} pixels |",
+    "| score | mean reconstruction error | distance to normal patches at the same place |",
+]
+display(Markdown("\n".join(rows)))
+
+# %% [markdown]
+# Here are both methods as data flows, drawn by the kit from its own objects at the authors' settings:
+# one SAGAN training iteration, then one SWSSL training step. Notebooks 04 and 08 take each apart.
+
+# %%
+import torch
+
+from sagan_lib.diagrams import training_diagram
+from swssl_lib import PatchModel, WindowGrid
+from swssl_lib.diagrams import training_step_diagram
+
+show(training_diagram(sagan), "sagan_training_iteration")  # the authors' settings (SaganConfig())
+
+with torch.device("meta"):  # shapes without numbers: a full-size model costs nothing to build
+    swssl_model = PatchModel(backbone=swssl.backbone, pretrained=False)
+grid = WindowGrid(*swssl.image_size, swssl.patch_size, swssl.step_size)
+show(training_step_diagram(swssl_model, grid, category=swssl.category), "swssl_training_step")
 
 # %% [markdown]
 # ## 3. A tour of the kit
@@ -239,7 +285,8 @@ if device.type == "cuda":
     properties = torch.cuda.get_device_properties(device)
     print(f"GPU memory: {properties.total_memory / 2**30:.1f} GiB")
 else:
-    print("No GPU. Fine for notebooks 00 to 04; for training (05, 09) switch Colab to a GPU runtime.")
+    print("No GPU. Every notebook runs on a CPU at reduced sizes; the training notebooks (05, 06, 09)"
+          " are much faster on a Colab GPU runtime.")
 
 n = 512 if SMOKE else 2048
 a = torch.randn(n, n, device=device)
@@ -291,10 +338,12 @@ else:
 # %% [markdown]
 # ## Summary
 # - Anomaly detection learns normal anatomy, mostly from normal images, and scores deviation from it.
-# - SAGAN reconstructs 64×64 images window by window and scores the reconstruction error; it
-#   learns to *remove* pasted-in anomalies and is kept realistic by a WGAN-GP critic.
-# - SWSSL learns patch features without labels and scores each patch of a high-resolution image
-#   by its distance to normal patches at the same position.
+# - SAGAN is semi-supervised: it trains on labeled normals plus an unlabeled pool that contains
+#   abnormal images. It reconstructs small images window by window and scores the reconstruction
+#   error; it learns to *remove* pasted-in anomalies, and a WGAN-GP critic pushes its
+#   reconstructions of the unlabeled pool to look normal.
+# - SWSSL trains on normal images only: it learns patch features without labels and scores each
+#   patch of a high-resolution image by its distance to normal patches at the same position.
 # - The kit is three packages, two CLI demos and a test suite that also runs these notebooks.
 #
 # Next: **01 · Data and synthetic anomalies**.

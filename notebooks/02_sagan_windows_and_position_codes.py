@@ -43,6 +43,7 @@ import torch.nn.functional as F
 
 from anomaly_lib.figures import show_figure
 from anomaly_lib.phantoms import draw_chest
+from sagan_lib.config import SaganConfig
 from sagan_lib.data import to_model_range
 
 OUT = Path("outputs") / "02_sagan_windows_and_position_codes"
@@ -152,7 +153,7 @@ print("num_patch = 4:", tuple(to_windows(images, 4).shape), "(16 windows of 16×
 # %% [markdown]
 # The generator halves a window three times (32 → 16 → 8 → 4), so a window side must be a multiple
 # of 8, and the image side a multiple of `num_patch · 8`. The kit checks this up front instead of
-# failing deep inside the network:
+# failing deep inside the network (one case still slips through; exercise 1 finds it):
 
 # %%
 try:
@@ -163,9 +164,8 @@ except ValueError as error:
 # %% [markdown]
 # ## 3. Why windows?
 #
-# - **A bigger effective batch.** A batch of $B$ images becomes $4B$ windows: the authors' batch of
-#   16 images feeds the generator 64 samples per step, so each gradient step averages over more
-#   (smaller) examples.
+# - **A bigger effective batch.** A batch of $B$ images becomes $4B$ windows (the authors' numbers
+#   are printed below), so each gradient step averages over more, smaller examples.
 # - **Local detail.** Each window is reconstructed from its own 32×32 pixels only. The generator
 #   becomes a model of *local* anatomy (a piece of lung, a rib crossing, the heart border) rather
 #   than of whole images, and a lesion cannot be explained away by context from elsewhere.
@@ -175,7 +175,13 @@ except ValueError as error:
 # What is lost: a window does not know **where it came from**. A patch of lung from the top left
 # and one from the top right look much alike, yet the normal anatomy around them differs (the heart
 # is on one side only). The critic and the anomaly score still see the stitched image, but the
-# generator itself only gets 32×32 pixels. SAGAN's answer: tell each window its index.
+# generator itself only gets 32×32 pixels. SAGAN's intended answer: tell each window its index.
+# Section 6 tests whether that works.
+
+# %%
+authors = SaganConfig()
+print(f"the authors' batch: {authors.batch_size} images → {authors.batch_size * authors.num_memory} windows "
+      f"of {authors.image_size // authors.num_patch}×{authors.image_size // authors.num_patch} per generator call")
 
 # %% [markdown]
 # ## 4. Binary position codes
@@ -197,16 +203,18 @@ print("M = 9 :", tuple(binary_position_codes(9).shape), "| M = 16:", tuple(binar
 # %% [markdown]
 # `append_position_codes(features, codes)` adds the code of each window as extra **constant
 # channels**: bit $j$ of window $k$ becomes a whole $h \times w$ map filled with that bit. At the
-# first place the generator uses it, the features are `(B·4, 128, 16, 16)`:
+# first place the published generator uses it, the features have `2 · conv_dim` channels at half the
+# window's side (we use a random stand-in of that shape):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-features = torch.randn(B * 4, 128, 16, 16)  # stand-in for enc_layer1's output
+channels = 2 * authors.g_conv_dim  # enc_layer1's output channels at the published width: 128
+features = torch.randn(B * 4, channels, ws // 2, ws // 2)  # stand-in for enc_layer1's output: (8, 128, 16, 16)
 with_codes = append_position_codes(features, codes)  # (B·4, 128 + 3, 16, 16)
 print(tuple(features.shape), "→", tuple(with_codes.shape))
-print("features unchanged:", torch.equal(with_codes[:, :128], features))
-assert with_codes.shape == (B * 4, 131, 16, 16)
-window_codes = with_codes[:, 128:, 0, 0]  # (B·4, 3): the value of each code map
+print("features unchanged:", torch.equal(with_codes[:, :channels], features))
+assert with_codes.shape == (B * 4, channels + codes.shape[1], ws // 2, ws // 2)
+window_codes = with_codes[:, channels:, 0, 0]  # (B·4, 3): the value of each code map
 print("code channels of windows 0–7 (image 0, then image 1):")
 print(window_codes.int())
 
@@ -215,7 +223,7 @@ fig, axes = plt.subplots(3, 4, figsize=(7, 5.4), layout="constrained")
 for k in range(4):
     for bit in range(3):
         ax = axes[bit, k]
-        ax.imshow(with_codes[k, 128 + bit], cmap="gray", vmin=0, vmax=1)
+        ax.imshow(with_codes[k, channels + bit], cmap="gray", vmin=0, vmax=1)
         ax.set_xticks([])
         ax.set_yticks([])
         for spine in ax.spines.values():
@@ -223,22 +231,18 @@ for k in range(4):
         if bit == 0:
             ax.set_title(f"window {k}: {codes[k].int().tolist()}")
 for bit, meaning in enumerate(["most significant bit", "middle bit", "least significant bit"]):
-    axes[bit, 0].set_ylabel(f"channel {128 + bit}\n({meaning})", fontsize=9)
-fig.suptitle("The three appended channels of each window: constant 16×16 maps (white = 1)")
+    axes[bit, 0].set_ylabel(f"channel {channels + bit}\n({meaning})", fontsize=9)
+fig.suptitle(f"The three appended channels of each window: constant {ws // 2}×{ws // 2} maps (white = 1)")
 show(fig, "position_code_channels")
 
 # %% [markdown]
 # ## 5. Where the codes enter the generator
 #
-# The generator (`sagan_lib/generator.py`) appends the codes three times on its way down:
-#
-# | after | features | with codes | folded back by a 1×1 conv |
-# | --- | --- | --- | --- |
-# | `enc_layer1` | 128 × 16 × 16 | 131 × 16 × 16 | `p_bn1` → 128 |
-# | `enc_layer2` | 256 × 8 × 8 | 259 × 8 × 8 | `p_bn2` → 256 |
-# | `enc_layer3` (bottleneck input) | 512 × 4 × 4 | 515 × 4 × 4 | first layers of `bn2` → 512, then the residual blocks |
-#
-# Here are the lines of `Generator.forward` that do it, read from the installed source:
+# The generator (`sagan_lib/generator.py`) appends the codes three times on its way down: after
+# `enc_layer1`, folded back to the same width by the 1×1 convolution that opens `p_bn1`; after
+# `enc_layer2`, folded back by `p_bn2`; and after `enc_layer3`, folded back by the first layers of
+# the bottleneck `bn2`, before its residual blocks. Here are the lines of `Generator.forward` that
+# do it, read from the installed source:
 
 # %%
 import inspect
@@ -251,7 +255,7 @@ for number, line in enumerate(source_lines, start=first_line):
         print(f"generator.py:{number}: {line.strip()}")
 
 # %% [markdown]
-# Rather than trust the table, run the full-size generator (`conv_dim = 64`, as published) on our 8
+# Rather than trust the description, run the full-size generator (the published width) on our 8
 # windows and record the shape going **into** and coming **out of** each encoder module with
 # forward hooks:
 
@@ -277,12 +281,15 @@ print(f"{'module':<11} {'input':<20} output")
 for name, shape_in, shape_out in records:
     print(f"{name:<11} {str(shape_in):<20} {shape_out}")
 print("generator output:", tuple(reconstruction.shape))
+shapes = {name: (shape_in, shape_out) for name, shape_in, shape_out in records}
+for encoder, mixer in [("enc_layer1", "p_bn1"), ("enc_layer2", "p_bn2"), ("enc_layer3", "bn2")]:
+    print(f"{encoder} gives {shapes[encoder][1][1]} channels; {mixer} reads {shapes[mixer][0][1]} "
+          f"(+ {shapes[mixer][0][1] - shapes[encoder][1][1]} code channels) and returns {shapes[mixer][1][1]}")
 
 # %% [markdown]
-# The input of `p_bn1` is enc_layer1's output plus 3 channels: `(B·4, 128, 16, 16) → (B·4, 131, 16, 16)`,
-# and likewise 256 → 259 before `p_bn2` and 512 → 515 at the start of `bn2`. The full per-layer
-# table of the generator, from `anomaly_lib.shapes.trace_shapes`, is the subject of notebook 03;
-# here are its encoder rows:
+# Each mixer reads three channels more than the encoder layer before it gives: the code. The full
+# per-layer table of the generator, from `anomaly_lib.shapes.trace_shapes`, is the subject of
+# notebook 03; here are its encoder rows:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -314,7 +321,7 @@ print(f"generator outputs, positions differ by up to  {(outputs - outputs[:1]).a
 
 # %% [markdown]
 # Right after the 1×1 convolution the four positions differ, yet the reconstructions agree to
-# float rounding (about $10^{-7}$). The reason is the layer that follows. Each mixer is
+# float rounding (the second printed difference). The reason is the layer that follows. Each mixer is
 # `Conv 1×1 → InstanceNorm → ReLU`, and its InstanceNorm has no learned scale, shift or running
 # statistics: it subtracts, per window and per channel, the mean over the $h \times w$ positions.
 # The code's contribution to output channel $o$ is $\sum_j w_{o,j}\,\text{bit}_j$, **the same at every
@@ -329,32 +336,150 @@ print(f"generator outputs, positions differ by up to  {(outputs - outputs[:1]).a
 # %%
 generator.zero_grad()
 reconstruction.square().mean().backward()  # any loss on the 8 windows of section 5 will do
-weight_grad = generator.p_bn1[0].weight.grad[:, :, 0, 0]  # (128 outputs, 131 inputs)
-print(f"largest gradient on weights reading the 128 features: {weight_grad[:, :128].abs().max():.1e}")
-print(f"largest gradient on weights reading the 3 code bits:  {weight_grad[:, 128:].abs().max():.1e}")
+weight_grad = generator.p_bn1[0].weight.grad[:, :, 0, 0]  # (128 outputs, 128 + 3 inputs)
+bits = codes.shape[1]
+print(f"largest gradient on weights reading the {weight_grad.shape[1] - bits} features: "
+      f"{weight_grad[:, :-bits].abs().max():.1e}")
+print(f"largest gradient on weights reading the {bits} code bits:  {weight_grad[:, -bits:].abs().max():.1e}")
 
 # %% [markdown]
-# So, in the published architecture (which the kit reproduces number for number, and whose
-# checkpoints it loads), the position codes are appended and then cancelled: the generator treats
-# every window alike, and whatever it knows about position it has to infer from the window's
-# content. This is a property of the design, not of the kit; the tests check that the kit's outputs
-# equal the authors'. For an interview, give both halves: the *intent* (shared weights plus an
-# explicit index, so windows can specialise by region) and the *catch* (a spatially constant input
-# before an affine-free InstanceNorm carries no information). Ways it could work: append the codes
-# after the normalisation, give the norm running statistics or learned parameters that depend on
-# the code, or use codes that vary across the window (e.g. coordinate maps, as in CoordConv).
+# So, in the published architecture, the position codes are appended and then cancelled: the
+# generator treats every window alike, and whatever it knows about position it has to infer from
+# the window's content. This is a property of the design, not of the kit: the kit's tests check
+# that its outputs equal the authors' number for number, and it loads their published checkpoints,
+# in which the codes therefore have no effect either.
+#
+# For an interview ("do the position codes work?"), answer in three steps:
+# 1. **Intent.** The weights are shared by all windows, so SAGAN appends each window's index in
+#    binary, to let the network treat regions differently.
+# 2. **Catch.** Each code is followed by a 1×1 convolution and an InstanceNorm without learned
+#    parameters or running statistics. A constant channel becomes one constant per output channel,
+#    which the norm subtracts with the mean: the output is the same for every code (the experiment
+#    above), so any benefit reported for the codes cannot come from this mechanism.
+# 3. **Fix.** Append the codes after the normalisation (exercise 2 builds this), let the norm's
+#    scale and shift depend on the code (conditional normalisation), or use position maps that vary
+#    across the window, such as coordinate channels (CoordConv).
 
 # %% [markdown]
 # ## Summary
 # - `make_window(x, 32, stride=32)` turns `(B, 64, 64, 1)` into `(B·4, 32, 32, 1)` (channels last,
 #   image by image, row-major); `window_reverse` undoes it exactly. `to_windows` / `from_windows`
-#   do the same in NCHW. Without `stride=32` you get 1089 overlapping windows per image.
+#   do the same in NCHW. Without `stride=32` you get every overlapping window, $(64 - 32 + 1)^2$ per image.
 # - Windows give a 4× larger effective batch, a model of local anatomy and shared weights; they
 #   lose the window's position.
 # - Position codes: $\lfloor\log_2 M\rfloor + 1$ bits of the window index as constant channels,
-#   appended after `enc_layer1` (128 → 131), after `enc_layer2` (256 → 259) and before the
-#   bottleneck (512 → 515), each time folded back by a 1×1 conv.
-# - Because an affine-free InstanceNorm follows each of those convs, the constant code channels
-#   cancel: identical windows at different positions get identical reconstructions.
+#   appended after `enc_layer1`, after `enc_layer2` and before the bottleneck's residual blocks,
+#   each time folded back to the same width by a 1×1 conv. They are meant to tell the shared
+#   network where each window sits.
+# - Because an InstanceNorm without learned parameters or running statistics follows each of those
+#   convs, the constant code channels cancel: identical windows at different positions get
+#   identical reconstructions, in the kit and in the authors' checkpoints.
 #
 # Next: **03 · The generator, shape by shape**.
+
+# %% [markdown]
+# ## Exercises
+#
+# Write your answer down before you open a solution. Each solution is hidden; in Colab click
+# *Show code*, in Jupyter click the collapsed cell.
+#
+# ### Exercise 1 · Other grids
+# For our batch of two 64×64 images, predict for `num_patch` = 1, 4 and 8: the shape of
+# `to_windows(images, num_patch)`, the shape of the position codes, and whether a small generator
+# (`Generator(conv_dim=8, repeat_num=1, num_memory=num_patch**2)`) reconstructs the windows.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 1 (double-click to show the code)
+for grid in (1, 4, 8):
+    grid_windows = to_windows(images, grid)  # (B·grid², 1, 64/grid, 64/grid)
+    small = Generator(conv_dim=8, repeat_num=1, num_memory=grid * grid).eval()
+    try:
+        with torch.no_grad():
+            result = f"reconstructs {tuple(small(grid_windows).shape)}"
+    except ValueError as error:
+        result = f"fails: {error}"
+    print(f"num_patch {grid}: windows {tuple(grid_windows.shape)}, codes {tuple(binary_position_codes(grid * grid).shape)}"
+          f", generator {result}")
+print("Reading: 8×8 windows pass the kit's multiple-of-8 check, but three halvings leave one pixel at the "
+      "bottleneck, and an InstanceNorm cannot normalise a single value (x − mean(x) is 0), so PyTorch refuses "
+      "(its message says 'when training', but the code mixer's norm always uses the window's own statistics).")
+
+# %% [markdown]
+# ### Exercise 2 · Move the codes after the norm
+# Section 6 blames the InstanceNorm that follows each code. Build a variant in which the codes'
+# contribution is added **after** that norm, without editing the library (hint: a forward hook on
+# each mixer's InstanceNorm can add `W_code · code`, using the mixer conv's own weights for the
+# code channels). Then feed it the same window at four positions, as in section 6. Do the outputs
+# now differ?
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 2 (double-click to show the code)
+torch.manual_seed(0)
+variant = Generator(conv_dim=8, repeat_num=1).eval()  # a fresh small generator; the library is untouched
+probe = windows[1:2].repeat(4, 1, 1, 1)  # one window at positions 0, 1, 2, 3: (4, 1, 32, 32)
+
+
+def spread(outputs):
+    """Largest difference between the reconstructions at the four positions."""
+    return (outputs - outputs[:1]).abs().max().item()
+
+
+def add_codes_after_norm(mixer):
+    """Hook on mixer[1] (the InstanceNorm): add what the code channels give through mixer[0] (the 1×1 conv)."""
+    bits = variant.binary_encoding.shape[1]
+
+    def hook(module, inputs, output):  # output: (B·M, C, h, w)
+        code_weights = mixer[0].weight[:, -bits:, 0, 0]  # (C, bits): the conv weights that read the code
+        window_codes = variant.binary_encoding.repeat(output.shape[0] // variant.num_memory, 1)  # (B·M, bits)
+        return output + (window_codes @ code_weights.T)[:, :, None, None]  # one constant per window and channel
+
+    return mixer[1].register_forward_hook(hook)
+
+
+with torch.no_grad():
+    published = spread(variant(probe))
+handles = [add_codes_after_norm(mixer) for mixer in (variant.p_bn1, variant.p_bn2, variant.bn2)]
+with torch.no_grad():
+    moved = spread(variant(probe))
+for handle in handles:
+    handle.remove()
+print(f"codes before the norm (published): the four positions differ by up to {published:.1e}")
+print(f"codes after the norm (variant):    the four positions differ by up to {moved:.1e}")
+print("Reading: once the codes enter after the norm, nothing subtracts them, and the same window is "
+      "reconstructed differently at each position; training could now learn what to do with them.")
+
+# %% [markdown]
+# ### Exercise 3 · Does a window care about its batch?
+# Predict: is the reconstruction of image 0's four windows the same when they go through the
+# generator alone as when they go through with image 1's windows? Would the answer change with
+# BatchNorm instead of InstanceNorm? Check the first question with a small generator in eval mode.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 3 (double-click to show the code)
+torch.manual_seed(0)
+small = Generator(conv_dim=8, repeat_num=1).eval()
+with torch.no_grad():
+    with_batch = small(windows)[:4]  # image 0's windows, computed with image 1's in the batch
+    alone = small(windows[:4])  # image 0's windows alone
+print(f"largest difference: {(with_batch - alone).abs().max():.1e}")
+print("Reading: identical up to float rounding. InstanceNorm uses each window's own statistics (or, in eval "
+      "mode, fixed running averages), never its batch mates'. A BatchNorm in train mode would mix them.")
+
+# %% [markdown]
+# ### Exercise 4 · The ablation argument
+# A colleague says: "the position codes must help, an ablation without them scored a higher AUC
+# with them." Using section 6, what can explain that difference, and how would you check?
+#
+# <details><summary>Solution</summary>
+#
+# With the same weights, a published SAGAN generator gives the same output whatever the codes are,
+# so the codes themselves cannot cause the difference. Removing them still changes the run: three
+# 1×1 convolutions lose input channels, so their weight tensors have other shapes, which changes
+# the random initialisation and every random draw after it (data order, synthetic anomalies,
+# keep-masks). Two GAN runs that differ only in their random draws can differ in AUC by more than a
+# small ablation gap. To check: (1) on the trained model, reconstruct test images with the codes
+# replaced by zeros and confirm that the outputs are unchanged up to rounding; (2) train each
+# variant with several seeds and compare the difference of the means with the spread within each
+# variant. In an interview, give the intent, then this catch, then a fix (exercise 2).
+#
+# </details>

@@ -10,8 +10,9 @@
 #   penalise) and match `sagan_lib.losses.gradient_penalty`.
 # - Write the critic loss and the generator's three losses as formulas, and evaluate each on a
 #   phantom batch next to `critic_loss` and `generator_loss`.
-# - Know the update order (critic every iteration, generator every `n_critic = 2`) and what the
-#   kit's training loop does differently from the authors' loop, without changing the maths.
+# - Know the update order (a critic step every iteration, a generator step every `n_critic`-th)
+#   and what the kit's training loop does differently from the authors' loop, without changing
+#   the maths.
 
 # %%
 # Setup: on Colab, fetch and install the kit; everywhere, report the device.
@@ -41,7 +42,9 @@ import matplotlib.pyplot as plt
 import torch
 
 from anomaly_lib.figures import show_figure
+from sagan_lib.config import SaganConfig
 
+AUTHORS = SaganConfig()  # the authors' settings: loss weights, n_critic, optimiser
 OUT = Path("outputs") / "04_sagan_critic_and_losses"
 OUT.mkdir(parents=True, exist_ok=True)
 
@@ -63,7 +66,8 @@ def shape(t):
 # | $x_B'$ | $x_B$ with a synthetic anomaly pasted in | anomaly-removal loss |
 #
 # `MedADTrainSet.batch` returns the three (plus the anomaly masks), each `(B, 1, 64, 64)` in
-# $[-1, 1]$.
+# $[-1, 1]$. We take items 0 to $B - 1$. The pool lists its abnormal images first (notebook 01), so
+# the four unlabeled images here all happen to be abnormal; training draws its batches at random.
 
 # %%
 from anomaly_lib.phantoms import make_phantom_dataset
@@ -93,10 +97,11 @@ show_figure(fig, "batch", OUT)
 # %% [markdown]
 # ## 2. The critic, layer by layer
 #
-# `Discriminator()` at its defaults is the authors' critic: six 4×4 convolutions with stride 2,
-# each halving the image and doubling the channels (64 → 2048), with LeakyReLU(0.01), then a 3×3
-# convolution to one channel. At 64×64 input the last feature map is 1×1, so the "patch" critic
-# gives one score per image. It returns both the features `h` and the score.
+# `Discriminator()` at its defaults is the authors' critic: `d_repeat_num` 4×4 convolutions with
+# stride 2, each halving the image and doubling the channels (from `conv_dim` up; the trace below
+# shows every width), with LeakyReLU(0.01), then a 3×3 convolution to one channel. At the authors'
+# image size the last feature map is 1×1, so the "patch" critic gives one score per image. It
+# returns both the features `h` and the score.
 #
 # There is no normalisation layer. That is deliberate: the gradient penalty below treats each
 # image on its own, and batch normalisation would make one image's score depend on the others.
@@ -110,6 +115,15 @@ torch.manual_seed(0)
 D_full = Discriminator()  # image_size=64, conv_dim=64, repeat_num=6
 print(trace_shapes(D_full, normal[:1]))
 print(f"\ncritic parameters: {sum(p.numel() for p in D_full.parameters()):,}")
+
+# %% [markdown]
+# The same critic as a picture, drawn from `D_full`: each box is one of the traced layers above, its
+# height the spatial size.
+
+# %%
+from sagan_lib.diagrams import critic_diagram
+
+show_figure(critic_diagram(D_full), "critic_diagram", OUT)
 
 # %% [markdown]
 # ## 3. Why a Wasserstein critic
@@ -126,8 +140,9 @@ print(f"\ncritic parameters: {sum(p.numel() for p in D_full.parameters()):,}")
 # a useful gradient even when the two distributions barely overlap. The scores themselves have no
 # scale or threshold: only differences between them mean something.
 #
-# From here on we use narrower networks of the same depth, untrained: the losses don't depend on
-# the width, and a 45-million-parameter critic is slow to differentiate twice on a CPU.
+# From here on we use narrower networks of the same depth, untrained: the formulas don't depend on
+# the width, and the full-size critic (its parameter count is printed above) is slow to
+# differentiate twice on a CPU.
 
 # %%
 from sagan_lib import Generator, from_windows, to_windows
@@ -191,9 +206,11 @@ print(f"library    : {gradient_penalty(hat_score, x_hat).item():.6f}")
 print("equal:", torch.allclose(gp_by_hand, gradient_penalty(hat_score, x_hat)))
 
 # %% [markdown]
-# At initialisation the critic's gradients are far from norm 1, so the penalty is large; within a
-# few hundred steps training pulls the norms towards 1. Below: the interpolated images (with their
-# $u$) and where the critic's gradient is concentrated.
+# At initialisation the critic's gradients are far from norm 1 (printed above), so each image adds
+# almost $(0 - 1)^2 = 1$ to the penalty; training pulls the norms towards 1 (notebook 05's loss
+# curves show the penalty during a run). Below: the interpolated images (with their $u$) and the
+# critic's gradient. The generator is untrained, so its reconstructions are grainy, and the smaller
+# $u$, the grainier $\hat{x}$; the untrained critic's gradient is spread over the whole image.
 
 # %%
 fig, axes = plt.subplots(2, B, figsize=(2.4 * B, 5), layout="constrained")
@@ -213,15 +230,17 @@ show_figure(fig, "gradient_penalty", OUT)
 #
 # $$\mathcal{L}_D = \underbrace{-\,\mathbb{E}[D(x_B)]}_{\text{real}}
 # \;+\; \underbrace{\mathbb{E}[D(G(x_A))]}_{\text{fake}}
-# \;+\; \lambda_{gp}\,\underbrace{\mathrm{GP}}_{\text{penalty}}, \qquad \lambda_{gp} = 10 .$$
+# \;+\; \lambda_{gp}\,\underbrace{\mathrm{GP}}_{\text{penalty}} ,$$
 #
+# with the authors' weight $\lambda_{gp}$ (`SaganConfig().lambda_gp`, printed below).
 # `critic_loss(D, x_B, G(x_A), lambda_gp)` draws its own $u$ with `torch.rand`, so seeding the
 # generator before each computation makes the two agree exactly.
 
 # %%
 from sagan_lib.losses import critic_loss
 
-lambda_gp = 10.0
+lambda_gp = AUTHORS.lambda_gp
+print(f"lambda_gp = {lambda_gp}")
 torch.manual_seed(2)
 d_total, d_parts = critic_loss(D, normal, fake, lambda_gp)
 
@@ -250,7 +269,9 @@ print(f"{'L_D':<12} by hand {by_hand_total.item():>10.5f}   critic_loss {d_total
 # | identity | $\mathcal{L}_{id} = \operatorname{mean}\lvert x_B - G(x_B)\rvert$ | leave a normal image unchanged (L1) |
 # | anomaly removal | $\mathcal{L}_{mse} = \operatorname{mean}\,(x_B - G(x_B'))^2$ | turn a synthetic anomaly back into the clean normal (MSE) |
 #
-# $$\mathcal{L}_G = \mathcal{L}_{adv} + \lambda_{id}\,\mathcal{L}_{id} + \mathcal{L}_{mse}, \qquad \lambda_{id} = 1 .$$
+# $$\mathcal{L}_G = \mathcal{L}_{adv} + \lambda_{id}\,\mathcal{L}_{id} + \mathcal{L}_{mse} ,$$
+#
+# with the authors' $\lambda_{id}$ (`SaganConfig().lambda_id`, printed below).
 #
 # Only the identity and MSE terms know what the output *should* be; the adversarial term is what
 # uses the unlabeled pool, which contains real lesions: reconstructions of those must still look
@@ -260,7 +281,8 @@ print(f"{'L_D':<12} by hand {by_hand_total.item():>10.5f}   critic_loss {d_total
 # %%
 from sagan_lib.losses import generator_loss
 
-lambda_id = 1.0
+lambda_id = AUTHORS.lambda_id
+print(f"lambda_id = {lambda_id}")
 fake = reconstruct(unlabeled)  # G(x_A), with gradients this time
 normal_rec = reconstruct(normal)  # G(x_B)
 anomaly_rec = reconstruct(anomaly)  # G(x_B')
@@ -290,11 +312,11 @@ print("\ngradients after L_G.backward(): generator",
 #
 # 1. **critic step, every iteration**: $\mathcal{L}_D$ with the fakes detached, one Adam step on $D$;
 # 2. **generator step, when $(i + 1) \bmod n_{critic} = 0$**: $\mathcal{L}_G$ with $D$ frozen, one
-#    Adam step on $G$. With $n_{critic} = 2$ the critic takes two steps per generator step, so
-#    it stays ahead and gives the generator a useful signal.
+#    Adam step on $G$. The critic thus takes $n_{critic}$ steps per generator step, so it stays
+#    ahead and gives the generator a useful signal.
 #
-# Both optimisers are Adam with learning rate $5 \cdot 10^{-5}$ and betas $(0.5, 0.999)$; the rate
-# decays over the last `num_iters_decay` iterations. Below, a few real iterations of the kit's
+# Both optimisers are Adam; the authors' learning rates, betas and decay are printed below. The
+# rate decays over the last `num_iters_decay` iterations. Then a few real iterations of the kit's
 # trainer at a tiny size: each returns the losses of the steps it took.
 
 # %%
@@ -304,13 +326,25 @@ from sagan_lib.train import SaganTrainer
 config = SaganConfig(data_root=str(DATA), g_conv_dim=8, d_conv_dim=8, g_repeat_num=1, batch_size=2,
                      model_save_dir=str(OUT / "models"), sample_dir=str(OUT / "samples"))
 trainer = SaganTrainer(config, train_set, log=lambda *_: None)
-print(f"n_critic = {config.n_critic}")
+print(f"the authors: n_critic = {AUTHORS.n_critic}, Adam with g_lr = {AUTHORS.g_lr}, d_lr = {AUTHORS.d_lr}, "
+      f"betas = ({AUTHORS.beta1}, {AUTHORS.beta2}), decay over the last {AUTHORS.num_iters_decay:,} "
+      f"of {AUTHORS.num_iters:,} iterations")
+print(f"this tiny trainer: n_critic = {config.n_critic}")
 for _ in range(4):
     i = trainer.iteration
     losses = trainer.train_step()
     steps = "critic + generator" if "G/loss" in losses else "critic only"
     print(f"iteration {i}: {steps:<18}  L_D = {losses['D/loss']:9.3f}"
           + (f"   L_G = {losses['G/loss']:7.3f}" if "G/loss" in losses else ""))
+
+# %% [markdown]
+# One iteration of this trainer as a picture, drawn from its `config`: which batch goes through G,
+# which losses it feeds, and which network each gradient updates.
+
+# %%
+from sagan_lib.diagrams import training_diagram
+
+show_figure(training_diagram(config), "training_iteration", OUT)
 
 # %% [markdown]
 # ## 8. What the kit's loop does differently (same maths, less work)
@@ -326,8 +360,9 @@ for _ in range(4):
 # - sends $x_A$, $x_B$ and $x_B'$ through $G$ **as one batch of $3B$ images** on a GPU and for
 #   narrow models on a CPU. InstanceNorm normalises each sample on its own, so the outputs equal
 #   three separate calls; only the InstanceNorm running statistics (used in eval mode) get one
-#   update over $3B$ windows instead of three. At full width on a CPU the $3B$-sized activations
-#   outgrow the cache and three calls are faster, so there the kit makes three;
+#   update over the windows of all $3B$ images instead of three updates. At full width on a CPU
+#   the $3B$-sized activations outgrow the cache and three calls are faster, so there the kit
+#   makes three;
 # - on critic-only iterations runs $G$ under `no_grad`;
 # - freezes the critic's weights during the generator step (as in section 6).
 #
@@ -343,9 +378,88 @@ print(sagan_lib.train.__doc__)
 
 # %% [markdown]
 # ## Summary
-# - Critic: 6 stride-2 convs (64 → 2048 channels, 64×64 → 1×1) + a 3×3 conv → one unbounded
-#   score per image; 44,719,040 parameters; no normalisation layers.
-# - WGAN-GP: $\mathcal{L}_D = -\mathbb{E}[D(x_B)] + \mathbb{E}[D(G(x_A))] + 10\,\mathrm{GP}$, with the
+# - Critic: stride-2 convs that halve the image and double the channels down to a 1×1 map, then a
+#   3×3 conv → one unbounded score per image; no normalisation layers.
+# - WGAN-GP: $\mathcal{L}_D = -\mathbb{E}[D(x_B)] + \mathbb{E}[D(G(x_A))] + \lambda_{gp}\,\mathrm{GP}$, with the
 #   penalty $(\lVert\nabla D(\hat{x})\rVert_2 - 1)^2$ at $\hat{x} = u\,x_B + (1-u)\,G(x_A)$, one $u$ per image.
-# - Generator: $\mathcal{L}_G = -\mathbb{E}[D(G(x_A))] + \operatorname{mean}|x_B - G(x_B)| + \operatorname{mean}(x_B - G(x_B'))^2$.
-# - Order: a critic step every iteration, a generator step every second one.
+# - Generator: $\mathcal{L}_G = -\mathbb{E}[D(G(x_A))] + \lambda_{id}\operatorname{mean}|x_B - G(x_B)| + \operatorname{mean}(x_B - G(x_B'))^2$.
+# - Order: a critic step every iteration, a generator step every `n_critic`-th one.
+
+# %% [markdown]
+# ## Exercises
+#
+# Write your answer down before you open a solution. Each solution is hidden; in Colab click
+# *Show code*, in Jupyter click the collapsed cell.
+#
+# ### Exercise 1 · Change `n_critic`
+# In 6 iterations, how many generator steps does the trainer take with `n_critic` = 1, 2 and 3?
+# And at which iterations? Predict, then run the tiny trainer of section 7 with each value.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 1 (double-click to show the code)
+for n_critic in (1, 2, 3):
+    tiny = SaganTrainer(SaganConfig(**{**config.to_dict(), "n_critic": n_critic}), train_set, log=lambda *_: None)
+    generator_turns = [i for i in range(6) if "G/loss" in tiny.train_step()]  # iteration i counts from 0
+    print(f"n_critic = {n_critic}: {len(generator_turns)} generator steps, at iterations {generator_turns}")
+print("Reading: ⌊6 / n_critic⌋ generator steps, at the iterations where (i + 1) is a multiple of n_critic; "
+      "a larger n_critic buys a better-trained critic with fewer generator updates per iteration.")
+
+# %% [markdown]
+# ### Exercise 2 · The penalty of simple critics
+# Predict the gradient penalty of three critics that ignore their training: a flat one,
+# $D(x) = 0$; a linear one whose gradient has norm 1, $D(x) = \langle w, x\rangle$ with
+# $\lVert w\rVert_2 = 1$; and the same with slope 3, $D(x) = 3\langle w, x\rangle$. Then compute
+# them with `gradient_penalty`.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 2 (double-click to show the code)
+torch.manual_seed(0)
+points = torch.randn(4, 1, 64, 64, requires_grad=True)  # any images will do
+w = torch.randn(1, 1, 64, 64)
+w = w / w.norm()  # ‖w‖₂ = 1
+critics = {
+    "flat, D(x) = 0": lambda x: 0 * x.sum(dim=(1, 2, 3)),
+    "linear, slope 1": lambda x: (w * x).sum(dim=(1, 2, 3)),
+    "linear, slope 3": lambda x: 3 * (w * x).sum(dim=(1, 2, 3)),
+}
+for name, critic in critics.items():
+    print(f"{name:<16} GP = {gradient_penalty(critic(points), points).item():.4f}")
+print("Reading: GP = (‖∇D‖ − 1)², so 1 for a flat critic, 0 at slope 1 and 4 at slope 3. An untrained "
+      "critic (section 4) is nearly flat, which is why the penalty starts close to 1.")
+
+# %% [markdown]
+# ### Exercise 3 · Drop the identity loss
+# Suppose you train with `lambda_id = 0`. Is the generator then free to change normal images?
+# Hint: look at what $x_B'$ is outside the pasted box, and at which pixels the MSE term compares.
+# Check your answer on the batch of section 1.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 3 (double-click to show the code)
+with torch.no_grad():
+    removed = reconstruct(anomaly)  # G(x_B'), the notebook's small untrained G: (4, 1, 64, 64)
+untouched = ~mask  # (4, 1, 64, 64): pixels where x_B' is a plain copy of x_B
+squared_error = (normal - removed) ** 2
+print(f"x_B' equals x_B on {untouched.float().mean():.0%} of the pixels")
+print(f"share of the MSE term that comes from those pixels: {squared_error[untouched].sum() / squared_error.sum():.0%}")
+_, parts = generator_loss(torch.zeros(B, 1, 1, 1), normal, normal, removed, lambda_id=0.0)
+print(f"with lambda_id = 0 the total still holds L_mse = {parts['G/loss_mse'].item():.4f}")
+print("Reading: outside the box the MSE term already asks G to return the normal image unchanged, so "
+      "dropping the identity term keeps a (squared, weaker for small errors) identity on most pixels.")
+
+# %% [markdown]
+# ### Exercise 4 · Detach here, freeze there
+# In the critic step the fake images are detached; in the generator step the critic's weights are
+# frozen (`requires_grad_(False)`) but gradients still flow *through* the critic. Why each?
+#
+# <details><summary>Solution</summary>
+#
+# - **Critic step, fake detached.** The critic loss is minimised with respect to the critic only.
+#   Without `detach`, `backward` would also compute gradients for the generator's weights (wasted
+#   work), and if the generator's optimiser then stepped, it would follow the critic's objective,
+#   i.e. make its fakes *easier* to spot.
+# - **Generator step, critic frozen.** The generator needs $\partial D(G(x_A)) / \partial G$, which
+#   passes through the critic's layers, so the critic must stay in the graph. Freezing its weights
+#   only skips computing gradients that the generator step would throw away; the critic is
+#   updated by its own step, with its own loss.
+#
+# </details>

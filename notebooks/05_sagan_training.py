@@ -40,9 +40,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import Markdown, display
 
 from anomaly_lib.colab import enable_widgets
-
 from anomaly_lib.figures import show_figure
 
 OUT = Path("outputs") / "05_sagan_training"
@@ -55,61 +55,64 @@ enable_widgets()  # lets the progress bars draw in Colab; does nothing elsewhere
 # ## 1. Phantom data in the Med-AD layout
 #
 # The same folder layout as RSNA, VinDr-CXR and LAG (notebook 01), filled with phantom chest
-# images. The counts are the CLI demo's (`python -m sagan_lib --mode demo`): 160 labeled normals,
-# so the unlabeled pool takes 96 abnormal and 64 normal images ($ar = 0.6$), and 60 + 60 test
-# images.
+# images. The counts and the lesion size are the CLI demo's (`python -m sagan_lib --mode demo`):
+# `DEMO_COUNTS`, and lesions enlarged by `DEMO_LESION_SCALE` because, as the demo's code notes, a
+# few hundred CPU iterations are enough to see lesions of that size, while the phantoms' default
+# size needs longer training. Both are printed below; smoke mode uses fewer images.
 
 # %%
 from anomaly_lib.phantoms import make_phantom_dataset
-from sagan_lib.demo import DEMO_COUNTS
+from sagan_lib.demo import DEMO_COUNTS, DEMO_LESION_SCALE
 
 if SMOKE:
     counts = {"train_normal": 24, "unlabeled_normal": 10, "unlabeled_abnormal": 14, "test_normal": 8, "test_abnormal": 8}
 else:
     counts = DEMO_COUNTS
-DATA = make_phantom_dataset(OUT / "phantom_data", "medad", image_size=64, counts=counts, seed=0)
-print(DATA, counts)
+DATA = make_phantom_dataset(OUT / "phantom_data", "medad", image_size=64, counts=counts, seed=0,
+                            lesion_scale=DEMO_LESION_SCALE)
+print(DATA)
+print(", ".join(f"{split} {count}" for split, count in counts.items()), f"| lesion_scale {DEMO_LESION_SCALE}")
 
 # %% [markdown]
 # ## 2. The configuration
 #
-# `SaganConfig` holds every setting; its defaults are the authors' `main.py`. Their full run is
-# 100,000 iterations of a 45-million-parameter generator and critic, a job for a GPU and many
-# hours (section 4 measures how many on your device). To see the whole story in minutes we keep
-# the recipe and shrink the networks, as the CLI demo does (`sagan_lib.demo.DEMO_CONFIG`):
-# `conv_dim` 16 instead of 64, 2 residual blocks instead of 6, and a larger learning rate for the
-# short run.
+# `SaganConfig` holds every setting; its defaults are the authors' `main.py`. Their full run trains
+# a generator and a critic of tens of millions of parameters each (notebook 03) for `num_iters`
+# iterations: a job for a GPU (section 4 measures how long it takes on your device). To see
+# the whole story in minutes we keep the recipe and shrink it, as the CLI demo does
+# (`sagan_lib.demo.DEMO_CONFIG`): narrower networks, fewer residual blocks and iterations, and a
+# larger learning rate for the short run.
 #
-# | run | networks | iterations | measured / expected time |
-# |---|---|---|---|
-# | smoke mode (tests) | `conv_dim` 8, 1 block | 4 | seconds |
-# | CPU | demo config | 600, as the CLI demo | about 3 minutes on 2 idle cores |
-# | GPU (e.g. Colab) | demo config | 2,000 | printed by section 4 before training (not measured on a GPU when this notebook was written) |
-#
-# We also hold out 16 labeled normals for label-free model selection (section 7), and keep every
-# snapshot so we can compare selection rules afterwards.
+# This notebook starts from the demo's settings and adds label-free model selection: it holds out
+# some labeled normals (`val_holdout`, section 7) and keeps every snapshot, so we can compare
+# selection rules afterwards. The run's length depends on where it runs: the CLI demo's on a CPU,
+# longer on a GPU, a few iterations in smoke mode. The table lists every setting that differs from
+# the authors' somewhere, read from the objects.
 
 # %%
 from sagan_lib.config import SaganConfig
 from sagan_lib.demo import DEMO_CONFIG
 
 authors = SaganConfig()
-print("the authors' defaults:")
-for name in ("image_size", "g_conv_dim", "d_conv_dim", "g_repeat_num", "d_repeat_num", "lambda_gp", "lambda_id",
-             "batch_size", "num_iters", "num_iters_decay", "g_lr", "d_lr", "n_critic", "beta1", "beta2"):
-    print(f"  {name:<16} {getattr(authors, name)}")
-
+base = dict(DEMO_CONFIG, select_on="synthetic-val", val_holdout=16, keep_last=0)
+RUNS = {  # this notebook's run, by where it runs
+    "CPU": dict(base, log_step=100, model_save_step=100),  # the demo's length
+    "GPU": dict(base, num_iters=2000, num_iters_decay=1000, log_step=200, model_save_step=200),
+    "smoke mode": dict(base, batch_size=4, num_iters=4, num_iters_decay=2, log_step=2, model_save_step=2,
+                       lr_update_step=1, val_holdout=4),
+}
+RUN_KIND = "smoke mode" if SMOKE else ("GPU" if device.type == "cuda" else "CPU")
 RUN_NAME = "smoke" if SMOKE else "phantoms"
-settings = dict(DEMO_CONFIG, select_on="synthetic-val", val_holdout=16, keep_last=0, sample_step=10**9)
-if SMOKE:
-    settings.update(g_conv_dim=8, d_conv_dim=8, g_repeat_num=1, batch_size=4, num_iters=4, num_iters_decay=2,
-                    log_step=2, model_save_step=2, lr_update_step=1, val_holdout=4)
-elif device.type == "cuda":
-    settings.update(num_iters=2000, num_iters_decay=1000, log_step=200, model_save_step=200)
-else:
-    settings.update(log_step=100, model_save_step=100)  # 600 iterations, as the demo
-changed = {k: v for k, v in settings.items() if getattr(authors, k) != v and k != "dataset"}
-print("\nthis run changes:", ", ".join(f"{k}={v}" for k, v in changed.items()))
+settings = RUNS[RUN_KIND]
+
+columns = {"the authors": {}, "CLI demo": DEMO_CONFIG, **{f"here, {kind}": run for kind, run in RUNS.items()}}
+differ = [name for name in authors.to_dict() if name != "dataset"
+          and any(name in run and run[name] != getattr(authors, name) for run in columns.values())]
+rows = ["| setting | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+for name in differ:
+    rows.append(f"| `{name}` | " + " | ".join(str(run.get(name, getattr(authors, name))) for run in columns.values()) + " |")
+display(Markdown("\n".join(rows)))
+print(f"this run: {RUN_KIND}")
 
 # %% [markdown]
 # ## 3. Where the checkpoints go: a local folder or Google Drive
@@ -142,12 +145,14 @@ print("checkpoints go to", config.model_save_dir)
 # %% [markdown]
 # ## 4. How long will it take? Measure, then extrapolate
 #
-# One iteration is a critic step, plus a generator step every second iteration, so we time an
-# even number of iterations after two warm-up iterations (the first steps pay one-off costs).
-# On a GPU the clock is read after `torch.cuda.synchronize()`, because GPU work is asynchronous.
-# The authors' full configuration is timed too, at their batch of 16 (skipped in smoke mode).
+# First the datasets. Then the clock: one iteration is a critic step, plus a generator step every
+# `n_critic`-th iteration, so we time a multiple of `n_critic` iterations after two warm-up
+# iterations (the first steps pay one-off costs). On a GPU the clock is read after
+# `torch.cuda.synchronize()`, because GPU work is asynchronous. The authors' full configuration is
+# timed too, at their batch size (skipped in smoke mode).
 
 # %%
+from anomaly_lib.layouts import read_medad
 from sagan_lib.data import MedADTestSet, MedADTrainSet
 from sagan_lib.train import SaganTrainer
 
@@ -156,14 +161,27 @@ train_set = MedADTrainSet(DATA, config.image_size, config.ar, config.core_percen
 test_set = MedADTestSet(DATA, config.image_size, progress=False)
 print(f"{len(train_set)} training pairs, {len(train_set.heldout_normals)} held-out normals, {len(test_set)} test images")
 
+abnormal_files = set(read_medad(DATA)["unlabeled_abnormal"])
+pool_abnormal = sum(path in abnormal_files for path in train_set.unlabeled_paths)
+pool_size = len(train_set.unlabeled_paths)
+print(f"unlabeled pool: {pool_abnormal} abnormal of {pool_size} = {pool_abnormal / pool_size:.1%} "
+      f"(ar = {config.ar} before the hold-out)")
 
+# %% [markdown]
+# The pool's abnormal share stays at `ar` (up to rounding down). `MedADTrainSet` keeps item $i$ =
+# (unlabeled $i$, normal $i$), and it builds the authors' mix for the $N - h$ labeled normals that
+# train ($h$ = `val_holdout`): $\lfloor (N-h)\cdot ar \rfloor$ abnormal images, then normal ones.
+# Cutting the last $h$ images off the full mix instead would drop normal images only (the mix lists
+# its abnormal images first, notebook 01) and push the share above `ar`. Exercise 1 compares both.
+
+# %%
 def sync():
     if device.type == "cuda":
         torch.cuda.synchronize()
 
 
 def seconds_per_iteration(cfg, iterations, warmup=2):
-    """Average seconds of `iterations` (even) training iterations, after `warmup` untimed ones."""
+    """Average seconds of `iterations` (a multiple of n_critic) iterations, after `warmup` untimed ones."""
     timing = SaganTrainer(SaganConfig(**{**cfg.to_dict(), "select_on": "last"}), train_set, log=lambda *_: None)
     for _ in range(warmup):
         timing.train_step()
@@ -182,15 +200,17 @@ if not SMOKE:
 
 print(f"on {describe_device(device)}:")
 for name, (cfg, seconds) in timings.items():
+    hours = seconds * cfg.num_iters / 3600
     print(f"  {name:<21} {seconds:6.3f} s/iteration = {seconds * 1000 / 60:6.1f} min per 1,000 iterations"
-          f" → {cfg.num_iters:,} iterations ≈ {seconds * cfg.num_iters / 3600:5.2f} h")
+          f" → {cfg.num_iters:,} iterations ≈ {hours:5.2f} h ({hours / 24:.1f} days)")
 
 # %% [markdown]
-# For scale: on 2 idle CPU cores the authors' own training loop needs 11.3 s per iteration at the
-# full configuration, about 13 days for their 100,000 iterations (the kit's loop does the same
-# maths with less work, and is somewhat faster), while the demo configuration is sized so that its
-# 600 iterations take about 3 minutes. On a busy or shared machine expect several times more. The
-# full recipe needs a GPU; your own numbers are printed above.
+# How to read these lines: the last number of the "authors' full config" line is what their
+# recipe would cost on this device, and on a CPU it is far too long; that is why the full recipe
+# needs a GPU. The "this run" line is what the cell below will take. The measurement is short,
+# and on a busy or shared machine every number grows, so measure on the machine you will train on.
+# (`benchmarks/sagan_train_step.py` compares the kit's loop with the authors' at equal settings;
+# the kit does the same maths with less work.)
 #
 # ## 5. Train, resuming automatically
 #
@@ -220,9 +240,11 @@ same = all(torch.equal(a, b) for a, b in zip(fresh.G.state_dict().values(), trai
 print("same generator weights:", same, "| same iteration:", fresh.iteration == trainer.iteration)
 
 # %% [markdown]
-# From a terminal, the same run and its resumption are
+# From a terminal, a run on a Med-AD folder and its resumption are
 # `python -m sagan_lib --mode train --dataset folder --data_root DIR --model_save_dir DIR/models`
-# and the same command with `--resume`.
+# and the same command with `--resume`. Without further flags that trains the authors' full
+# configuration; flags named like the `SaganConfig` fields (`--g_conv_dim`, `--num_iters`, …, see
+# `--help`) shrink it, e.g. to this notebook's settings.
 #
 # ## 6. Loss curves
 #
@@ -231,7 +253,8 @@ print("same generator weights:", same, "| same iteration:", fresh.iteration == t
 # - **Critic.** $-(\text{loss\_real} + \text{loss\_fake}) = \mathbb{E}[D(x_B)] - \mathbb{E}[D(G(x_A))]$ is the
 #   critic's estimate of the Wasserstein distance between normals and reconstructions. It rises
 #   quickly while the critic learns, then falls as the generator catches up. The gradient penalty
-#   starts near 1 (gradient norms near 0 at initialisation) and drops as the norms approach 1.
+#   is near 1 at initialisation (gradient norms near 0, notebook 04) and drops as the norms approach
+#   1; each point of the curves is already the mean over `log_step` iterations.
 # - **Generator.** The identity (L1) and anomaly-removal (MSE) terms should fall steadily; the
 #   adversarial term $-\mathbb{E}[D(G(x_A))]$ has no fixed scale (the critic's scores are unbounded)
 #   and moves with the critic.
@@ -264,7 +287,8 @@ show_figure(fig, "loss_curves", OUT)
 # %% [markdown]
 # `save_samples` writes a picture of eight unlabeled training images (top) and their
 # reconstructions (bottom); the trainer also calls it every `sample_step` iterations. Lesions in
-# the top row should be fainter or gone in the bottom row, while the anatomy stays.
+# the top row should be fainter or gone in the bottom row, while the anatomy stays. Faint seams
+# along the middle row and column are the window borders: each window is reconstructed on its own.
 
 # %%
 samples = plt.imread(trainer.save_samples())  # a grid of 2 × 8 images, 64×64 each
@@ -320,18 +344,22 @@ print()
 for rule, (iteration, _, test_auc, test_ap) in by_rule.items():
     print(f"select_on={rule:<14} → iteration {iteration:>5}: test AUC {test_auc:.3f}, AP {test_ap:.3f}")
 print(f"\nthe trainer's own synthetic-val choice: iteration {trainer.best['iteration']} (saved as best-G.ckpt)")
+val_aucs = [val_auc for _, val_auc, _, _ in rows]
+print(f"synthetic-val AUC over the snapshots: {min(val_aucs):.3f} to {max(val_aucs):.3f}")
 
 # %% [markdown]
 # By construction the `test` row shows the largest test AUC in the table: it was chosen for it.
 # `last` and `synthetic-val` made their choice without looking at the test labels, so their test
 # AUCs are honest estimates of what a deployed model would do; only those two can be reported.
 #
-# A label-free rule is only as good as its proxy. Look at the synthetic-val column: on these
-# phantoms it stays close to 0.5 for this short training. The pasted squares come from other
-# normal phantoms, whose anatomy looks much like the original's, so a blended square changes the
-# image very little and its reconstruction error is lost among the rest of the image; the proxy
-# then picks almost at random. On real data, check that the validation AUC actually rises during
-# training before trusting it; otherwise fix the training length in advance and keep `last`.
+# A label-free rule is only as good as its proxy. Look at the synthetic-val column and its range,
+# printed under the table. If the values stay close to 0.5, the proxy cannot tell the snapshots
+# apart, and its pick is close to random, whatever that snapshot's test AUC. That can happen on
+# these phantoms: the pasted squares come from other normal phantoms, whose anatomy looks much
+# like the original's, so a blended square changes the image very little and its reconstruction
+# error is lost among the rest of the image. On real data, check that the validation AUC actually
+# rises during training before trusting it; otherwise fix the training length in advance and keep
+# `last`.
 #
 # The kit still offers the authors' rule, to reproduce the paper's numbers, and says so loudly:
 
@@ -350,11 +378,19 @@ print(caught[0].category.__name__ + ":", caught[0].message)
 # 1. Runtime → Change runtime type → GPU. Put the Med-AD folder in Drive (or upload it).
 # 2. Set `USE_DRIVE = True` above, so checkpoints survive disconnects.
 # 3. Fill in the cell below and set `TRAIN_FULL = True`. Section 4's measurement of
-#    "authors' full config" on your GPU tells you how long 100,000 iterations take; if the session
+#    "authors' full config" on your GPU tells you how long their `num_iters` take; if the session
 #    ends, re-run the notebook and this cell resumes from `last.ckpt`.
 #
-# On recent GPUs (A100, L4, H100) `amp=True` (bfloat16 autocast) and `channels_last=True` can speed
-# the full configuration up; measure with section 4 before a long run.
+# `amp=True` (mixed precision) and `channels_last=True` can speed the full configuration up on a
+# GPU; measure with section 4 before a long run. `amp=True` picks the 16-bit type by GPU: bfloat16
+# where the GPU computes it natively (A100, L4, H100), float16 with a gradient scaler on older GPUs
+# such as Colab's T4, where bfloat16 would be emulated; on a CPU it keeps float32.
+# `amp_dtype="bf16"` or `"fp16"` forces a type. The trainer prints its choice; for this device:
+
+# %%
+from anomaly_lib.amp import choose_amp_dtype
+
+print("amp=True here gives", choose_amp_dtype(device, amp=True)[1])
 
 # %%
 TRAIN_FULL = False  # True: train the authors' configuration on your own Med-AD data
@@ -382,3 +418,108 @@ else:
 #   from `last.ckpt`.
 # - Choose checkpoints without test labels (`last` or `synthetic-val`); `select_on="test"`
 #   reproduces the paper but overstates the result.
+
+# %% [markdown]
+# ## Exercises
+#
+# Write your answer down before you open a solution. Each solution is hidden; in Colab click
+# *Show code*, in Jupyter click the collapsed cell.
+#
+# ### Exercise 1 · The pool after a hold-out
+# Predict the size of the unlabeled pool and its abnormal share for a few hold-outs $h$, as formulas
+# in $N$ (labeled normals), `ar` and $h$. Then predict the share if the last $h$ images were simply
+# cut off the full mix. Which $h$ would leave that cut pool with no normal image at all? Check on
+# this notebook's data.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 1 (double-click to show the code)
+n_labeled = len(read_medad(DATA)["train_normal"])
+n_abnormal = int(n_labeled * config.ar)
+for holdout in (0, n_labeled // 10, n_labeled // 4, n_labeled - n_abnormal):
+    pool = MedADTrainSet(DATA, config.image_size, config.ar, config.core_percent, holdout=holdout,
+                         progress=False).unlabeled_paths
+    share = sum(path in abnormal_files for path in pool) / len(pool)
+    kept = n_labeled - holdout
+    print(f"h = {holdout:>3}: {len(pool):>3} pool images (N − h = {kept}), abnormal share {share:6.1%} "
+          f"= ⌊(N − h)·ar⌋ / (N − h) = {int(kept * config.ar) / kept:6.1%};  "
+          f"cut off the full mix instead: ⌊N·ar⌋ / (N − h) = {min(n_abnormal / kept, 1):6.1%}")
+print("Reading: the kit's pool has N − h images and keeps the share near ar at every hold-out. Cutting the "
+      "full mix would raise the share with h, to an all-abnormal pool at h = N − ⌊N·ar⌋, so runs with "
+      "different hold-outs would train on differently mixed unlabeled data.")
+
+# %% [markdown]
+# ### Exercise 2 · Why selecting on the test set leaks
+# Suppose $K$ checkpoints are all equally good, but each one's test AUC is off by some random error
+# (the test set is finite). You report the best of the $K$ test AUCs. Predict how the reported
+# number changes as $K$ grows, then simulate it with as many test images as this notebook has.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 2 (double-click to show the code)
+import numpy as np
+from scipy.stats import norm
+from sklearn.metrics import roc_auc_score
+
+test_labels = test_set.labels.numpy()  # as many normal and abnormal images as our test set
+rng = np.random.default_rng(0)
+trials = 40 if SMOKE else 300
+true_auc = norm.cdf(1 / np.sqrt(2))  # abnormal scores ~ N(1, 1), normal ~ N(0, 1): AUC = Φ(1/√2)
+
+
+def one_checkpoint_auc():
+    """The test AUC of one checkpoint of fixed quality: its scores carry random errors."""
+    return roc_auc_score(test_labels, rng.normal(size=len(test_labels)) + test_labels)
+
+
+print(f"every checkpoint's true AUC: {true_auc:.3f}; test set: {len(test_labels)} images")
+for k in (1, 5, 20):
+    best = [max(one_checkpoint_auc() for _ in range(k)) for _ in range(trials)]
+    print(f"best of {k:>2} checkpoints: mean reported test AUC {np.mean(best):.3f}")
+print("Reading: the more checkpoints you compare on the test set, the higher the best one looks, "
+      "although none is better; the reported number is biased upwards, and only fresh data would show it.")
+
+# %% [markdown]
+# ### Exercise 3 · What a resume must restore
+# `last.ckpt` stores the optimisers, the random-generator states and the data order, not only the
+# two networks. For each of the three, what would differ after a resume that restored only the
+# networks?
+#
+# <details><summary>Solution</summary>
+#
+# - **Optimiser states.** Adam keeps running averages of each weight's gradient and squared
+#   gradient (and a step count for its bias correction). Without them the first steps after the
+#   resume are sized as if training had just started: a jolt to a GAN that was in balance.
+# - **Random-generator states.** Synthetic anomalies, the keep-masks and the gradient penalty's
+#   interpolation weights are random draws. Without the saved states the resumed run draws
+#   different ones, so it no longer matches an uninterrupted run and cannot be reproduced.
+# - **Data order.** The trainer walks through a shuffled order of the training items. Without it
+#   a resume starts a new pass: the images seen just before the break come again, others wait.
+#
+# With all three restored, an interrupted and resumed run gives the same weights as an
+# uninterrupted one (up to GPU nondeterminism); the kit's tests check this.
+#
+# </details>
+
+# %% [markdown]
+# ### Exercise 4 · The two learning-rate decays
+# `lr_decay="linear"` (the kit's default) lowers the rate to 0 over the last `num_iters_decay`
+# iterations; `"reference"` repeats the authors' rule: every `lr_update_step` iterations in that
+# stretch, subtract `lr / num_iters_decay`. Run a tiny trainer for 6 iterations with
+# `num_iters_decay=4` and `lr_update_step=2` under both rules and print the rate after each
+# iteration. Then predict where the authors' own settings leave the rate at the end of their run.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 4 (double-click to show the code)
+for rule in ("linear", "reference"):
+    tiny = SaganTrainer(SaganConfig(**{**config.to_dict(), "lr_decay": rule, "select_on": "last", "batch_size": 4,
+                                       "num_iters": 6, "num_iters_decay": 4, "lr_update_step": 2}),
+                        train_set, log=lambda *_: None)
+    rates = []
+    for _ in range(6):
+        tiny.train_step()
+        rates.append(tiny.g_optimizer.param_groups[0]["lr"] / tiny.config.g_lr)
+    print(f"{rule:<9}: rate after each iteration, as a share of g_lr: {[round(rate, 2) for rate in rates]}")
+drops = authors.num_iters_decay // authors.lr_update_step  # updates during the authors' decay stretch
+print(f"the authors' settings: {drops} drops of lr / {authors.num_iters_decay:,} leave "
+      f"{1 - drops / authors.num_iters_decay:.1%} of the rate at iteration {authors.num_iters:,}")
+print("Reading: the reference rule only removes lr / lr_update_step in all, so with the authors' settings "
+      "the rate barely moves; the linear rule reaches 0 as intended.")

@@ -55,29 +55,33 @@ OUT.mkdir(parents=True, exist_ok=True)
 # %% [markdown]
 # ## 1. A trained generator
 #
-# Scoring needs a trained generator, so this notebook trains its own on phantoms, with the CLI
-# demo's reduced configuration (notebook 05 explains the training): 600 iterations, about
-# 3 minutes on 2 idle CPU cores and less on a GPU; in smoke mode only a few iterations, so the numbers
-# there are near chance. Re-running the cell resumes from the checkpoint instead of starting over.
+# Scoring needs a trained generator, so this notebook trains its own, exactly as the CLI demo does
+# (notebook 05 explains the training): the demo's phantom counts and enlarged lesions
+# (`DEMO_COUNTS`, `DEMO_LESION_SCALE`) and its reduced configuration (`DEMO_CONFIG`), all printed
+# below with the time the training took. On a CPU that is a few minutes, on a GPU less; in smoke
+# mode only a few iterations run, so the numbers there are near chance. Re-running the cell resumes
+# from the checkpoint instead of starting over.
 
 # %%
 from anomaly_lib.phantoms import make_phantom_dataset
 from sagan_lib.config import SaganConfig
 from sagan_lib.data import MedADTestSet, MedADTrainSet
-from sagan_lib.demo import DEMO_CONFIG, DEMO_COUNTS
+from sagan_lib.demo import DEMO_CONFIG, DEMO_COUNTS, DEMO_LESION_SCALE
 from sagan_lib.train import SaganTrainer
 
 if SMOKE:
     counts = {"train_normal": 16, "unlabeled_normal": 7, "unlabeled_abnormal": 10, "test_normal": 12, "test_abnormal": 12}
 else:
-    counts = DEMO_COUNTS  # 160 normals for training, 60 + 60 test images
-DATA = make_phantom_dataset(OUT / "phantoms", "medad", image_size=64, counts=counts, seed=0)
+    counts = DEMO_COUNTS
+DATA = make_phantom_dataset(OUT / "phantoms", "medad", image_size=64, counts=counts, seed=0,
+                            lesion_scale=DEMO_LESION_SCALE)
+print(", ".join(f"{split} {count}" for split, count in counts.items()), f"| lesion_scale {DEMO_LESION_SCALE}")
 
-settings = dict(DEMO_CONFIG, sample_step=10**9, model_save_dir=str(OUT / ("smoke" if SMOKE else "models")))
+settings = dict(DEMO_CONFIG, model_save_dir=str(OUT / ("smoke" if SMOKE else "models")))
 if SMOKE:
-    settings.update(g_conv_dim=8, d_conv_dim=8, g_repeat_num=1, batch_size=4, num_iters=4, num_iters_decay=2,
-                    log_step=2, model_save_step=4, lr_update_step=1)
+    settings.update(batch_size=4, num_iters=4, num_iters_decay=2, log_step=2, model_save_step=4, lr_update_step=1)
 config = SaganConfig(data_root=str(DATA), sample_dir=str(OUT / "samples"), **settings)
+print("settings:", ", ".join(f"{name}={getattr(config, name)}" for name in DEMO_CONFIG if name != "dataset"))
 
 torch.manual_seed(0)
 trainer = SaganTrainer(config, MedADTrainSet(DATA, 64, progress=False), log=print)
@@ -260,7 +264,7 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from anomaly_lib.colab import enable_widgets
-from anomaly_lib.metrics import operating_point
+from anomaly_lib.metrics import operating_point, roc_report
 
 
 def operating_figure(threshold):
@@ -311,9 +315,9 @@ slider.observe(lambda change: figure_handle.update(figure_png(change["new"])), n
 # ## 8. Scoring with the authors' published checkpoints
 #
 # The authors released trained generators for RSNA, VinDr-CXR and LAG (`SAGAN_G_*.ckpt`) in their
-# GitHub repository for the paper. Each file is a plain generator state dict at full size
-# (`conv_dim=64`, six residual blocks, 4 windows), and the kit's `Generator()` has exactly the same
-# keys and shapes, so they load with `strict=True`. They can't be downloaded from inside this
+# GitHub repository for the paper. Each file is a plain generator state dict at the published size
+# (the defaults of `Generator()`), and the kit's `Generator()` has exactly the same keys and shapes,
+# so they load with `strict=True`. They can't be downloaded from inside this
 # notebook; get them from the authors' repository and put them next to your data.
 #
 # The key list of the published files ships with the kit's tests; our generator matches it
@@ -382,3 +386,103 @@ exit_code = sagan_cli(args)
 #   anatomy.
 # - The published `SAGAN_G_*.ckpt` files are plain state dicts with the kit's keys:
 #   `load_generator_checkpoint(path)` or `python -m sagan_lib --mode test … --checkpoint path`.
+
+# %% [markdown]
+# ## Exercises
+#
+# Write your answer down before you open a solution. Each solution is hidden; in Colab click
+# *Show code*, in Jupyter click the collapsed cell.
+#
+# ### Exercise 1 · The perfect reconstruction
+# A "generator" that returns its input unchanged reconstructs every image perfectly. Predict its
+# anomaly scores and its test AUC. What is the largest score any generator can produce, and for
+# which image?
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 1 (double-click to show the code)
+class CopyInput(torch.nn.Module):
+    """A perfect reconstructor: windows in, the same windows out."""
+
+    def forward(self, windows, bs=None):
+        return windows
+
+
+copy_scores = score_images(CopyInput(), images.to(device)).cpu().numpy()
+copy_report = roc_report(labels, copy_scores)
+print(f"scores from {copy_scores.min():.3f} to {copy_scores.max():.3f}; AUC {copy_report.auc:.3f}, "
+      f"AP {copy_report.ap:.3f} (= the share of abnormal images, {labels.mean():.3f})")
+print("Reading: a perfect reconstruction scores 0 on every image, so all images tie and the AUC is 0.5: "
+      "a reconstructor is only useful if it fails on lesions. The score reaches its maximum, 1, only "
+      "when every pixel is ±1 and the reconstruction is its exact negative.")
+
+# %% [markdown]
+# ### Exercise 2 · The cutoff on another split
+# Section 5 reads the authors' cutoff off the test curve itself. Split the test images at random
+# into two halves with the same share of abnormal images. Choose the authors' cutoff on half A and
+# apply it to half B; compare with the cutoff chosen on B and applied to B. Predict which one is
+# better balanced and which one you can trust, then average over many random splits.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 2 (double-click to show the code)
+rng = np.random.default_rng(0)
+same, held_out = [], []
+for _ in range(50):
+    half_a, half_b = [], []
+    for label in (0, 1):  # split each class in two, so both halves keep the abnormal share
+        members = rng.permutation(np.flatnonzero(result.labels == label))
+        half_a += list(members[: len(members) // 2])
+        half_b += list(members[len(members) // 2:])
+    labels_a, scores_a = result.labels[half_a], result.scores[half_a]
+    labels_b, scores_b = result.labels[half_b], result.scores[half_b]
+    on_b = roc_report(labels_b, scores_b).authors_cutoff  # chosen on B, measured on B
+    from_a = operating_point(labels_b, scores_b, roc_report(labels_a, scores_a).authors_cutoff.threshold)
+    same.append((on_b.sensitivity, on_b.specificity))
+    held_out.append((from_a.sensitivity, from_a.specificity))
+for name, points in [("cutoff chosen on B, measured on B", same), ("cutoff chosen on A, measured on B", held_out)]:
+    sensitivity, specificity = np.mean(points, axis=0)
+    imbalance = np.mean([abs(sens - spec) for sens, spec in points])
+    print(f"{name}: sensitivity {sensitivity:.3f}, specificity {specificity:.3f}, "
+          f"|sensitivity − specificity| {imbalance:.3f}")
+print("Reading: on the images it was chosen on, the cutoff is balanced by construction and fitted to their "
+      "noise; on the other half it loses that balance, and its numbers are the ones to report.")
+
+# %% [markdown]
+# ### Exercise 3 · Mean or maximum?
+# The image score is the *mean* of the difference map. A lesion covers a small part of the image.
+# Would the *maximum* of the map, or the mean of its top 1 % of pixels, separate the classes
+# better? Predict, then compare the AUCs on the test images.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 3 (double-click to show the code)
+_, all_maps = reconstruct(G, images.to(device))  # (N, 1, 64, 64)
+flat = all_maps.flatten(start_dim=1).cpu()  # (N, 4096)
+top_share = max(1, flat.shape[1] // 100)  # the top 1 % of the pixels
+poolings = {
+    "mean (the authors')": flat.mean(dim=1),
+    "top 1 % mean": flat.topk(top_share, dim=1).values.mean(dim=1),
+    "maximum": flat.max(dim=1).values,
+}
+aucs = {name: roc_report(labels, values.numpy()).auc for name, values in poolings.items()}
+for name, auc in aucs.items():
+    print(f"{name:<20} AUC {auc:.3f}")
+print(f"Reading: here the best pooling is '{max(aucs, key=aucs.get)}'. The mean dilutes a small lesion among "
+      "thousands of normal pixels; the maximum reacts to a single pixel, noise included; the top-k mean sits "
+      "between. Choose on validation data, not on the test set.")
+
+# %% [markdown]
+# ### Exercise 4 · Why average per study?
+# Section 3 averages the scores of images that share an id before computing the AUC. Give two
+# reasons, and say what would happen to the AUC if one abnormal study with 10 slices were counted
+# as 10 separate images.
+#
+# <details><summary>Solution</summary>
+#
+# - **The decision is per study.** A radiologist reports on a patient's study, not on one slice, so
+#   the evaluation should count each study once.
+# - **Slices of one study are not independent.** They share the patient, the scanner and the
+#   lesion. Counted one by one, that study enters the AUC ten times: every pair it forms with a
+#   normal study is counted ten times over, so if the model scores it well (or badly) the AUC moves
+#   as if ten patients had been scored well (or badly). The result depends on how many slices each
+#   study happens to have, and the sample looks larger than it is.
+#
+# </details>

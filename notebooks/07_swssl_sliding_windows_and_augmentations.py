@@ -6,7 +6,7 @@
 # **Learning goals**
 # - Explain why SWSSL (sliding-window self-supervised learning) works on *patches* of a high-resolution image instead of a shrunken image.
 # - Compute the authors' window grid, `(size − patch) // step` starts per axis, and say which border it never sees.
-# - Draw a training item by hand: a patch, its neighbour within ±3 grid steps, and the neighbour's target similarity.
+# - Draw a training item by hand: a patch, its neighbour a few grid steps away, and the neighbour's target similarity.
 # - Name every augmentation of the chest and DBT recipes, and say why the second view is the *inverted* patch.
 # - Quote the authors' ablation: what inversion, the neighbour term and resizing do to the chest AUC.
 
@@ -32,30 +32,36 @@ SMOKE = smoke_mode()  # KIT_SMOKE=1 shrinks sizes and iterations (the tests set 
 print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 
 # %% [markdown]
-# ## Why patches?
+# ## 1. Why patches?
 #
-# A pneumonia focus or a small breast mass may cover a few dozen pixels of a 1024×1024 image. Shrink
-# the image to the 224×224 an ImageNet network likes, and the lesion shrinks to a handful of pixels.
+# A pneumonia focus or a small breast mass may cover a few dozen pixels of a full-resolution scan.
+# Shrink the image to the 224×224 an ImageNet network likes, and the lesion shrinks to a handful of
+# pixels.
 # SWSSL keeps the full resolution and works on **windows**:
 #
-# - **Training** (self-supervised, normal images only): cut a 128×128 patch from a grid, make two
+# - **Training** (self-supervised, normal images only): cut a patch from a grid, make two
 #   augmented views of it (the second one from the *inverted* patch), and teach the network to give
-#   both views the same representation. A second patch nearby, the *neighbour*, should be similar
-#   in proportion to how close it is.
+#   both views the same representation. A second patch nearby, the *neighbour*, should look more
+#   alike the closer it is.
 # - **Scoring**: slide the window over every test image and compare each window's feature with the
 #   windows of the normal training images (notebook 09).
 #
+# SWSSL trains on images known to be normal and nothing else: no lesion annotations, no abnormal
+# images; the test images are the first abnormal images it sees. (SAGAN, by contrast, is
+# semi-supervised: it also trains on an unlabeled pool that contains abnormal images, notebook 01.)
 # Everything below uses the kit's `swssl_lib` and the phantoms of `anomaly_lib`, which draw
 # chest-radiograph-like images at any size, with a known lesion mask.
 
 # %%
-from functools import partial
+import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import Markdown, display
 from matplotlib.patches import Rectangle
+from torchvision.transforms import v2
 
 from anomaly_lib.figures import show_figure
 from anomaly_lib.phantoms import draw_breast, draw_chest
@@ -64,6 +70,7 @@ from swssl_lib import (
     DBT,
     ImageSet,
     SWSSLDataset,
+    TrainConfig,
     WindowGrid,
     augmentation,
     grid_starts,
@@ -75,52 +82,65 @@ from swssl_lib import (
     window_view,
 )
 from swssl_lib.augment import BLUR_KERNEL
+from swssl_lib.data import DEFAULT_IMAGE_SIZES
+from swssl_lib.sampling import MAX_NEIGHBOUR_OFFSET
 
 OUT = Path("outputs") / "07_swssl_sliding_windows_and_augmentations"
 OUT.mkdir(parents=True, exist_ok=True)
 plt.rcParams.update({"font.size": 11, "figure.dpi": 90})
 
-show = partial(show_figure, folder=OUT)  # show(fig, name): save OUT/name.png and display it
+
+def show(fig, name):
+    """Save the figure as OUT/name.png and display it."""
+    show_figure(fig, name, OUT)
 
 # %% [markdown]
-# ## A high-resolution chest phantom
+# ## 2. A high-resolution chest phantom
 #
-# The authors resize chest X-rays to 1024×1024 and use 128×128 patches with a step of 32. We do the
-# same on an abnormal chest phantom (drawing one at 1024×1024 takes well under a second).
+# The authors resize chest X-rays to a large square and cut patches on a grid. The kit's
+# `TrainConfig()` holds their chest setting (image size, patch, step; printed below). We use the
+# same on an abnormal chest phantom (the cell prints how long drawing it took).
 
 # %%
-SIZE, PATCH, STEP = 1024, 128, 32  # the authors' chest setting
+PAPER = TrainConfig()  # the authors' chest setting
+SIZE, PATCH, STEP = PAPER.image_size[0], PAPER.patch_size, PAPER.step_size
+print(f"image {PAPER.image_size[0]}×{PAPER.image_size[1]}, patch {PATCH}×{PATCH}, step {STEP}")
+started = time.perf_counter()
 phantom = draw_chest(np.random.default_rng(3), SIZE, abnormal=True)
+print(f"phantom drawn in {time.perf_counter() - started:.2f} s")
 image = torch.from_numpy(phantom.image)  # (H, W) uint8: what the datasets hand to the sampler
 lesion = phantom.lesion_mask  # (H, W) bool
 print("image", tuple(image.shape), image.dtype, "| lesion pixels:", int(lesion.sum()),
       f"({lesion.mean():.2%} of the image)")
 
 # %% [markdown]
-# ## The window grid
+# ## 3. The window grid
 #
 # Along one axis of length $L$ the authors place windows at $k \cdot \text{step}$ for
 # $k = 0, \dots, n-1$ with
 #
 # $$n = \left\lfloor \frac{L - \text{patch}}{\text{step}} \right\rfloor .$$
 #
-# For 1024/128/32 that is $n = 28$. The last *valid* start, $896 = 28 \cdot 32$ (a window from 896 to
-# 1024), is skipped, so no window ever covers the last 32 pixel rows and columns. The training
-# sampler and the evaluation use the same grid. `swssl_lib` reproduces it by default and offers
-# `include_last=True` for the full grid.
+# When $L - \text{patch}$ is a multiple of the step, the last *valid* start is $n \cdot \text{step}$
+# (a window that ends exactly at the border), and it is skipped: no window ever covers the last
+# strip of pixel rows and columns. The training sampler and the evaluation use the same grid.
+# `swssl_lib` reproduces it by default and offers `include_last=True` for the full grid. The cell
+# prints $n$, the last start used and the uncovered strip for the authors' chest and DBT sizes and
+# for a small setting.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-for size, patch, step in [(1024, 128, 32), (768, 128, 32), (256, 64, 32)]:
+for size, patch, step in [(SIZE, PATCH, STEP), (DEFAULT_IMAGE_SIZES["dbt"][1], PATCH, STEP), (256, 64, 32)]:
     n = grid_starts(size, patch, step)
     last_used = (n - 1) * step
     print(f"{size:>4} px, patch {patch}, step {step}: {n:>2} starts per axis "
           f"(0 … {last_used}); pixels {last_used + patch}…{size - 1} are in no window")
 grid = WindowGrid(SIZE, SIZE, PATCH, STEP)
 full = WindowGrid(SIZE, SIZE, PATCH, STEP, include_last=True)
-print(f"chest 1024×1024: {grid.rows}×{grid.cols} = {grid.positions} windows "
+print(f"chest {SIZE}×{SIZE}: {grid.rows}×{grid.cols} = {grid.positions} windows "
       f"(with include_last: {full.positions})")
-print("DBT 1024×768:", WindowGrid(1024, 768, 128, 32).shape, "windows (rows, cols)")
+print(f"DBT {DEFAULT_IMAGE_SIZES['dbt'][0]}×{DEFAULT_IMAGE_SIZES['dbt'][1]} (height × width):",
+      WindowGrid(*DEFAULT_IMAGE_SIZES["dbt"], PATCH, STEP).shape, "windows (rows, cols)")
 
 # %% [markdown]
 # The picture: every window start as a dot, three windows outlined, and (right) a zoom on the
@@ -128,13 +148,14 @@ print("DBT 1024×768:", WindowGrid(1024, 768, 128, 32).shape, "windows (rows, co
 
 # %%
 fig, (ax, zoom) = plt.subplots(1, 2, figsize=(12, 6))
-starts = np.array(grid.starts())  # (784, 2): (top, left) in position order, row by row
+starts = np.array(grid.starts())  # (positions, 2): (top, left) in position order, row by row
+strip = SIZE - ((grid.rows - 1) * STEP + PATCH)  # width of the border no window covers
 for axis in (ax, zoom):
     axis.imshow(image, cmap="gray", vmin=0, vmax=255)
     axis.contour(lesion, levels=[0.5], colors="yellow", linewidths=1)
     axis.scatter(starts[:, 1], starts[:, 0], s=4, c="cyan")
-    axis.add_patch(Rectangle((SIZE - STEP, 0), STEP, SIZE, color="red", alpha=0.3))
-    axis.add_patch(Rectangle((0, SIZE - STEP), SIZE, STEP, color="red", alpha=0.3))
+    axis.add_patch(Rectangle((SIZE - strip, 0), strip, SIZE, color="red", alpha=0.3))
+    axis.add_patch(Rectangle((0, SIZE - strip), SIZE, strip, color="red", alpha=0.3))
 for (top, left), colour in [((0, 0), "lime"), ((0, STEP), "orange"), ((13 * STEP, 5 * STEP), "magenta")]:
     ax.add_patch(Rectangle((left, top), PATCH, PATCH, fill=False, ec=colour, lw=2))
 last = (grid.rows - 1) * STEP
@@ -155,11 +176,11 @@ show(fig, "grid")
 # %% [markdown]
 # At evaluation time all windows of a batch of images are taken at once as a *strided view*:
 # `unfold` twice gives every window without copying a pixel. This is how `swssl_lib.sliding` avoids a
-# Python loop over the 784 positions.
+# Python loop over the window positions.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-images = image[None, None].float()  # (N=1, C=1, 1024, 1024)
+images = image[None, None].float()  # (N=1, C=1, H, W)
 windows = window_view(images, grid)  # (N, rows, cols, C, patch, patch)
 print("images ", tuple(images.shape))
 print("windows", tuple(windows.shape), "| shares memory with images:",
@@ -167,20 +188,21 @@ print("windows", tuple(windows.shape), "| shares memory with images:",
 assert torch.equal(windows[0, 13, 5, 0], images[0, 0, 13 * STEP : 13 * STEP + PATCH, 5 * STEP : 5 * STEP + PATCH])
 
 # %% [markdown]
-# ## Never an all-black patch
+# ## 4. Never an all-black patch
 #
 # Real scans have empty background: exported DBT slices are black outside the breast, and some chest
 # films have black borders. A patch with no tissue teaches nothing, so the sampler only draws grid
 # cells whose patch has at least one pixel above 0. Here is a breast phantom at the DBT size
-# 1024×768 (height × width) with its background set to exactly 0, as in exported slices.
+# (`DEFAULT_IMAGE_SIZES["dbt"]`, height × width) with its background set to exactly 0, as in exported
+# slices.
 #
 # The authors draw cells at random *until* one is not black, a loop that never ends on an all-black
 # image. `swssl_lib` draws uniformly among the non-black cells (the same distribution) and raises a
 # clear error instead.
 
 # %%
-breast = draw_breast(np.random.default_rng(1), (1024, 768), abnormal=False)
-dbt_image = torch.from_numpy(breast.image * breast.organ_mask)  # (1024, 768) uint8, background 0
+breast = draw_breast(np.random.default_rng(1), DEFAULT_IMAGE_SIZES["dbt"], abnormal=False)
+dbt_image = torch.from_numpy(breast.image * breast.organ_mask)  # (H, W) uint8, background 0
 usable = nonblack_cells(dbt_image, PATCH, STEP)  # (rows, cols) bool
 print("DBT grid", tuple(usable.shape), f"| cells with tissue: {int(usable.sum())} of {usable.numel()}")
 
@@ -202,52 +224,58 @@ except ValueError as error:
     print("ValueError:", error)
 
 # %% [markdown]
-# ## The neighbour and its target similarity
+# ## 5. The neighbour and its target similarity
 #
-# Each training item also holds a **neighbour**: a second grid cell within ±3 steps on each axis,
-# never the patch itself and never black. Its target similarity falls with the grid distance
-# $(d_x, d_y)$:
+# Each training item also holds a **neighbour**: a second grid cell within $\pm R$ steps on each axis
+# ($R$ = `MAX_NEIGHBOUR_OFFSET`, the authors' value, printed below), never the patch itself and never
+# black. Its target similarity falls with the grid distance $(d_x, d_y)$:
 #
-# $$s(d_x, d_y) = g(d_x) + g(d_y), \qquad g(d) = \begin{cases} 0 & d = 3 \\ \dfrac{0.5}{d + 1} & d < 3 \end{cases}$$
+# $$s(d_x, d_y) = g(d_x) + g(d_y), \qquad g(d) = \begin{cases} 0 & d = R \\ \dfrac{0.5}{d + 1} & d < R \end{cases}$$
 #
-# so a direct neighbour gets $0.5 + 0.25 = 0.75$ and the far corner $(3, 3)$ gets 0. With a step of 32
-# and a patch of 128, a neighbour one step along an axis shares 75 % of its pixels with the patch;
-# three steps along an axis only 25 %.
+# so a direct neighbour gets $0.5 + 0.25 = 0.75$ and the far corner $(R, R)$ gets 0. How many pixels a
+# neighbour shares with its patch depends on the patch and the step; the cell prints it for the
+# chest setting.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-table = np.full((4, 4), np.nan)  # rows d_y, columns d_x; (0, 0) is the patch itself
+table = np.full((MAX_NEIGHBOUR_OFFSET + 1,) * 2, np.nan)  # rows d_y, columns d_x; (0, 0) is the patch itself
 for (dx, dy), value in similarity_table().items():
     table[dy, dx] = value
-print("target similarity s(dx, dy); rows dy = 0…3, columns dx = 0…3")
-for dy in range(4):
+print(f"target similarity s(dx, dy); rows dy = 0…{MAX_NEIGHBOUR_OFFSET}, columns dx = 0…{MAX_NEIGHBOUR_OFFSET}")
+for dy in range(MAX_NEIGHBOUR_OFFSET + 1):
     print("  ".join("  self" if np.isnan(v) else f"{v:6.3f}" for v in table[dy]))
+for d in range(1, MAX_NEIGHBOUR_OFFSET + 1):
+    shared = (PATCH - d * STEP) / PATCH  # a shift along one axis keeps this share of the rows (or columns)
+    print(f"{d} step{'s' if d > 1 else ''} along one axis: the neighbour shares {shared:.0%} of its pixels "
+          f"with the patch (patch {PATCH}, step {STEP})")
 
 # %% [markdown]
-# For a cell away from the border all 48 offsets in the 7×7 block are equally likely, so most
-# neighbours are far and get a low target: the average target is about 0.37.
+# For a cell away from the border every offset in the $(2R+1) \times (2R+1)$ block except the centre
+# is equally likely, so most neighbours are far and get a low target; the right panel's title prints
+# the average target.
 
 # %%
-offsets = [(dx, dy) for dx in range(-3, 4) for dy in range(-3, 4) if dx or dy]
-targets = np.array([neighbour_similarity(dx, dy) for dx, dy in offsets])  # (48,)
+R = MAX_NEIGHBOUR_OFFSET
+offsets = [(dx, dy) for dx in range(-R, R + 1) for dy in range(-R, R + 1) if dx or dy]
+targets = np.array([neighbour_similarity(dx, dy) for dx, dy in offsets])  # (48,) for R = 3
 values, counts = np.unique(targets.round(3), return_counts=True)
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-im = left.imshow(table, cmap="viridis", vmin=0, vmax=0.75)
-for dy in range(4):
-    for dx in range(4):
+im = left.imshow(table, cmap="viridis", vmin=0, vmax=np.nanmax(table))
+for dy in range(R + 1):
+    for dx in range(R + 1):
         text = "self" if np.isnan(table[dy, dx]) else f"{table[dy, dx]:.3f}"
         left.text(dx, dy, text, ha="center", va="center", color="white" if dx + dy > 1 else "black")
 left.set_xlabel("$d_x$ (grid steps)")
 left.set_ylabel("$d_y$ (grid steps)")
-left.set_xticks(range(4))
-left.set_yticks(range(4))
+left.set_xticks(range(R + 1))
+left.set_yticks(range(R + 1))
 left.set_title("target similarity of a neighbour")
 fig.colorbar(im, ax=left, shrink=0.8)
 right.bar([f"{v:.3f}" for v in values], counts / counts.sum(), color="tab:blue")
 right.set_xlabel("target similarity")
 right.set_ylabel("share of neighbours (interior cell)")
-right.set_title(f"uniform over 48 offsets: mean target {targets.mean():.2f}")
+right.set_title(f"uniform over {len(offsets)} offsets: mean target {targets.mean():.2f}")
 right.tick_params(axis="x", rotation=45)
 fig.tight_layout()
 show(fig, "similarity_targets")
@@ -266,7 +294,7 @@ ax.imshow(image, cmap="gray", vmin=0, vmax=255)
 for pair, colour in zip(pairs, ["lime", "orange", "magenta"]):
     top, left = pair.pixel_start(STEP)
     n_top, n_left = pair.neighbour_pixel_start(STEP)
-    reach = 3 * STEP
+    reach = MAX_NEIGHBOUR_OFFSET * STEP
     ax.add_patch(Rectangle((left - reach, top - reach), 2 * reach + PATCH, 2 * reach + PATCH,
                            color=colour, alpha=0.12))
     ax.add_patch(Rectangle((left, top), PATCH, PATCH, fill=False, ec=colour, lw=2.5))
@@ -283,38 +311,40 @@ show(fig, "neighbour_pairs")
 # %% [markdown]
 # ### Explore: which neighbours may a cell have?
 #
-# Pick a grid cell. Every allowed neighbour start is coloured by its target; cells outside the image
-# or black would simply be missing. (Under the tests there is no widget frontend: the cell draws the
-# default once.)
+# Pick a grid cell. Every allowed neighbour start is coloured by its target; starts outside the grid
+# are missing (the sampler would also skip black cells, which this phantom does not have). Under the
+# tests there is no widget frontend: the cell draws the default once.
 
 # %%
 import ipywidgets as widgets
-from IPython.display import display
 
 from anomaly_lib.colab import enable_widgets
 
 enable_widgets()  # on Colab, switch on the widget manager ipywidgets 8 needs; elsewhere a no-op
 
 
+max_target = max(similarity_table().values())  # the colour scale's top
+
+
 def draw_neighbourhood(row=14, col=6):
     fig, ax = plt.subplots(figsize=(6.5, 6.5))
     top, left = row * STEP, col * STEP
     ax.imshow(image, cmap="gray", vmin=0, vmax=255)
-    for n_row in range(max(row - 3, 0), min(row + 3, grid.rows - 1) + 1):
-        for n_col in range(max(col - 3, 0), min(col + 3, grid.cols - 1) + 1):
+    for n_row in range(max(row - R, 0), min(row + R, grid.rows - 1) + 1):
+        for n_col in range(max(col - R, 0), min(col + R, grid.cols - 1) + 1):
             if (n_row, n_col) == (row, col):
                 continue
             target = neighbour_similarity(n_col - col, n_row - row)
             # one STEP×STEP tile per allowed neighbour start, coloured by its target
             ax.add_patch(Rectangle((n_col * STEP, n_row * STEP), STEP, STEP, ec="k", lw=0.5,
-                                   fc=plt.cm.viridis(target / 0.75), alpha=0.8))
+                                   fc=plt.cm.viridis(target / max_target), alpha=0.8))
             ax.text(n_col * STEP + STEP / 2, n_row * STEP + STEP / 2, f"{target:.2f}", fontsize=8,
                     ha="center", va="center", color="white" if target < 0.4 else "black")
     ax.add_patch(Rectangle((left, top), PATCH, PATCH, fill=False, ec="red", lw=2.5))
     ax.add_patch(Rectangle((left, top), STEP, STEP, fill=False, ec="red", lw=2.5))
-    view_size = 8 * STEP + PATCH  # the ±3-step block, the patch and a margin, kept inside the image
-    x0 = min(max(left - 4 * STEP, 0), SIZE - view_size)
-    y0 = min(max(top - 4 * STEP, 0), SIZE - view_size)
+    view_size = 2 * (R + 1) * STEP + PATCH  # the ±R-step block, the patch and a margin, kept inside the image
+    x0 = min(max(left - (R + 1) * STEP, 0), SIZE - view_size)
+    y0 = min(max(top - (R + 1) * STEP, 0), SIZE - view_size)
     ax.set_xlim(x0, x0 + view_size)
     ax.set_ylim(y0 + view_size, y0)
     ax.set_title(f"cell ({row}, {col}): its patch (red box; small box = its start)\n"
@@ -341,28 +371,44 @@ display(widgets.HBox([row_slider, col_slider]), neighbourhood_out)
 update_neighbourhood()  # the default view, also drawn where no widget frontend runs
 
 # %% [markdown]
-# ## The augmentations, one by one
+# ## 6. The augmentations, one by one
 #
-# A training item's two views are made by the same random recipe, drawn independently. The chest
-# recipe of the authors:
-#
-# | step | setting | applied with probability |
-# | --- | --- | --- |
-# | ColorJitter | brightness 0.4 and contrast 0.4, i.e. factors in [0.6, 1.4] | 0.8 |
-# | Gaussian blur | σ drawn from [0.1, 2] (kernel 13) | 0.1 |
-# | Solarisation | pixels ≥ 128 are inverted | 0.2 |
-# | to float, grey → 3 channels | [0, 255] → [0, 1] | always |
-# | Normalise | mean 0.5, std 0.5: [0, 1] → [−1, 1] | always |
-#
-# The kit's pipeline, printed from the library:
+# A training item's two views are made by the same random recipe, drawn independently. The authors'
+# chest recipe, as a table read from the kit's pipeline (`augmentation(CHEST)`), so it shows exactly
+# what runs:
 
 # %%
+def recipe_table(pipeline: v2.Compose) -> str:
+    """A Markdown table (step, setting, probability) read from an augmentation pipeline."""
+    rows = ["| step | setting | applied with probability |", "| --- | --- | --- |"]
+    for step in pipeline.transforms:
+        inner = step.transforms[0] if isinstance(step, v2.RandomApply) else step
+        if isinstance(inner, v2.ColorJitter):
+            setting = f"brightness factor in {inner.brightness}, contrast factor in {inner.contrast}"
+        elif isinstance(inner, v2.GaussianBlur):
+            setting = f"σ drawn from {inner.sigma}, kernel {inner.kernel_size}"
+        elif isinstance(inner, v2.RandomSolarize):
+            setting = f"pixels ≥ {inner.threshold} are inverted"
+        elif isinstance(inner, v2.ToDtype):
+            setting = "uint8 [0, 255] → float [0, 1]"
+        elif isinstance(inner, v2.Grayscale):
+            setting = f"grey → {inner.num_output_channels} identical channels"
+        elif isinstance(inner, v2.Normalize):
+            setting = f"(x − mean) / std with mean {inner.mean}, std {inner.std}"
+        else:
+            setting = repr(inner)
+        probability = getattr(step, "p", 1.0)
+        when = {1.0: "always", 0.0: "never"}.get(probability, probability)
+        rows.append(f"| {type(inner).__name__} | {setting} | {when} |")
+    return "\n".join(rows)
+
+
 chest_augment = augmentation(CHEST)  # uint8 (1, p, p) → float (3, p, p)
-print(chest_augment)
+display(Markdown(recipe_table(chest_augment)))
 
 # %% [markdown]
 # Let us take a patch that holds part of the lesion and some of its surroundings (the grid cell with
-# the most contrast among those 15–50 % covered by the lesion), and apply each step *on its own,
+# the most contrast among those partly covered by the lesion), and apply each step *on its own,
 # always on*, with the settings read from the pipeline above.
 
 # %%
@@ -371,15 +417,13 @@ lesion_share = window_view(torch.from_numpy(lesion)[None, None].float(), grid)[0
 contrast = all_windows.std(dim=(-1, -2)) * ((lesion_share > 0.15) & (lesion_share < 0.5))  # (rows, cols)
 cell = tuple(int(c) for c in np.unravel_index(int(contrast.argmax()), grid.shape))
 top, left = cell[0] * STEP, cell[1] * STEP
-patch = image[None, top : top + PATCH, left : left + PATCH]  # (1, 128, 128) uint8
+patch = image[None, top : top + PATCH, left : left + PATCH]  # (1, p, p) uint8
 print(f"patch at cell {cell}: {float(lesion_share[cell]):.0%} lesion pixels, "
       f"grey values {int(patch.min())}…{int(patch.max())}")
 
-jitter = chest_augment.transforms[0].transforms[0]  # ColorJitter inside RandomApply(p=0.8)
-blur_sigma = chest_augment.transforms[1].transforms[0].sigma  # [0.1, 2.0]
-solarize = chest_augment.transforms[2]  # RandomSolarize(threshold=128, p=0.2)
-
-from torchvision.transforms import v2  # only to switch single steps on for display
+jitter = chest_augment.transforms[0].transforms[0]  # ColorJitter inside RandomApply
+blur_sigma = chest_augment.transforms[1].transforms[0].sigma  # [lowest, highest] σ
+solarize = chest_augment.transforms[2]  # RandomSolarize(threshold, p)
 
 torch.manual_seed(0)
 steps = {
@@ -398,34 +442,35 @@ for ax, (title, picture) in zip(axes.flat, steps.items()):
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
-fig.suptitle("each step of the chest recipe on its own (uint8 patch, 128×128)")
+fig.suptitle(f"each step of the chest recipe on its own (uint8 patch, {PATCH}×{PATCH})")
 show(fig, "augment_steps")
 
 # %% [markdown]
 # What to notice:
 #
-# - ColorJitter rescales brightness and contrast by factors in [0.6, 1.4]: the same anatomy at a
-#   different exposure.
-# - Blur at σ = 0.1 changes nothing visible; at σ = 2 fine texture (noise, thin vessels) is gone.
-# - Solarisation inverts only the pixels at or above 128. Radiograph patches are mostly darker, so it
-#   touches the bright tissue only; on the *inverted* patch, which is mostly bright, it flips most
-#   pixels back. So now and then view 2 is partly "un-inverted", one more reason the network cannot
-#   rely on plain intensity.
+# - ColorJitter rescales brightness and contrast by random factors (their ranges are in the table):
+#   the same anatomy at a different exposure.
+# - Blur at the smallest σ changes nothing visible; at the largest, fine texture (noise, thin
+#   vessels) is gone.
+# - Solarisation inverts only the pixels at or above its threshold. Radiograph patches are mostly
+#   darker, so it touches the bright tissue only; on the *inverted* patch, which is mostly bright, it
+#   flips most pixels back. So now and then view 2 is partly "un-inverted", one more reason the
+#   network cannot rely on plain intensity.
 
 # %% [markdown]
 # Then the last two steps turn the uint8 patch into the network's input: three identical channels in
 # $[-1, 1]$, since $x_{[-1,1]} = (x_{[0,1]} - 0.5) / 0.5 = 2 x_{[0,1]} - 1$.
 
 # %%
-view = chest_augment(patch)  # (3, 128, 128) float
+view = chest_augment(patch)  # (3, p, p) float
 print("view", tuple(view.shape), view.dtype, f"range [{view.min():.2f}, {view.max():.2f}]",
       "| channels identical:", bool(torch.equal(view[0], view[1]) and torch.equal(view[1], view[2])))
 
 # %% [markdown]
-# ## The two views of a training item
+# ## 7. The two views of a training item
 #
 # View 1 is `augment(patch)`; view 2 is `augment(255 − patch)`, the augmented **inverted** patch. The
-# dataset makes both (and the neighbour) in one call; below are eight independent draws of each.
+# dataset makes both (and the neighbour) in one call; below are several independent draws of each.
 
 # %%
 images_set = ImageSet(paths=[Path("chest_phantom.png")], labels=[1], size=(SIZE, SIZE), pixels=image[None])
@@ -439,29 +484,44 @@ n_draws = 8
 fig, axes = plt.subplots(2, n_draws, figsize=(1.6 * n_draws, 3.8))
 for k in range(n_draws):
     for row, source in enumerate([patch, invert(patch)]):
-        picture = chest_augment(source)[0]  # (128, 128) in [-1, 1]
+        picture = chest_augment(source)[0]  # (p, p) in [-1, 1]
         axes[row, k].imshow(picture, cmap="gray", vmin=-1, vmax=1)
         axes[row, k].set_xticks([])
         axes[row, k].set_yticks([])
 axes[0, 0].set_ylabel("view 1")
 axes[1, 0].set_ylabel("view 2\n(inverted)")
-fig.suptitle("eight random draws of the chest recipe (shown on the [−1, 1] scale)")
+fig.suptitle(f"{n_draws} random draws of the chest recipe (shown on the [−1, 1] scale)")
 fig.tight_layout()
 show(fig, "two_views")
 
 # %% [markdown]
-# ## The DBT recipe
+# Where this notebook's pieces go: one training step at the authors' setting, drawn from an
+# authors'-size model on the meta device (shapes, no weights) and its window grid. Notebook 08 covers
+# the network and the loss on the right.
+
+# %%
+from swssl_lib import PatchModel, TrainConfig
+from swssl_lib.diagrams import training_step_diagram
+
+authors = TrainConfig()  # the authors' image size, patch, step and backbone
+with torch.device("meta"):  # shapes only: nothing is allocated or initialised
+    authors_model = PatchModel(backbone=authors.backbone, pretrained=False)
+authors_grid = WindowGrid(*authors.image_size, authors.patch_size, authors.step_size)
+show(training_step_diagram(authors_model, authors_grid), "training_step")
+
+# %% [markdown]
+# ## 8. The DBT recipe
 #
-# For breast tomosynthesis the authors blur **every** view (p = 1, σ in [0.1, 2]), never solarise,
-# and normalise with the ImageNet mean and std per channel, so the input range differs per channel and
-# is not [−1, 1].
+# For breast tomosynthesis the authors blur **every** view, never solarise, and normalise with the
+# ImageNet mean and std per channel, so the input range differs per channel and is not [−1, 1]. The
+# table is read from `augmentation(DBT)`:
 
 # %%
 dbt_augment = augmentation(DBT)
-print(dbt_augment)
+display(Markdown(recipe_table(dbt_augment)))
 dbt_cell = (14, 4)  # a cell inside the breast
 dbt_patch = dbt_image[None, dbt_cell[0] * STEP : dbt_cell[0] * STEP + PATCH, dbt_cell[1] * STEP : dbt_cell[1] * STEP + PATCH]
-dbt_view = dbt_augment(dbt_patch)  # (3, 128, 128)
+dbt_view = dbt_augment(dbt_patch)  # (3, p, p)
 for channel in range(3):
     print(f"channel {channel}: range [{dbt_view[channel].min():.2f}, {dbt_view[channel].max():.2f}]")
 
@@ -482,7 +542,7 @@ fig.tight_layout()
 show(fig, "dbt_views")
 
 # %% [markdown]
-# ## Why inversion helps and resizing hurts
+# ## 9. Why inversion helps and resizing hurts
 #
 # The loss (notebook 08) asks the two views to share one representation. Whatever the augmentations
 # change, the network must learn to *ignore*.
@@ -496,11 +556,12 @@ show(fig, "dbt_views")
 #   network to ignore *scale*. In a radiograph, scale carries meaning: a 5 mm vessel and a 2 cm
 #   nodule can look alike up to size. At test time the windows are never resized, so scale
 #   invariance buys nothing and throws information away.
-# - **The neighbour term** teaches the network that nearby patches look alike *in proportion* to
-#   their overlap, a notion of anatomy that the two views alone do not give.
+# - **The neighbour term** teaches the network that nearby patches look more alike the closer they
+#   are on the grid, a notion of anatomy that the two views alone do not give.
 #
 # The authors noted these chest AUCs (%, pediatric chest X-ray test set) in their run script
-# (`run_chest.sh` of their repository), one line per variant:
+# (`run_chest.sh` of their repository, `github.com/mazurowski-lab/swssl-for-anomaly-detection`), one
+# line per variant; the cell also prints each variant's gap to the full model:
 
 # %%
 ablation = {
@@ -521,16 +582,19 @@ ax.set_xlabel("chest AUC (%) reported by the authors")
 ax.set_title("SWSSL ablations on the chest set")
 fig.tight_layout()
 show(fig, "ablation")
+for name, auc in ablation.items():
+    if name != "full model":
+        print(f"{name:<28} {auc - ablation['full model']:+.2f} points")
 
 # %% [markdown]
 # Reading the bars:
 #
-# - Removing the **inverted view** costs 8 points, and adding **resizing** costs 9: the choice of
-#   augmentations matters more than anything else here.
-# - Removing the **neighbour term** costs 4.5 points.
+# - Removing the **inverted view** and adding **resizing** cost the most (gaps printed above): the
+#   choice of augmentations matters more than anything else here.
+# - Removing the **neighbour term** costs about half as much.
 # - "Random sample", as the authors label it, scored slightly *higher* than the full model. The
 #   note does not say what was sampled at random; we read it as patch positions drawn freely rather
-#   than on the 32-pixel grid. Either way it is not the key ingredient, and a 0.7-point gap is within
+#   than on the grid. Either way it is not the key ingredient, and a gap below one point is within
 #   what one run to the next can vary.
 # - The authors' own labels, for reference: "Remove CD" (our "without the neighbour term"),
 #   "Remove flip" (without the inverted view), "Original resize" (with resizing augmentation).
@@ -538,4 +602,111 @@ show(fig, "ablation")
 #   (notebook 09 discusses why that is optimistic), and their note on the full model's line says it
 #   is still to be rerun. Compare the gaps, not the last decimal.
 #
+# ## Summary
+# - SWSSL works on windows of the full-resolution image, on a grid of $\lfloor (L - p)/s \rfloor$
+#   starts per axis; the last valid start is skipped, so a border strip is never seen.
+# - A training item is a non-black grid patch, its augmented and its augmented **inverted** view,
+#   and a neighbour within $\pm R$ grid steps whose target similarity falls with the distance.
+# - The chest recipe jitters, sometimes blurs and solarises, then normalises; the DBT recipe always
+#   blurs and never solarises. Both are printed from the pipelines, not typed.
+# - The authors' notes: inversion and avoiding resizing matter most, the neighbour term less.
+#
 # **Next:** notebook 08 feeds these views through the patch model and the twin loss.
+
+# %% [markdown]
+# ## 10. Exercises
+#
+# ### Exercise 1 · Count the windows
+#
+# Predict, then run. For each setting below, how many window starts does one axis get, how many
+# window positions does a square image give, and how wide is the border strip that no window covers?
+#
+# - a 768-pixel image, patch 64, step 16;
+# - a 1000-pixel image with the chest patch and step (note that 1000 − patch is not a multiple of the
+#   step);
+# - the chest setting with `include_last=True`.
+#
+# Write your numbers down first; the solution asks `grid_starts` and `WindowGrid`.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 1 (double-click to show the code)
+for size, patch, step, include_last in [(768, 64, 16, False), (1000, PATCH, STEP, False), (SIZE, PATCH, STEP, True)]:
+    exercise_grid = WindowGrid(size, size, patch, step, include_last=include_last)
+    covered = (exercise_grid.rows - 1) * step + patch  # pixels under some window, per axis
+    print(f"{size} px, patch {patch}, step {step}, include_last={include_last}: "
+          f"{exercise_grid.rows} starts per axis ((L − p) // s = {grid_starts(size, patch, step)}), "
+          f"{exercise_grid.positions} positions, uncovered strip {size - covered} px")
+print("Reading: by default the strip is at least one step wide, and wider when size − patch is not a "
+      "multiple of the step; include_last closes it only when size − patch is a multiple of the step.")
+
+# %% [markdown]
+# ### Exercise 2 · Target similarity versus shared pixels
+#
+# The target says how alike a neighbour should look. Compare it with the share of pixels the
+# neighbour actually has in common with the patch, $\max(0, p - d_x s)\,\max(0, p - d_y s) / p^2$,
+# for every offset in the chest setting. Before running: do two offsets with the same target always
+# share the same number of pixels? Which offset does the target rate most differently from the
+# overlap?
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 2 (double-click to show the code)
+print(f"{'(dx, dy)':>9} {'target':>7} {'shared pixels':>14}")
+gaps = {}
+for (dx, dy), target in sorted(similarity_table().items()):
+    shared = max(0, PATCH - dx * STEP) * max(0, PATCH - dy * STEP) / PATCH**2
+    gaps[(dx, dy)] = target - shared
+    print(f"{str((dx, dy)):>9} {target:7.3f} {shared:14.3f}")
+worst = max(gaps, key=lambda offset: abs(gaps[offset]))
+print(f"largest gap at {worst}: target − shared = {gaps[worst]:+.3f}")
+print("Reading: the target adds one term per axis while the overlap multiplies them, so a diagonal "
+      "step and a long straight step can get the same target with very different overlaps.")
+
+# %% [markdown]
+# ### Exercise 3 · Why the *inverted* patch?
+#
+# Suppose view 2 were just a second augmented copy of the patch (no inversion). What could the
+# network then use to match the two views that it cannot use with inversion? And why might
+# solarisation of the inverted patch matter for that argument?
+#
+# <details><summary>Solution</summary>
+#
+# With two jittered copies, both views keep the same bright and dark regions, so matching them by
+# mean intensity, histogram or the grey level of a region is enough: the network can solve the task
+# with features that ignore shape, and such features say little about a small lesion. Inversion
+# maps every grey level $v$ to $255 - v$ while keeping every edge, outline and texture in place, so
+# the only things the two views share are structural; the network has to encode those. Solarisation
+# flips the pixels above a threshold back, so an inverted view is sometimes partly "un-inverted": the
+# relation between the views' intensities is not even a fixed rule, which removes the last shortcut
+# (learning to undo the inversion). The authors' notes put the cost of dropping the inversion at
+# several AUC points (section 9).
+#
+# </details>
+
+# %% [markdown]
+# ### Exercise 4 · Where do neighbours look most alike?
+#
+# For a cell near the border, some of its $\pm R$ neighbours fall outside the grid. Predict: is the
+# *average* target of a cell's allowed neighbours higher in the middle of the image or near the
+# border, and where exactly is it highest? Then compute it for every cell of the chest grid (ignore
+# black cells) and draw the map.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 4 (double-click to show the code)
+mean_target = np.zeros(grid.shape)  # (rows, cols)
+for row in range(grid.rows):
+    for col in range(grid.cols):
+        allowed = [neighbour_similarity(dx, dy) for dx in range(-R, R + 1) for dy in range(-R, R + 1)
+                   if (dx or dy) and 0 <= row + dy < grid.rows and 0 <= col + dx < grid.cols]
+        mean_target[row, col] = np.mean(allowed)
+fig, ax = plt.subplots(figsize=(5, 4.2))
+im = ax.imshow(mean_target, cmap="viridis")
+fig.colorbar(im, ax=ax, shrink=0.8)
+ax.set_title("mean target of a cell's allowed neighbours")
+ax.set_xlabel("grid column")
+ax.set_ylabel("grid row")
+show(fig, "exercise_mean_target")
+print(f"corner {mean_target[0, 0]:.3f} | one cell in from the corner {mean_target[1, 1]:.3f} | "
+      f"edge {mean_target[0, grid.cols // 2]:.3f} | middle {mean_target[grid.rows // 2, grid.cols // 2]:.3f}")
+print("Reading: within R cells of the border some far neighbours fall off the grid, so the remaining ones "
+      "are nearer on average and get higher targets; the peak is one cell in from a corner, because a cell on "
+      "the very edge also loses its nearest neighbours on the outer side.")

@@ -34,7 +34,6 @@ print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 # %%
 import json
 import time
-from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -44,25 +43,29 @@ import torch.nn.functional as F
 
 from anomaly_lib.figures import show_figure
 from anomaly_lib.shapes import trace_shapes
-from swssl_lib import PatchModel, build_resnet, twin_loss
+from swssl_lib import PatchModel, TrainConfig, build_resnet, similarity_table, twin_loss
 
 OUT = Path("outputs") / "08_swssl_model_and_twin_loss"
 OUT.mkdir(parents=True, exist_ok=True)
-FIXTURES = Path("..") / "tests" / "fixtures"  # numbers produced by the authors' own code
+FIXTURES = Path("..") / "tests" / "fixtures"  # reference numbers: the authors' code and the course notebook's
+PAPER = TrainConfig()  # the authors' settings (batch size, backbone, …)
 plt.rcParams.update({"font.size": 11, "figure.dpi": 90})
 
-show = partial(show_figure, folder=OUT)  # show(fig, name): save OUT/name.png and display it
+
+def show(fig, name):
+    """Save the figure as OUT/name.png and display it."""
+    show_figure(fig, name, OUT)
 
 # %% [markdown]
-# ## The patch model
+# ## 1. The patch model
 #
 # SWSSL's network is deliberately plain: an ImageNet ResNet without its last two children (the
 # average pooling and the classifier), then global average pooling, then a small **projector**:
 #
 # $$\text{Linear}(w, w) \rightarrow \text{BatchNorm1d}(w) \rightarrow \text{ReLU} \rightarrow \text{Linear}(w, w), \qquad \text{no biases},$$
 #
-# where $w$ is the backbone's feature width (2048 for the authors' `wide_resnet50_2`, 512 for the
-# `resnet18` we use on CPUs). `forward` returns two things:
+# where $w$ is the backbone's feature width (printed below for the `resnet18` we use on CPUs and for
+# the authors' `wide_resnet50_2`). `forward` returns two things:
 #
 # - the **embedding** $e$: the pooled backbone feature, $(N, w)$;
 # - the **projection** $p$ = projector($e$), $(N, w)$.
@@ -76,27 +79,33 @@ kept = [name for name, _ in resnet.named_children()][:-2]  # without avgpool and
 print("  ".join(f"backbone.{i} = {name}" for i, name in enumerate(kept)))
 
 # %% [markdown]
-# A shape table, recorded by forward hooks while four 128×128 patches go through a randomly
-# initialised `resnet18` patch model (`pretrained=False`, so nothing is downloaded):
+# A shape table, recorded by forward hooks while four patches of the authors' size go through a
+# randomly initialised `resnet18` patch model (`pretrained=False`, so nothing is downloaded):
 
 # %%
 # NBVAL_CHECK_OUTPUT
 torch.manual_seed(0)
 model = PatchModel(backbone="resnet18", pretrained=False).eval()
-patches = torch.zeros(4, 3, 128, 128)  # (N, 3, patch, patch): grey repeated to RGB
+patches = torch.zeros(4, 3, PAPER.patch_size, PAPER.patch_size)  # (N, 3, patch, patch): grey repeated to RGB
 print(trace_shapes(model, patches, max_depth=2))
 
 # %% [markdown]
 # Reading the table:
 #
-# - The body divides the side by 32: a 128×128 patch leaves `layer4` as a 4×4 map of 512 channels.
-#   A 64×64 patch would give 2×2, a 32×32 patch 1×1; pooling makes every patch size end in one
-#   vector.
-# - The projector keeps the width (512 → 512 → 512). Its first `BatchNorm1d` normalises over the
+# - The body divides the side by 32; the cell below prints what `layer4` gives for three patch sizes.
+#   Pooling makes every patch size end in one vector of the width.
+# - The projector keeps the width ($w \to w \to w$). Its first `BatchNorm1d` normalises over the
 #   batch, so in training mode the model needs at least two patches per batch.
 # - The model's own row shows its two outputs, `[projection, embedding]`.
-#
-# ## Embedding or projection?
+
+# %%
+with torch.no_grad():
+    for side in (128, 64, 32):
+        feature_map = model.backbone(torch.zeros(1, 3, side, side))  # (1, w, side/32, side/32)
+        print(f"patch {side}×{side} → layer4 {tuple(feature_map.shape[1:])} → embedding ({model.width},)")
+
+# %% [markdown]
+# ## 2. Embedding or projection?
 #
 # **Training uses the projection**: the twin loss compares $p$ of the two views and of the
 # neighbour. **Scoring uses the embedding**: after training, every sliding window is described by
@@ -105,9 +114,9 @@ print(trace_shapes(model, patches, max_depth=2))
 # absorbs what is specific to the training objective, and the layer before it transfers better.
 
 # %%
-x = torch.rand(4, 3, 128, 128)
+x = torch.rand(4, 3, PAPER.patch_size, PAPER.patch_size)
 with torch.no_grad():
-    projection, embedding = model(x)  # (4, 512), (4, 512)
+    projection, embedding = model(x)  # (4, w), (4, w)
     assert torch.allclose(embedding, model.embed(x))  # what scoring uses
     assert torch.allclose(projection, model.projector(embedding))  # what training uses
 print("projection", tuple(projection.shape), "| embedding", tuple(embedding.shape))
@@ -135,13 +144,25 @@ for key in [*list(ours)[:2], "projector.0.weight", "projector.1.running_mean", "
     print(f"  {key:<28} {ours[key]}")
 
 # %%
-if not SMOKE:  # one forward pass of the 75M-parameter model on CPU takes a few seconds
+if not SMOKE:  # one forward pass of the wide model on a CPU takes a few seconds
     with torch.no_grad():
-        print(trace_shapes(wide.eval(), torch.zeros(2, 3, 128, 128), max_depth=1))
+        print(trace_shapes(wide.eval(), torch.zeros(2, 3, PAPER.patch_size, PAPER.patch_size), max_depth=1))
 del wide
 
 # %% [markdown]
-# ## The twin loss, term by term
+# Notebook 07's training step again, now drawn from this notebook's resnet18 `model`: the boxes are the
+# same and only the widths change, because the diagram reads them from the model.
+
+# %%
+from swssl_lib import TrainConfig, WindowGrid
+from swssl_lib.diagrams import training_step_diagram
+
+authors = TrainConfig()  # the authors' image size, patch and step
+show(training_step_diagram(model, WindowGrid(*authors.image_size, authors.patch_size, authors.step_size)),
+     "training_step")
+
+# %% [markdown]
+# ## 3. The twin loss, term by term
 #
 # One training step feeds three batches through the model: view 1, view 2 (the inverted patch) and
 # the neighbour, giving projections $f_1, f_2, f_n$ of shape $(B, D)$, plus the neighbours' target
@@ -169,7 +190,7 @@ del wide
 # $$L_{\text{neigh}} = \sum_k \left| \sigma(\cos(f_{1k}, f_{nk})) - t_k \right| .$$
 #
 # The total is $L = L_{\text{corr}} + L_{\text{pair}} + L_{\text{neigh}}$. We compute each part on
-# the small batch the authors' code was run on, $B = 6$ rows of $D = 16$ features, and compare.
+# the small batch the authors' code was run on (its shape is printed below), and compare.
 
 # %%
 twin = torch.load(FIXTURES / "swssl_small.pt", weights_only=True)["twin"]
@@ -213,25 +234,28 @@ print(f"twin_loss(paper, no neighbour) {twin_loss(f1, f2):.5f} | by hand {corr_t
       f"| the authors' code {twin['paper_loss']:.5f}")
 
 # %% [markdown]
-# ## The other variant: the course notebook's twin loss
+# ## 4. The other variant: the course notebook's twin loss
 #
-# The course notebook this kit was specified from (`shared/seeds/swssl_course_notebook.md`) writes the
-# first part differently. It L2-normalises each **row** and compares *patches* with *patches*:
+# The course notebook on SWSSL that this kit was specified from (a student project,
+# `github.com/carlosspino/SWSSL`, not the authors' code) writes the first part differently. It
+# L2-normalises each **row** and compares *patches* with *patches*:
 #
 # $$n = \frac{f}{\lVert f \rVert}, \qquad S = \frac{n_1 n_2^\top}{B} \in \mathbb{R}^{B \times B}, \qquad
 # L_{\text{nb}} = \sum_k (S_{kk} - 1)^2 + 10^{-6} \sum_{k \ne l} S_{kl}^2 ,$$
 #
-# plus the same pair and neighbour terms. `twin_loss(..., variant="notebook")` gives it; it matches
-# the authors' numbers for that code path too.
+# plus the same pair and neighbour terms. `twin_loss(..., variant="notebook")` gives it. The same
+# fixture stores the value of the course notebook's code for this variant (not the authors' code,
+# which never computes it), and the library matches that too.
 
 # %%
 S = n1 @ n2.T / B  # (B, B): patch k of view 1 against patch l of view 2
 nb_first = (S.diagonal() - 1).pow(2).sum() + 1e-6 * (S.pow(2).sum() - S.diagonal().pow(2).sum())
 nb_total = nb_first + pair_term + neighbour_term
 print(f"notebook variant by hand {nb_total:.5f} | twin_loss(notebook) "
-      f"{twin_loss(f1, f2, f_neg, target, variant='notebook'):.5f} | the authors' code {twin['notebook_loss_with_neg']:.5f}")
+      f"{twin_loss(f1, f2, f_neg, target, variant='notebook'):.5f} "
+      f"| the course notebook's code {twin['notebook_loss_with_neg']:.5f}")
 print(f"without neighbour: by hand {nb_first:.5f} | library {twin_loss(f1, f2, variant='notebook'):.5f} "
-      f"| the authors' code {twin['notebook_loss']:.5f}")
+      f"| the course notebook's code {twin['notebook_loss']:.5f}")
 
 # %% [markdown]
 # The two matrices side by side. In the paper's $C$ (left) the diagonal entry $i$ is a *feature's*
@@ -257,17 +281,17 @@ fig.colorbar(im, ax=right, shrink=0.8)
 show(fig, "C_vs_S")
 
 # %% [markdown]
-# ## Why the notebook variant cannot do its job
+# ## 5. Why the notebook variant cannot do its job
 #
 # A cosine is at most 1, so $S_{kk} = \cos(f_{1k}, f_{2k}) / B \le 1/B$. The target 1 is out of
 # reach: even two identical views leave
 #
-# $$L_{\text{nb}} \ge B \left(1 - \tfrac{1}{B}\right)^2 = \frac{(B-1)^2}{B} \approx 298 \text{ for the authors' } B = 300 .$$
+# $$L_{\text{nb}} \ge B \left(1 - \tfrac{1}{B}\right)^2 = \frac{(B-1)^2}{B} \approx B - 2 .$$
 #
 # The consequences:
 #
 # - The loss is dominated by a constant. Between "views agree perfectly" ($\cos = 1$) and "views
-#   unrelated" ($\cos = 0$) it moves from $(B-1)^2/B$ to $B$: by about 2 out of 300.
+#   unrelated" ($\cos = 0$) it moves from $(B-1)^2/B$ to $B$: by $2 - 1/B$, about 2, out of about $B$.
 # - Its gradient on each cosine is $-2(1 - \cos/B)/B \approx -2/B$, almost constant: the term only
 #   says "increase every positive cosine a little", which the pair term already says.
 # - Nothing pushes *different* patches apart: the off-diagonal weight is $10^{-6}$ and the entries are
@@ -279,14 +303,13 @@ show(fig, "C_vs_S")
 # for both views. A collapsed batch has zero variance: its z-scores are 0/0, and with a hint of noise
 # they become uncorrelated noise, so $C_{ii} \approx 0$ and the loss is about $D$, the worst value.
 # (A detail: with the unbiased std, $C_{ii}$ can reach $(B-1)/B$ at most, so the paper's floor is
-# $D/B^2$, about 0.006 for $D = 512$, $B = 300$: negligible.)
+# $D/B^2$: negligible, as the cell below prints.)
 #
-# Let us check all of this with random features at the authors' batch size, $B = 300$, and the
-# resnet18 width, $D = 512$.
+# Let us check all of this with random features at the authors' batch size and the resnet18 width.
 
 # %%
 torch.manual_seed(0)
-B_big, D_big = 300, 512
+B_big, D_big = PAPER.batch_size, model.width  # the authors' batch, resnet18's width
 base = torch.randn(B_big, D_big)
 cases = {
     "views agree (f2 = f1 + 1% noise)": (base, base + 0.01 * torch.randn(B_big, D_big)),
@@ -296,19 +319,19 @@ cases = {
         base[:1].expand(B_big, -1) + 1e-4 * torch.randn(B_big, D_big),
     ),
 }
-print(f"{'B = 300, D = 512':<46}{'paper':>10}{'notebook':>10}")
+print(f"{f'B = {B_big}, D = {D_big}':<46}{'paper':>10}{'notebook':>10}")
 for name, (a, b) in cases.items():
     print(f"{name:<46}{twin_loss(a, b):10.2f}{twin_loss(a, b, variant='notebook'):10.2f}")
-print(f"{'floor of the notebook variant (B−1)²/B':<46}{'':>10}{(B_big - 1) ** 2 / B_big:10.2f}")
+print(f"{'floors: paper D/B², notebook (B−1)²/B':<46}{D_big / B_big**2:10.4f}{(B_big - 1) ** 2 / B_big:10.2f}")
 
 # %% [markdown]
-# The paper variant separates the three cases (≈0, ≈D, ≈D: agreement is rewarded and collapse is
-# punished like unrelated views). The notebook variant rates *collapse as good as agreement* and
+# The paper variant separates the three cases (about 0, about $D$, about $D$: agreement is rewarded
+# and collapse is punished like unrelated views). The notebook variant rates *collapse as good as agreement* and
 # barely distinguishes either from unrelated views. The pair term has the same blind spot. In the
 # notebook variant only the neighbour term, whose targets are below 1, gives any reason not to
 # collapse.
 #
-# ## The neighbour term through the sigmoid
+# ## 6. The neighbour term through the sigmoid
 #
 # Cosines live in $[-1, 1]$, so $\sigma(\cos)$ lives in $[\sigma(-1), \sigma(1)] = [0.269, 0.731]$.
 # Two things follow:
@@ -316,12 +339,14 @@ print(f"{'floor of the notebook variant (B−1)²/B':<46}{'':>10}{(B_big - 1) **
 # - The pair term can never reach 0: each pair contributes at least $1 - 0.731 = 0.269$.
 # - A neighbour target $t$ is met exactly when $\cos = \operatorname{logit}(t) = \ln\frac{t}{1-t}$.
 #   A target of 0.5 (one step diagonally, or three steps along an axis) asks for **orthogonal**
-#   projections, $\cos = 0$; targets above 0.731 (0.75, a direct neighbour) or below 0.269
-#   (0.25, 0.167, 0) cannot be met and just push the cosine to $+1$ or $-1$.
+#   projections, $\cos = 0$; targets outside $[\sigma(-1), \sigma(1)]$ cannot be met and just push the
+#   cosine to $+1$ or $-1$. Which of notebook 07's targets are which is printed below.
 
 # %%
-targets = np.array([0.75, 0.667, 0.5, 0.417, 0.333, 0.25, 0.167, 0.0])
+targets = np.array(sorted(set(round(t, 3) for t in similarity_table().values()), reverse=True))  # notebook 07's table
 low, high = torch.sigmoid(torch.tensor(-1.0)).item(), torch.sigmoid(torch.tensor(1.0)).item()
+print("targets the sigmoid can meet:", [float(t) for t in targets if low <= t <= high],
+      "| cannot meet:", [float(t) for t in targets if not low <= t <= high])
 cos = np.linspace(-1, 1, 201)
 fig, ax = plt.subplots(figsize=(8, 4.5))
 ax.plot(cos, 1 / (1 + np.exp(-cos)), color="k", lw=2, label="σ(cos)")
@@ -332,20 +357,23 @@ for t in targets:
     if reachable:
         needed = np.log(t / (1 - t))
         ax.plot(needed, t, "o", color="tab:blue")
-        ax.text(needed + 0.04, t - 0.012, f"t={t:.3f} → cos {needed:+.2f}", fontsize=9, color="tab:blue",
-                va="top")  # below-right of the point, where the rising curve is not
-    else:
-        ax.text(-0.98, t + 0.012, f"t={t:.3f}: unreachable", fontsize=9, color="tab:red")
+        label = f"t={t:.3f} → cos {needed:+.2f}"
+        if needed < 0.3:  # below-right of the point, where the rising curve is not
+            ax.text(needed + 0.04, t - 0.012, label, fontsize=9, color="tab:blue", va="top")
+        else:  # above-left, so the label stays inside the axes
+            ax.text(needed - 0.04, t + 0.012, label, fontsize=9, color="tab:blue", va="bottom", ha="right")
+    else:  # on the side of the plot where the curve is far from the line
+        ax.text(-0.98 if t > high else 0.3, t + 0.012, f"t={t:.3f}: unreachable", fontsize=9, color="tab:red")
 ax.set_xlabel("cosine between the projections of patch and neighbour")
 ax.set_ylabel("σ(cos) and the targets t")
 ax.set_ylim(-0.03, 0.85)
 ax.set_title("which neighbour targets the sigmoid can meet")
-ax.legend(loc="lower right", fontsize=9)
+ax.legend(loc="lower left", fontsize=9)  # the lower right holds the unreachable labels
 fig.tight_layout()
 show(fig, "sigmoid_targets")
 
 # %% [markdown]
-# ## On real projections
+# ## 7. On real projections
 #
 # Finally, the loss on real training items: a batch of patch triples drawn from chest phantoms (see
 # notebook 07) through the untrained resnet18 model in training mode, as the trainer does it.
@@ -380,15 +408,109 @@ print(f"  notebook variant: L_nb   {notebook_first:8.2f}  + pair & neighbour {sh
       f"{twin_loss(p1, p2, pn, similarity, variant='notebook'):8.2f}   (floor of L_nb: {(n_images - 1) ** 2 / n_images:.2f})")
 
 # %% [markdown]
-# The untrained model's feature correlations are far from 1, so the paper's $L_{\text{corr}}$ is in
-# the hundreds (of at most about $D$ = 512 per unit of disagreement); training drives it down
-# (notebook 09). The notebook variant's first part can only move between its floor $(B-1)^2/B$ and
-# about $B$, a band about 2 wide, whatever the network does.
+# The untrained model's two views are barely correlated feature by feature, so the paper's
+# $L_{\text{corr}}$ is of the order of $D$ (each uncorrelated feature adds about 1; with a batch
+# this small the estimates are noisy and add more); training drives it down (notebook 09). The
+# notebook variant's first part can only move between its floor $(B-1)^2/B$ and about $B$, a band
+# about 2 wide, whatever the network does.
 #
-# **Summary for an interview.** The paper's loss correlates *features* across the batch (D×D) and asks
-# each to be invariant; it cannot be satisfied by collapse. The notebook's variant compares *patches*
-# (B×B) but divides by B, so its diagonal never exceeds 1/B, the loss floor is (B−1)²/B, and collapse
-# counts as a perfect answer. Both add the same pair and neighbour terms, read through a sigmoid
-# whose outputs stay in [0.27, 0.73].
+# ## Summary
+# - The patch model is a ResNet body, average pooling and a bias-free projector as wide as the body;
+#   training uses the **projection**, scoring the **embedding**.
+# - The paper's loss correlates *features* across the batch ($D \times D$) and asks each to be
+#   invariant to the views; collapse cannot satisfy it.
+# - The course notebook's variant compares *patches* ($B \times B$) but divides by $B$, so its
+#   diagonal never exceeds $1/B$, the loss floor is $(B-1)^2/B$, and collapse counts as a perfect
+#   answer.
+# - Both add the same pair and neighbour terms, read through a sigmoid whose outputs stay in
+#   $[\sigma(-1), \sigma(1)] \approx [0.27, 0.73]$, so some neighbour targets cannot be met.
 #
 # **Next:** notebook 09 trains the model and scores sliding windows with the *embeddings*.
+
+# %% [markdown]
+# ## 8. Exercises
+#
+# ### Exercise 1 · Shapes for a smaller patch and a bigger backbone
+#
+# Predict, then run: a batch of four 64×64 patches goes through the resnet18 patch model. What is the
+# shape after `layer4`, of the embedding and of the projection? And how wide are the embedding and
+# the projector of a `resnet50` patch model? Write your four answers down first.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 1 (double-click to show the code)
+small = torch.zeros(4, 3, 64, 64)  # (N, 3, 64, 64)
+with torch.no_grad():
+    print("layer4   ", tuple(model.backbone(small).shape))  # the side is divided by 32
+    projection_64, embedding_64 = model.eval()(small)
+print("embedding", tuple(embedding_64.shape), "| projection", tuple(projection_64.shape))
+with torch.device("meta"):  # shapes only, no weights: instant
+    resnet50_model = PatchModel(backbone="resnet50", pretrained=False)
+print("resnet50 width:", resnet50_model.width, "| projector:", [tuple(m.weight.shape) for m in resnet50_model.projector
+                                                                 if isinstance(m, torch.nn.Linear)])
+print("Reading: the width is the body's last channel count, and the projector keeps it.")
+
+# %% [markdown]
+# ### Exercise 2 · Why the paper variant needs a batch of at least two
+#
+# The paper variant z-scores every feature *over the batch*. Predict what $z$ is for a batch of one
+# patch (the std is the unbiased one), and which values a diagonal entry $C_{ii}$ can take for a batch
+# of two. What does that mean for the smallest loss a batch of two can reach? Then run.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 2 (double-click to show the code)
+import warnings
+
+one = torch.randn(1, 8)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # torch warns that one sample has no degrees of freedom
+    print("B = 1: std over the batch", one.std(0)[:3].tolist(), "→ z", ((one - one.mean(0)) / one.std(0))[0, :3].tolist())
+try:
+    twin_loss(one, one)
+except ValueError as error:
+    print("twin_loss refuses it:", error)
+two_a, two_b = torch.randn(2, 8), torch.randn(2, 8)
+z_a = (two_a - two_a.mean(0)) / two_a.std(0)  # every entry is ±1/√2
+z_b = (two_b - two_b.mean(0)) / two_b.std(0)
+print("B = 2: z values", sorted(set(z_a.abs().round(decimals=4).flatten().tolist())),
+      "| C_ii values", sorted(set((z_a.T @ z_b / 2).diagonal().round(decimals=4).tolist())))
+print(f"B = 2, identical views: twin_loss {twin_loss(two_a, two_a):.3f} = D·(1/2 − 1)² with D = {two_a.shape[1]}")
+print("Reading: one patch has no spread to normalise by (0/0); two patches give C_ii = ±1/2 only, so even "
+      "perfect views leave a loss of D/4. The projector's BatchNorm1d has the same need in training mode.")
+
+# %% [markdown]
+# ### Exercise 3 · The notebook variant's floor
+#
+# Take a batch of $B = 32$ random projections and use them as *both* views, so every patch agrees
+# perfectly with itself. Predict `twin_loss(f, f, variant="notebook")` and
+# `twin_loss(f, f, variant="paper")` for $D = 16$ features before running.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 3 (double-click to show the code)
+B_ex, D_ex = 32, 16
+f = torch.randn(B_ex, D_ex)
+print(f"notebook variant: {twin_loss(f, f, variant='notebook'):.4f} | floor (B−1)²/B = {(B_ex - 1) ** 2 / B_ex:.4f}")
+print(f"paper variant:    {twin_loss(f, f):.4f} | floor D/B² = {D_ex / B_ex**2:.4f}")
+print("Reading: perfect agreement leaves the notebook variant at its floor of about B (plus a tiny "
+      "off-diagonal part); the paper variant reaches almost 0.")
+
+# %% [markdown]
+# ### Exercise 4 · Is the off-diagonal term doing anything?
+#
+# The paper variant weighs the off-diagonal entries of $C$ by $10^{-6}$; Barlow Twins (Zbontar et al.,
+# 2021) uses about $5 \cdot 10^{-3}$. For *unrelated* random views at the authors' batch size and the
+# resnet18 width, estimate the diagonal part and the weighted off-diagonal part of the loss (hint:
+# each $C_{ij}$ with $i \ne j$ has a variance of about $1/B$). Then check with `twin_loss` and its
+# `off_diagonal_weight` argument, and explain what the term can and cannot do at this weight.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 4 (double-click to show the code)
+torch.manual_seed(1)
+u, v = torch.randn(B_big, D_big), torch.randn(B_big, D_big)
+diagonal_only = twin_loss(u, v, off_diagonal_weight=0.0)
+for weight in (1e-6, 5e-3):
+    off_part = twin_loss(u, v, off_diagonal_weight=weight) - diagonal_only
+    print(f"weight {weight:g}: diagonal part {diagonal_only:.1f}, off-diagonal part {off_part:.4f} "
+          f"(estimate {weight * D_big * (D_big - 1) / B_big:.4f})")
+print("Reading: at 1e-6 the redundancy term is about a millionth of the loss, so in practice only the "
+      "diagonal (invariance) and the pair and neighbour terms train the model; decorrelating the "
+      "features, Barlow Twins' second goal, is left to chance.")

@@ -32,14 +32,17 @@ SMOKE = smoke_mode()  # KIT_SMOKE=1 shrinks sizes and iterations (the tests set 
 print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 
 # %%
+import inspect
 import time
-from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+import torchvision
+from IPython.display import Markdown, display
 from torch.utils.data import DataLoader
+from torch.utils.flop_counter import FlopCounterMode
 
 from anomaly_lib.figures import heatmap_panel, roc_pr_figure, show_figure
 from anomaly_lib.images import load_grayscale
@@ -49,6 +52,7 @@ from swssl_lib import (
     PatchModel,
     SWSSLDataset,
     TrainConfig,
+    WindowGrid,
     build_feature_bank,
     extract_test_features,
     fit,
@@ -57,50 +61,86 @@ from swssl_lib import (
     score_patch_knn,
     score_reference,
 )
+from swssl_lib.data import CHEST_XRAY_COUNTS
 from swssl_lib.train import TEST_SELECTION_WARNING, patch_loader
 
 OUT = Path("outputs") / "09_swssl_training_and_scoring"
 OUT.mkdir(parents=True, exist_ok=True)
 plt.rcParams.update({"font.size": 11, "figure.dpi": 90})
 
-show = partial(show_figure, folder=OUT)  # show(fig, name): save OUT/name.png and display it
+
+def show(fig, name):
+    """Save the figure as OUT/name.png and display it."""
+    show_figure(fig, name, OUT)
 
 # %% [markdown]
-# ## Settings: three sizes of the same run
+# ## 1. Settings: the paper's run and three small versions of it
 #
-# The paper trains `wide_resnet50_2` (ImageNet weights) on 1024×1024 chest X-rays with 128×128 patches
-# and a step of 32. Here the images are chest phantoms, and the size depends on where the notebook
-# runs:
-#
-# | setting | images | patch / step | windows per image | backbone | train / test images | epochs |
-# | --- | --- | --- | --- | --- | --- | --- |
-# | smoke test (`KIT_SMOKE=1`) | 128² | 32 / 16 | 6×6 | resnet18, random init | 6 / 3+3 | 1 |
-# | CPU, no smoke | 256² | 64 / 32 | 6×6 | resnet18 | 24 / 12+12 | 10 (+1) |
-# | GPU (e.g. Colab) | 512² | 64 / 16 | 28×28, the paper's grid at half scale | resnet18 | 200 / 50+50 | 60 (+1) |
-#
-# Outside smoke mode the backbone starts from torchvision's ImageNet weights (a one-time download of
-# about 45 MB), as the authors' model does; without internet the cell says so and falls back to random
-# weights. **How long:** the smoke run takes well under a minute on 2 CPU cores; the CPU setting took
-# about 2½ minutes on 2 busy CPU cores; the GPU setting should take about 5 minutes on a Colab T4,
-# most of it drawing the 300 phantoms and loading patches on the CPU (an estimate from FLOP counts
-# and CPU timings: we could not time it on a GPU). The timing cells below measure *your* device.
+# The paper trains `wide_resnet50_2` (ImageNet weights) on full-size chest X-rays. The kit's
+# `TrainConfig()` defaults are the authors' settings, and the counts of the chest release live in one
+# place, `swssl_lib.data.CHEST_XRAY_COUNTS` (Kermany et al., Cell 2018; Mendeley Data `rscbjbr9sj`,
+# version 2). Here the images are chest phantoms, and their size depends on where the notebook runs.
+# The table below is printed from `PAPER` and from `SETTINGS`, the dict the notebook picks its sizes
+# from, so it cannot disagree with what runs.
 
 # %%
-if SMOKE:
-    SIZE, PATCH, STEP, COUNTS, EPOCHS, BATCH = 128, 32, 16, dict(train_normal=6, test_normal=3, test_abnormal=3), 1, 6
-elif device.type == "cpu":
-    SIZE, PATCH, STEP, COUNTS, EPOCHS, BATCH = 256, 64, 32, dict(train_normal=24, test_normal=12, test_abnormal=12), 10, 24
-else:
-    SIZE, PATCH, STEP, COUNTS, EPOCHS, BATCH = 512, 64, 16, dict(train_normal=200, test_normal=50, test_abnormal=50), 60, 64
+PAPER = TrainConfig()  # the authors' chest setting: image size, patch, step, batch, SGD, backbone
+SETTINGS = {  # where the notebook runs → phantom side, patch, step, phantom counts, epochs, batch
+    "smoke test (KIT_SMOKE=1)": dict(size=128, patch=32, step=16, epochs=1, batch=6,
+                                     counts=dict(train_normal=6, test_normal=3, test_abnormal=3)),
+    "CPU": dict(size=256, patch=64, step=32, epochs=10, batch=24,
+                counts=dict(train_normal=24, test_normal=12, test_abnormal=12)),
+    "GPU (e.g. Colab)": dict(size=512, patch=64, step=16, epochs=60, batch=64,
+                             counts=dict(train_normal=200, test_normal=50, test_abnormal=50)),
+}
+RUN_ON = "smoke test (KIT_SMOKE=1)" if SMOKE else "CPU" if device.type == "cpu" else "GPU (e.g. Colab)"
+setting = SETTINGS[RUN_ON]
+SIZE, PATCH, STEP, COUNTS = setting["size"], setting["patch"], setting["step"], setting["counts"]
+EPOCHS, BATCH = setting["epochs"], setting["batch"]
 PRETRAINED = not SMOKE
-print(f"images {SIZE}², patch {PATCH}, step {STEP}, counts {COUNTS}, {EPOCHS} epochs, batch {BATCH}")
+download_mb = torchvision.models.get_model_weights("resnet18").DEFAULT.meta["_file_size"]
+
+
+def table_row(name, height, width, patch, step, backbone, weights, train, test, epochs, batch):
+    grid = WindowGrid(height, width, patch, step)
+    return (f"| {name} | {height}×{width} | {patch} / {step} | {grid.rows}×{grid.cols} = {grid.positions} "
+            f"| {backbone}, {weights} | {train:,} / {test:,} | {epochs} | {batch} |")
+
+
+rows = ["| setting | images | patch / step | windows per image | backbone | train / test images | epochs | batch |",
+        "|---|---|---|---|---|---|---|---|"]
+rows.append(table_row("**paper** (`TrainConfig()`, real X-rays)", *PAPER.image_size, PAPER.patch_size,
+                      PAPER.step_size, PAPER.backbone, "ImageNet", CHEST_XRAY_COUNTS["train_normal"],
+                      CHEST_XRAY_COUNTS["test_normal"] + CHEST_XRAY_COUNTS["test_abnormal"],
+                      PAPER.epochs, PAPER.batch_size))
+for name, s in SETTINGS.items():
+    weights = "random init" if name.startswith("smoke") else "ImageNet"
+    label = f"**{name}** ← this run" if name == RUN_ON else name
+    rows.append(table_row(label, s["size"], s["size"], s["patch"], s["step"], "resnet18", weights,
+                          s["counts"]["train_normal"], s["counts"]["test_normal"] + s["counts"]["test_abnormal"],
+                          s["epochs"] if name.startswith("smoke") else f"{s['epochs']} (+1 resumed)", s["batch"]))
+display(Markdown("\n".join(rows)))
+print(f"this run: {RUN_ON} | ImageNet weights requested for resnet18: {PRETRAINED} "
+      f"(a one-time download of {download_mb:.0f} MB outside smoke mode)")
 
 # %% [markdown]
-# ## Data: chest phantoms in the chest layout
+# Notes on the table:
+#
+# - The paper row's epochs are the kit's default; the authors' script asks for far more and keeps
+#   the checkpoint with the best test AUC (section 8 says why the kit does not).
+# - Outside smoke mode the backbone starts from torchvision's ImageNet weights, as the authors' model
+#   does; without internet the training cell says so and continues from random weights.
+# - **How long:** the smoke run takes seconds; the CPU and GPU settings take minutes. The timing cells
+#   below measure *your* device, and section 4 extrapolates to the paper's evaluation. On a GPU much of
+#   the time goes into drawing the phantoms and loading patches on the CPU.
+
+# %% [markdown]
+# ## 2. Data: chest phantoms in the chest layout
 #
 # `make_phantom_dataset` writes the layout SWSSL reads (`train/0.normal`, `test/0.normal`,
 # `test/1.abnormal`), plus the lesion masks of the abnormal images, which the method never sees; we
 # only use them to judge the heatmaps. `read_images` loads each split as one uint8 array (N, H, W).
+# For training it reads the normal images only.
 
 # %%
 root = make_phantom_dataset(OUT / "phantoms", layout="chest", image_size=SIZE, counts=COUNTS, seed=0)
@@ -113,17 +153,18 @@ print("train", tuple(train_images.pixels.shape), "| test", tuple(test_images.pix
       f"({labels.sum()} abnormal)")
 
 # %% [markdown]
-# ## Training
+# ## 3. Training
 #
 # One step, exactly as the authors' loop (see notebook 08 for the loss):
 #
 # $$p_1 = \text{proj}(v_1),\; p_n = \text{proj}(\text{neighbour}),\; p_2 = \text{proj}(v_2), \qquad
 # L = \text{twin\_loss}(p_1, p_2, p_n, t),$$
 #
-# then SGD (lr $10^{-4}$, momentum 0.9, weight decay $10^{-5}$) after clipping every gradient entry
-# to $[-0.1, 0.1]$. An epoch draws **one** patch item per training image, so epochs are short and
-# many. `fit` writes `last.pt` atomically after every epoch (model, optimiser, epoch, random states),
-# so `resume=True` continues after a Colab disconnect.
+# then SGD with momentum and weight decay, after clipping every gradient entry to
+# $[-c, c]$; the values of the learning rate, momentum, weight decay and $c$ are the authors' and are
+# printed with the config below. An epoch draws **one** patch item per training image, so epochs
+# are short and many. `fit` writes `last.pt` atomically after every epoch (model, optimiser, epoch,
+# random states), so `resume=True` continues after a Colab disconnect.
 
 # %%
 torch.manual_seed(0)
@@ -140,11 +181,14 @@ config = TrainConfig(category="chest", image_size=(SIZE, SIZE), patch_size=PATCH
 items = SWSSLDataset(train_images, patch=True, patch_size=PATCH, step_size=STEP, category="chest")
 loader = patch_loader(items, config)
 print(config)
+print(f"SGD: lr {config.lr}, momentum {config.momentum}, weight decay {config.weight_decay}; "
+      f"gradients clipped to ±{config.clip_value}; loss variant {config.loss_variant!r}")
 
 # %%
 RUN = OUT / "run"
 started = time.perf_counter()
-summary = fit(model, loader, config, RUN, device=device, progress=not SMOKE)
+# overwrite=True: re-running the notebook starts this run over (fit refuses a folder holding a run)
+summary = fit(model, loader, config, RUN, device=device, progress=not SMOKE, overwrite=True)
 train_seconds = time.perf_counter() - started
 steps = EPOCHS * len(loader)
 print(f"{steps} steps in {train_seconds:.1f} s: {train_seconds / steps:.2f} s per step of 3×{BATCH} patches "
@@ -161,6 +205,8 @@ config.epochs = EPOCHS + (0 if SMOKE else 1)
 summary = fit(model, loader, config, RUN, device=device, resume=True, progress=False)
 losses = [record["loss"] for record in summary["history"]]
 print("mean twin loss per epoch:", [round(loss, 1) for loss in losses])
+print(f"each step correlates {model.width}×{model.width} projection features, estimated from "
+      f"{len(loader)} batch(es) of {BATCH} patches per epoch")
 
 fig, ax = plt.subplots(figsize=(6, 3.2))
 ax.plot(range(1, len(losses) + 1), losses, "o-")
@@ -172,35 +218,64 @@ show(fig, "loss_curve")
 
 # %% [markdown]
 # Do not expect a smooth curve from a short run: each epoch here is one or a few steps, and each step
-# estimates a 512×512 feature correlation from one small batch, so the loss jumps from epoch to epoch
-# and only trends down over hundreds of steps (the authors use batch 300 and many epochs). On phantoms
-# much of the detection comes from comparing windows with the bank, which works even with features
-# that have barely trained.
+# estimates a feature correlation matrix as wide as the model (printed above) from one small batch,
+# so the loss jumps from epoch to epoch and only trends down over hundreds of steps (the authors use
+# far larger batches, see the paper row of section 1, and many epochs). On phantoms much of the
+# detection comes from comparing windows with the bank, which works even with features that have
+# barely trained.
 
 # %% [markdown]
-# ## The feature bank
+# ## 4. The feature bank
 #
-# Scoring compares every window of a test image with the windows of **all** normal training images.
-# So after training, each training image is cut into its sliding windows, and each window's pooled
-# backbone **embedding** (not the projection) is stored: a bank of shape
-# $(N_\text{train}, C, P)$ with $C$ channels and $P$ window positions.
+# Scoring compares every window of a test image with the windows of the **normal training images**
+# (the pneumonia images of the training split are never read). So after training, each normal
+# training image is cut into its sliding windows, and each window's pooled backbone **embedding**
+# (not the projection) is stored: a bank of shape $(N_\text{train}, C, P)$ with $C$ channels (the
+# model's width) and $P$ window positions (the grid's).
 #
-# The authors keep it in memory as float32. For the paper's setting that is far too large:
+# This run's whole evaluation as a picture, drawn from the trained `model`, its window grid and its
+# number of normal training images: both kinds of image go through the same windows and backbone, the
+# training features form the bank, and the two scorings compare a test image with it.
+
+# %%
+from swssl_lib.diagrams import evaluation_diagram
+
+show(evaluation_diagram(model, WindowGrid(SIZE, SIZE, PATCH, STEP), n_train=len(train_images)), "evaluation")
+
+# %% [markdown]
+# How large is the bank for the paper's setting? The count comes from `CHEST_XRAY_COUNTS`, the width from
+# the model (built on PyTorch's `meta` device: shapes only, no weights, no memory, instant) and the
+# positions from the `WindowGrid`:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-n_train, channels, positions = 5216, 2048, 28 * 28  # a 5,216-image chest training set, wide_resnet50_2, 1024/128/32
-float32_bytes = n_train * channels * positions * 4
-print(f"{n_train:,} × {channels:,} × {positions} values")
-print(f"  float32 in memory (the authors): {float32_bytes / 1e9:5.1f} GB")
-print(f"  float16 on disk (the kit):       {float32_bytes / 2 / 1e9:5.1f} GB")
-print(f"  one streamed chunk of 16 images as float32: {16 * channels * positions * 4 / 1e6:.0f} MB")
+with torch.device("meta"):
+    paper_model = PatchModel(backbone=PAPER.backbone, pretrained=False)
+paper_grid = WindowGrid(*PAPER.image_size, PAPER.patch_size, PAPER.step_size)
+n_bank = CHEST_XRAY_COUNTS["train_normal"]  # only the normal training images are banked
+n_test = CHEST_XRAY_COUNTS["test_normal"] + CHEST_XRAY_COUNTS["test_abnormal"]
+per_image = paper_model.width * paper_grid.positions  # values per image: channels × positions
+chunk_images = inspect.signature(score_reference).parameters["chunk_images"].default
+print(f"chest release: {n_bank:,} normal training images are banked; its "
+      f"{CHEST_XRAY_COUNTS['train_abnormal']:,} pneumonia training images are never read; {n_test} test images")
+print(f"bank ({n_bank:,}, {paper_model.width}, {paper_grid.positions}): {paper_model.width} channels of "
+      f"{PAPER.backbone} × {paper_grid.rows}×{paper_grid.cols} window positions")
+for label, dtype in [("float32 (the authors, in RAM)", np.float32), ("float16 (the kit, on disk)", np.float16)]:
+    itemsize = np.dtype(dtype).itemsize
+    print(f"  {label:<30} {per_image * itemsize / 1e6:5.2f} MB per image, "
+          f"{n_bank * per_image * itemsize / 1e9:5.2f} GB in all")
+float32_bank = n_bank * per_image * 4
+print(f"the authors' scoring subtracts each test image from the whole float32 bank, a second "
+      f"{float32_bank / 1e9:.1f} GB array: a peak of about {2 * float32_bank / 1e9:.1f} GB")
+print(f"the kit: test features in memory as float16 {n_test * per_image * 2 / 1e9:.1f} GB; the bank streamed "
+      f"{chunk_images} images at a time, {chunk_images * per_image * 4 / 1e6:.0f} MB per float32 chunk")
 
 # %% [markdown]
-# A standard Colab runtime has about 13 GB of RAM. The kit stores the bank as float16 in a `.npy` file
-# written image by image, and both scorings read it back through `numpy.memmap` one chunk of images at
-# a time, so the memory used stays flat however large the training set is. Here is the bank of our
-# phantoms, written to disk:
+# A standard Colab runtime has roughly 12–13 GB of RAM (check with `free -h`), so the authors'
+# float32 bank and its same-size temporary do not fit beside the test features and the model. The kit
+# stores the bank as float16 in a `.npy` file written image by image, and both scorings read it back
+# through `numpy.memmap` one chunk of images at a time, so the memory used stays flat however large the
+# training set is. Here is the bank of our phantoms, written to disk:
 
 # %%
 def full_loader(images, batch_size=8):
@@ -226,27 +301,46 @@ print("test features", tuple(test_features.shape), test_features.dtype, "| grid"
 print(f"{windows:,} windows embedded at {rate:,.0f} windows/s on {describe_device(device)}")
 
 # %% [markdown]
-# **How long would the paper's evaluation take here?** It embeds every window of every training and
-# test image: about $(5{,}216 + 600) \times 784 \approx 4.6$ million windows of 128×128 through
-# `wide_resnet50_2`, which costs about 6.3 times resnet18's FLOPs at the same size (11.4 vs 1.8
-# GFLOPs at 224², from torchvision's model metadata). A rough extrapolation from the rate just
-# measured (real speed also depends on how well each size fills the device):
+# **How long would the paper's evaluation take here?** It embeds every window of every normal training
+# image and every test image through `wide_resnet50_2`. PyTorch's `FlopCounterMode` counts the
+# floating-point operations of one window for both models (again on the `meta` device, so nothing is
+# computed), and the rate just measured turns them into time. A rough extrapolation: real speed also
+# depends on how well each size fills the device.
 
 # %%
-cost_ratio = 11.398 / 1.814 * (128 / PATCH) ** 2  # wide_resnet50_2 at 128² vs resnet18 at PATCH²
-paper_windows = (5216 + 600) * 784
-hours = paper_windows * cost_ratio / rate / 3600
-print(f"≈ {hours:.1f} h per full evaluation on this device (estimate); the authors evaluate before "
-      "training and every 10 epochs")
+def flops_per_window(backbone: str, patch: int) -> int:
+    """Floating-point operations of one window's embedding (a multiply-add counts as 2)."""
+    with torch.device("meta"):  # shapes only: counted, not computed
+        counted = PatchModel(backbone=backbone, pretrained=False).eval()
+        with FlopCounterMode(display=False) as counter:
+            counted.embed(torch.zeros(1, 3, patch, patch))
+    return counter.get_total_flops()
+
+
+ours, theirs = flops_per_window("resnet18", PATCH), flops_per_window(PAPER.backbone, PAPER.patch_size)
+paper_windows = (n_bank + n_test) * paper_grid.positions
+paper_flops = paper_windows * theirs
+achieved = rate * ours  # FLOP/s this device reached on our windows
+epoch_flops = n_bank * 3 * 3 * theirs  # 3 views per image; a backward pass costs about twice the forward
+print(f"one window: resnet18 at {PATCH}² {ours / 1e9:.2f} GFLOP | {PAPER.backbone} at {PAPER.patch_size}² "
+      f"{theirs / 1e9:.2f} GFLOP")
+print(f"one paper evaluation: ({n_bank:,} + {n_test}) images × {paper_grid.positions} windows = "
+      f"{paper_windows / 1e6:.2f} million windows, {paper_flops / 1e15:.1f} PFLOP")
+hours = paper_flops / achieved / 3600
+print(f"this device reached {achieved / 1e9:.1f} GFLOP/s → ≈ {hours:.0f} h (≈ {hours / 24:.0f} days) per "
+      "evaluation (estimate)")
+for name, sustained in [("a T4 in float32, assuming 4 TFLOP/s sustained", 4e12),
+                        ("an H100 with TF32, assuming 200 TFLOP/s sustained", 200e12)]:
+    print(f"  on {name}: ≈ {paper_flops / sustained / 60:.0f} min")
+print(f"one training epoch ≈ {epoch_flops / 1e12:.0f} TFLOP, so one evaluation costs as much as "
+      f"≈ {paper_flops / epoch_flops:.0f} epochs; the authors evaluate every {PAPER.eval_every} epochs")
 
 # %% [markdown]
-# From FLOP counts alone (about 3.7 G multiply-adds per 128² window, 17 P per evaluation), that is a
-# few minutes on an H100-class GPU and more than an hour on a Colab T4 (our estimate; not measured).
-# Training is cheap by comparison, since an epoch is one patch triple per image.
-# So with the paper's settings, **evaluation, not training, dominates a full run**: evaluate rarely
-# (`--eval_every`), and keep the bank on disk.
+# The GPU lines are assumptions about sustained throughput, not measurements. With the paper's
+# settings, **evaluation, not training, dominates a full run**: evaluate rarely (`--eval_every`),
+# and keep the bank on disk.
 #
-# ## Two scorings
+# ## 5. Two scorings
 #
 # Let $B[n, c, p]$ be the bank (training image $n$, channel $c$, position $p$) and $T[c, p]$ one test
 # image's features.
@@ -266,7 +360,8 @@ print(f"≈ {hours:.1f} h per full evaluation on this device (estimate); the aut
 
 # %%
 reference = torch.load(Path("..") / "tests" / "fixtures" / "swssl_small.pt", weights_only=True)["scoring"]
-tiny = score_reference(reference["bank"], reference["test"])  # bank (5, 8, 9), test (8, 9)
+tiny = score_reference(reference["bank"], reference["test"])  # bank (N, C, P), test (C, P)
+print("bank", tuple(reference["bank"].shape), "| test", tuple(reference["test"].shape))
 print(f"score_reference {tiny.image_scores.item():.6f} | the authors' code {reference['reference_image_score']:.6f}")
 
 # %%
@@ -289,7 +384,7 @@ for name, report in reports.items():
 # - **Where the nearest neighbour may come from.** `reference` picks one training image per channel,
 #   judged on the whole image at once; `patch_knn` picks one per position. A normal image that looks
 #   like training image 3 on the left and training image 7 on the right is normal for `patch_knn`,
-#   but no single training image may match all of it for `reference`.
+#   but no single training image may match all of it for `reference` (exercise 2 builds such a case).
 # - **What a small lesion does.** It changes a few positions strongly. `patch_knn` sees that directly
 #   (the maximum over positions). In `reference` the change is one term of an L2 norm over all $P$
 #   positions, diluted by everything else in the image; the maximum over channels then looks for the
@@ -312,13 +407,13 @@ fig.tight_layout()
 show(fig, "scores_scatter")
 
 # %% [markdown]
-# ## ROC and precision-recall
+# ## 6. ROC and precision-recall
 #
 # `roc_pr_figure` marks two operating points on the ROC curve: the authors' cutoff, where sensitivity
 # and specificity are as equal as possible, and Youden's J, which maximises their sum (notebook 06
-# explains both). In smoke mode, with six test images and two training steps, these numbers mean
-# little; with the GPU setting the phantoms' lesions should be found far better than chance. On real
-# chest X-rays the authors report an AUC of about 0.89.
+# explains both). In smoke mode, with the handful of test images and training steps of section 1,
+# these numbers mean little; with the GPU setting the phantoms' lesions should be found far better
+# than chance. On real chest X-rays the authors report an AUC of 89.08 % (their run notes).
 
 # %%
 for name, report in reports.items():
@@ -326,7 +421,7 @@ for name, report in reports.items():
     show(roc_pr_figure(labels, scores, report=report, title=f"SWSSL on chest phantoms: {name} scoring"), f"roc_{name}")
 
 # %% [markdown]
-# ## Patch heatmaps
+# ## 7. Patch heatmaps
 #
 # `patch_map_to_pixels` spreads each window's `patch_knn` score over the pixels it covers (a pixel gets
 # the mean of the windows that contain it), and `heatmap_panel` overlays it on the image. The yellow
@@ -346,7 +441,7 @@ for row, i in enumerate(rows):
 show(panel, "heatmaps")
 
 # %% [markdown]
-# ## The kit's defaults and the authors' `reference` options
+# ## 8. The kit's defaults and the authors' `reference` options
 #
 # | topic | the authors' code | kit default | to reproduce the authors |
 # | --- | --- | --- | --- |
@@ -376,10 +471,10 @@ for normalization in ("default", "reference"):
 print(TEST_SELECTION_WARNING)
 
 # %% [markdown]
-# ## The same run from the command line
+# ## 9. The same run from the command line
 #
 # ```bash
-# python -m swssl_lib --mode demo                                  # phantoms, ~3 minutes on a CPU
+# python -m swssl_lib --mode demo                                  # phantoms, a few minutes on a CPU
 # python -m swssl_lib --category chest --dataset_path DIR --backbone resnet18 --scoring both
 # python -m swssl_lib --category chest --dataset_path DIR --resume   # continue after a disconnect
 # python -m swssl_lib --mode test --category chest --dataset_path DIR --checkpoint runs/swssl/last.pt
@@ -388,4 +483,170 @@ print(TEST_SELECTION_WARNING)
 # On Colab, put `--save_dir` on Google Drive so checkpoints survive a disconnect (see
 # `data/README.md` for the real datasets and where to put them).
 #
-# **Next:** notebook 10 is a one-page cheat-sheet of both methods for interview preparation.
+# ## Summary
+# - Training follows the authors' step and optimiser (`TrainConfig()` holds their values); `fit`
+#   checkpoints every epoch and resumes with `resume=True`.
+# - The bank holds the sliding-window **embeddings** of the normal training images only:
+#   (N, width, positions). Size it from the counts, the model's width and the grid; the kit keeps it
+#   in float16 on disk and streams it.
+# - With the paper's settings an evaluation costs far more than an epoch of training.
+# - `score_reference` (the authors') compares channels over all positions and has no map;
+#   `score_patch_knn` compares windows at the same position and gives the heatmap.
+# - Choose the checkpoint without test labels; `selection="test"` reproduces the authors and warns.
+
+# %% [markdown]
+# ## 10. Exercises
+#
+# ### Exercise 1 · The bank for another dataset
+#
+# The authors' DBT setting (their `train_network_dbt.py`) resizes slices to 1024×768 (height × width)
+# and keeps patch 128, step 32 and `wide_resnet50_2`. Suppose you bank 2,000 normal training slices.
+#
+# 1. How many window positions does one slice give? Use $\lfloor (L - p)/s \rfloor$ per axis and write
+#    your number down.
+# 2. How many GB is the float16 bank? And how many more windows per slice would `include_last=True`
+#    add?
+#
+# Then open the solution, which asks `WindowGrid` and the model.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 1 (double-click to show the code)
+from swssl_lib.data import DEFAULT_IMAGE_SIZES
+
+n_slices = 2000
+dbt_grid = WindowGrid(*DEFAULT_IMAGE_SIZES["dbt"], PAPER.patch_size, PAPER.step_size)
+dbt_full = WindowGrid(*DEFAULT_IMAGE_SIZES["dbt"], PAPER.patch_size, PAPER.step_size, include_last=True)
+dbt_bytes = n_slices * paper_model.width * dbt_grid.positions * np.dtype(np.float16).itemsize
+print(f"DBT {DEFAULT_IMAGE_SIZES['dbt']}: {dbt_grid.rows}×{dbt_grid.cols} = {dbt_grid.positions} windows per slice "
+      f"(include_last: {dbt_full.rows}×{dbt_full.cols} = {dbt_full.positions}, {dbt_full.positions - dbt_grid.positions} more)")
+print(f"bank ({n_slices:,}, {paper_model.width}, {dbt_grid.positions}) in float16: {dbt_bytes / 1e9:.2f} GB")
+print("Reading: the width of the image only changes the number of columns; the bank grows linearly "
+      "with images, channels and positions.")
+
+# %% [markdown]
+# ### Exercise 2 · When the two scorings disagree
+#
+# Build a bank of two training "images" A and B with random features (8 channels, 6 positions), and
+# two test images:
+#
+# - **left-right**: positions 0–2 copied from A and positions 3–5 from B;
+# - **channel mix**: even channels copied from A and odd channels from B (all positions).
+#
+# Predict for each test image whether `score_reference` and `score_patch_knn` give 0 or more than 0.
+# Then run.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 2 (double-click to show the code)
+generator = torch.Generator().manual_seed(0)
+toy_bank = torch.randn(2, 8, 6, generator=generator)  # (N = 2 images A, B; C = 8 channels; P = 6 positions)
+a, b = toy_bank
+left_right = torch.cat([a[:, :3], b[:, 3:]], dim=1)  # (8, 6): each position is an exact copy of A or B
+channel_mix = torch.where((torch.arange(8) % 2 == 0)[:, None], a, b)  # (8, 6): each channel row copies A or B
+for name, test in [("left-right", left_right), ("channel mix", channel_mix)]:
+    reference_score = score_reference(toy_bank, test).image_scores.item()
+    knn_score = score_patch_knn(toy_bank, test, k=1).image_scores.item()
+    print(f"{name:<12} score_reference {reference_score:6.3f} | score_patch_knn {knn_score:6.3f}")
+print("Reading: patch_knn looks for a match per position, so a collage of training windows scores 0; "
+      "reference looks for a match per channel row, so a collage of channels scores 0.")
+
+# %% [markdown]
+# ### Exercise 3 · Without the inverted view, without the neighbour
+#
+# The authors' run notes (notebook 07) say the chest AUC drops without the inverted view and without
+# the neighbour term. Train three fresh models with the same steps and seed:
+#
+# 1. the full recipe;
+# 2. view 2 = an ordinary augmented view of the patch (no inversion);
+# 3. `twin_loss` without `f_neg` (no neighbour term);
+#
+# and score each on the phantoms. Predict the order of the three AUCs first. (In smoke mode the
+# models see a couple of steps, so the comparison is noise; the GPU setting gives a fairer picture,
+# and a single phantom run is no replacement for the authors' experiment on real X-rays.)
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 3 (double-click to show the code)
+from swssl_lib import evaluate, invert, sample_patch_pair, twin_loss
+from swssl_lib.train import make_optimizer
+
+
+def ablation_item(index: int, inverted_view: bool):
+    """A training item as SWSSLDataset makes it, with view 2 from the inverted patch or the patch itself."""
+    image = train_images.image(index)  # (H, W) uint8
+    pair = sample_patch_pair(image, PATCH, STEP)
+    top, left = pair.pixel_start(STEP)
+    patch = image[None, top : top + PATCH, left : left + PATCH]  # (1, p, p)
+    n_top, n_left = pair.neighbour_pixel_start(STEP)
+    neighbour = image[None, n_top : n_top + PATCH, n_left : n_left + PATCH]  # (1, p, p)
+    source2 = invert(patch) if inverted_view else patch
+    return items.augment(patch), items.augment(source2), items.to_input(neighbour), torch.tensor(pair.similarity)
+
+
+def train_ablation(inverted_view=True, neighbour_term=True, n_steps=2 if SMOKE else steps):
+    torch.manual_seed(0)
+    variant = PatchModel(backbone="resnet18", pretrained=PRETRAINED).to(device).train()
+    optimizer = make_optimizer(variant, config)
+    for _ in range(n_steps):
+        chosen_images = torch.randint(len(train_images), (BATCH,)).tolist()
+        batch = [ablation_item(i, inverted_view) for i in chosen_images]
+        view1, view2, neighbour, similarity = (torch.stack(part).to(device) for part in zip(*batch))  # (B, ...)
+        p1, pn, p2 = variant(view1)[0], variant(neighbour)[0], variant(view2)[0]  # (B, width) each
+        loss = twin_loss(p1, p2, pn, similarity) if neighbour_term else twin_loss(p1, p2)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(variant.parameters(), config.clip_value)
+        optimizer.step()
+    return variant
+
+
+for name, options in [("full recipe", {}), ("no inversion", {"inverted_view": False}),
+                      ("no neighbour term", {"neighbour_term": False})]:
+    result = evaluate(train_ablation(**options), full_loader(train_images), full_loader(test_images),
+                      PATCH, STEP, progress=False)
+    print(f"{name:<18}", " | ".join(f"{scoring} AUC {r.auc:.3f}" for scoring, r in result.reports.items()))
+print("Reading: one seed per variant on a few phantoms: differences of this size can come from the seed "
+      "alone. Change the seed in train_ablation and run again before reading anything into the order.")
+
+# %% [markdown]
+# ### Exercise 4 · Score with the projection instead of the embedding
+#
+# Scoring uses the pooled backbone embedding and throws the projector away. What happens to the AUC
+# if the windows are described by the **projection** instead? Predict (up, down, the same?), then run
+# on the model trained above. Hint: `sliding_window_features` calls the model's `embed` method.
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 4 (double-click to show the code)
+class ProjectionFeatures(torch.nn.Module):
+    """A patch model whose `embed` returns the projection, so the sliding windows use it."""
+
+    def __init__(self, patch_model):
+        super().__init__()
+        self.patch_model = patch_model
+
+    def embed(self, x):
+        return self.patch_model(x)[0]  # (N, width) projection
+
+
+projected = evaluate(ProjectionFeatures(model), full_loader(train_images), full_loader(test_images),
+                     PATCH, STEP, progress=False)
+for scoring in reports:
+    print(f"{scoring:<9}: embedding AUC {reports[scoring].auc:.3f} | projection AUC {projected.reports[scoring].auc:.3f}")
+print("Reading: the projector is shaped by the twin loss (invariance to the views); the embedding "
+      "keeps more of what the backbone sees, which is what the usual self-supervised practice scores with.")
+
+# %% [markdown]
+# ### Exercise 5 · Why not keep the best test AUC?
+#
+# The authors evaluate on the test split every few epochs and keep the checkpoint with the best test
+# AUC. Explain in two sentences why the AUC they then report is optimistic, and say what you would do
+# instead when you have no labeled abnormal images for validation.
+#
+# <details><summary>Solution</summary>
+#
+# The AUC measured after training is a noisy estimate; choosing the maximum of many such estimates on
+# the same test images picks the checkpoint that happened to fit those images best, so the reported
+# number is biased upwards (the test labels were used to choose the model). Instead, fix the number
+# of epochs in advance and report the last checkpoint (the kit's default), or choose on a separate
+# validation split; with normal images only, a label-free criterion such as the training loss or the
+# distance of held-out normal images to the bank can guide the choice, and the test set is scored once.
+#
+# </details>

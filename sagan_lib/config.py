@@ -1,5 +1,6 @@
 """SAGAN's settings. Defaults equal the authors' `main.py`."""
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Optional
 
@@ -20,9 +21,14 @@ class SaganConfig:
     d_conv_dim: int = 64
     g_repeat_num: int = 6
     d_repeat_num: int = 6
-    # Losses
+    use_position_codes: bool = True  # False: all-zero codes (an ablation; the state dict is unchanged)
+    # Losses. Each generator weight defaults to the authors' 1; setting one to 0 is an ablation:
+    # lambda_adv = 0 drops the critic (it is neither trained nor called, and the unlabeled
+    # images go unused); lambda_mse = 0 drops the synthetic anomalies (G never sees them).
     lambda_gp: float = 10.0
+    lambda_adv: float = 1.0
     lambda_id: float = 1.0
+    lambda_mse: float = 1.0
     # Optimisation
     batch_size: int = 16
     num_iters: int = 100000
@@ -41,7 +47,10 @@ class SaganConfig:
     keep_last: int = 3  # iteration snapshots kept on disk (0 keeps all)
     # Model selection: last | synthetic-val | test (leaks test labels, as the authors)
     select_on: str = "last"
-    val_holdout: int = 0  # labeled normals held out for synthetic-val (0: 10%, at least 8)
+    # Labeled normals held out of training, for synthetic-val and for predict's --specificity:
+    # split (the last val_holdout of them; 0: 10%, at least 8) | reference (none, as the authors)
+    holdout: str = "split"
+    val_holdout: int = 0
     # Paths
     model_save_dir: str = "sagan/models"
     sample_dir: str = "sagan/samples"
@@ -59,16 +68,45 @@ class SaganConfig:
         return self.num_patch * self.num_patch
 
     def __post_init__(self):
+        """Refuse settings that make no sense, naming the field, before any data is loaded."""
+        problems = {}  # field → its first broken rule
+        for name, rule, ok in self._rules():
+            if not ok:
+                problems.setdefault(name, f"{name} must be {rule}, got {getattr(self, name)!r}")
+        if problems:
+            raise ValueError("; ".join(problems.values()))
         if self.image_size % (self.num_patch * 8):
             raise ValueError(f"image_size {self.image_size} is not divisible by num_patch·8 = {self.num_patch * 8}")
-        if self.select_on not in ("last", "synthetic-val", "test"):
-            raise ValueError(f"select_on must be last, synthetic-val or test, got {self.select_on!r}")
-        if self.lr_decay not in ("linear", "reference"):
-            raise ValueError(f"lr_decay must be linear or reference, got {self.lr_decay!r}")
-        if self.n_critic < 1 or self.batch_size < 2:
-            raise ValueError("n_critic must be ≥ 1 and batch_size ≥ 2")
-        if self.amp_dtype not in AMP_DTYPE_CHOICES:
-            raise ValueError(f"amp_dtype must be one of {', '.join(AMP_DTYPE_CHOICES)}, got {self.amp_dtype!r}")
+        window = self.image_size // self.num_patch
+        if window < 16:  # the encoder halves a window 3 times; InstanceNorm needs 2×2 at the bottom
+            raise ValueError(f"image_size {self.image_size} with num_patch {self.num_patch} gives {window}×{window} "
+                             "windows; the generator needs windows of at least 16×16")
+
+    def _rules(self):
+        """(field, what it must be, whether it is) for every checked field."""
+        floats = [f.name for f in fields(self) if f.type in (float, "float")]
+        yield from ((name, "a finite number", math.isfinite(getattr(self, name))) for name in floats)
+        yield from ((name, "≥ 0", getattr(self, name) >= 0) for name in floats if name.startswith("lambda_"))
+        for name in ("image_size", "num_patch", "g_conv_dim", "d_conv_dim", "d_repeat_num", "num_iters",
+                     "n_critic", "log_step", "sample_step", "model_save_step", "lr_update_step"):
+            yield name, "≥ 1", getattr(self, name) >= 1
+        for name in ("g_repeat_num", "num_iters_decay", "keep_last", "val_holdout", "seed"):
+            yield name, "≥ 0", getattr(self, name) >= 0
+        yield "batch_size", "≥ 2 (the critic's penalty and InstanceNorm need a batch)", self.batch_size >= 2
+        yield "g_lr", "> 0", self.g_lr > 0
+        yield "d_lr", "> 0", self.d_lr > 0
+        yield "beta1", "in [0, 1)", 0 <= self.beta1 < 1
+        yield "beta2", "in [0, 1)", 0 <= self.beta2 < 1
+        yield "ar", "in [0, 1]", 0 <= self.ar <= 1
+        yield "core_percent", "in (0, 1]", 0 < self.core_percent <= 1
+        yield "dataset", "rsna, vincxr, lag or folder", self.dataset in ("rsna", "vincxr", "lag", "folder")
+        yield "select_on", "last, synthetic-val or test", self.select_on in ("last", "synthetic-val", "test")
+        yield "holdout", "split or reference", self.holdout in ("split", "reference")
+        yield ("select_on", "last or test with holdout='reference' (synthetic-val needs held-out normals)",
+               not (self.select_on == "synthetic-val" and self.holdout == "reference"))
+        yield "lr_decay", "linear or reference", self.lr_decay in ("linear", "reference")
+        yield "amp_dtype", ", ".join(AMP_DTYPE_CHOICES[:-1]) + " or " + AMP_DTYPE_CHOICES[-1], \
+            self.amp_dtype in AMP_DTYPE_CHOICES
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -32,12 +32,12 @@ def _nonempty(splits: dict, names, root) -> None:
             raise ValueError(f"{Path(root) / 'data.json'}: split {'/'.join(MEDAD_JSON_KEYS[name])} lists no images")
 
 
-def unlabeled_mix(splits: dict, ar: float = 0.6) -> list:
+def unlabeled_mix(splits: dict, ar: float = 0.6, num_normals: int = None) -> list:
     """The authors' unlabeled set: the first int(N·ar) abnormal plus the first N − int(N·ar) normal.
 
-    N is the number of labeled normals, so unlabeled image i pairs with normal i.
+    N is the number of labeled normals that train (default: all), so unlabeled image i pairs with normal i.
     """
-    num_normals = len(splits["train_normal"])
+    num_normals = len(splits["train_normal"]) if num_normals is None else num_normals
     num_abnormal = int(num_normals * ar)
     num_normal = num_normals - num_abnormal
     have_abnormal, have_normal = len(splits["unlabeled_abnormal"]), len(splits["unlabeled_normal"])
@@ -51,25 +51,31 @@ def unlabeled_mix(splits: dict, ar: float = 0.6) -> list:
 
 
 class MedADTrainSet(Dataset):
-    """Training triples for SAGAN: item i is `(unlabeled_i, normal_i, anomaly_i, mask_i)`, each `(1, H, W)`."""
+    """Training triples for SAGAN: item i is `(unlabeled_i, normal_i, anomaly_i, mask_i)`, each `(1, H, W)`.
+
+    `holdout`: the last `holdout` labeled normals are kept out of training (`heldout_normals`,
+    `heldout_paths`), for label-free model selection and thresholds; the unlabeled mix is made
+    for the normals that train, so its abnormal share stays `ar`.
+    """
 
     def __init__(self, root, image_size: int = 64, ar: float = 0.6, core_percent: float = 0.6,
                  holdout: int = 0, progress: bool = True):
         splits = read_medad(root)
         _nonempty(splits, ["train_normal"], root)
-        unlabeled_paths = unlabeled_mix(splits, ar)
         normal_paths = splits["train_normal"]
+        keep = len(normal_paths) - holdout
+        if holdout and keep < 2:
+            raise ValueError(f"holding out {holdout} of {len(normal_paths)} labeled normals leaves fewer than 2 "
+                             "for training")
+        unlabeled_paths = unlabeled_mix(splits, ar, keep)
         self.core_percent = core_percent
         normals = torch.from_numpy(load_grayscale(normal_paths, image_size, desc="labeled normals", progress=progress))
-        unlabeled = torch.from_numpy(load_grayscale(unlabeled_paths, image_size, desc="unlabeled", progress=progress))
-        # Optionally hold out the last `holdout` normals for label-free model selection.
-        keep = len(normals) - holdout
-        if holdout and keep < 2:
-            raise ValueError(f"holding out {holdout} of {len(normals)} labeled normals leaves fewer than 2 for training")
+        self.unlabeled = torch.from_numpy(
+            load_grayscale(unlabeled_paths, image_size, desc="unlabeled", progress=progress))  # (N, H, W) uint8
         self.normals = normals[:keep]  # (N, H, W) uint8
-        self.unlabeled = unlabeled[:keep]  # (N, H, W) uint8
         self.heldout_normals = normals[keep:]  # (holdout, H, W) uint8
-        self.normal_paths, self.unlabeled_paths = normal_paths[:keep], unlabeled_paths[:keep]
+        self.normal_paths, self.heldout_paths = normal_paths[:keep], normal_paths[keep:]
+        self.unlabeled_paths = unlabeled_paths
 
     def __len__(self):
         return len(self.normals)

@@ -11,6 +11,7 @@ from anomaly_lib.phantoms import make_phantom_dataset
 
 from .cli import config_from_args, run_test, run_train
 
+DEMO_FOLDER = "demo_output/sagan"
 DEMO_COUNTS = {"train_normal": 160, "unlabeled_normal": 64, "unlabeled_abnormal": 96,
                "test_normal": 60, "test_abnormal": 60}
 # Larger lesions than the phantoms' default (pneumonia-sized consolidations), so that a
@@ -29,21 +30,25 @@ DEMO_CONFIG = {
 
 def run_demo(args, progress: bool = True):
     start = time.time()
-    save_dir = Path(args.save_dir or "demo_output/sagan")
-    data_root = Path(args.data_root or save_dir / "phantoms")
-    seed = args.seed or 0
-    if args.data_root is None:
-        make_phantom_dataset(data_root, "medad", image_size=64, counts=DEMO_COUNTS, seed=seed,
+    given_dir = getattr(args, "save_dir", None)
+    save_dir = Path(given_dir or DEMO_FOLDER)
+    # Its own folder is the demo's scratch space: a re-run starts over there. A folder you name
+    # is treated like any run folder (refused if it holds a run, unless --resume or --overwrite).
+    overwrite = getattr(args, "overwrite", False) or given_dir is None
+    given_data = getattr(args, "data_root", None)
+    data_root = Path(given_data or save_dir / "phantoms")
+    defaults = dict(DEMO_CONFIG, data_root=str(data_root), save_dir=str(save_dir),
+                    model_save_dir=str(save_dir / "models"), sample_dir=str(save_dir / "samples"))
+    config = config_from_args(args, **defaults)  # bad flags are refused before any work
+    if given_data is None:
+        make_phantom_dataset(data_root, "medad", image_size=64, counts=DEMO_COUNTS, seed=config.seed,
                              lesion_scale=DEMO_LESION_SCALE)
         print(f"phantoms: {data_root} ({', '.join(f'{k} {v}' for k, v in DEMO_COUNTS.items())}; "
               f"lesion_scale {DEMO_LESION_SCALE})")
-    defaults = dict(DEMO_CONFIG, data_root=str(data_root), save_dir=str(save_dir),
-                    model_save_dir=str(save_dir / "models"), sample_dir=str(save_dir / "samples"))
-    config = config_from_args(args, **defaults)
     changed = {k: getattr(config, k) for k in DEMO_CONFIG if k not in ("dataset",)}
     print("reduced config (the authors' defaults are in sagan_lib/config.py):")
     print("  " + ", ".join(f"{k}={v}" for k, v in changed.items()))
-    trainer = run_train(config, progress=progress)
+    trainer = run_train(config, getattr(args, "resume", False), progress, overwrite)
     result, figures = run_test(config, checkpoint=trainer.checkpoint_path, report_json=args.report_json,
                                progress=progress, device=trainer.device)
     print(f"\nSAGAN demo: AUC {result.report.auc:.3f}  AP {result.report.ap:.3f}  "

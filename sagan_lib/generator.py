@@ -44,7 +44,7 @@ class Generator(nn.Module):
     """Window-wise U-Net with position codes, attention gates and a residual tanh head."""
 
     def __init__(self, conv_dim: int = 64, c_dim: int = 0, repeat_num: int = 6, num_memory: int = 4,
-                 image_size: int = None):
+                 image_size: int = None, use_position_codes: bool = True):
         super().__init__()
         num_patch = math.isqrt(num_memory)
         if num_memory < 1 or num_patch * num_patch != num_memory:
@@ -55,7 +55,10 @@ class Generator(nn.Module):
             )
         self.num_memory = num_memory
         self.c_dim = c_dim
-        self.register_buffer("binary_encoding", binary_position_codes(num_memory), persistent=False)
+        codes = binary_position_codes(num_memory)  # (M, bits)
+        if not use_position_codes:  # the ablation: same channels and weights, every code all zeros
+            codes = torch.zeros_like(codes)
+        self.register_buffer("binary_encoding", codes, persistent=False)
         num_bits = self.binary_encoding.shape[1]
         d = conv_dim
 

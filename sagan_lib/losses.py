@@ -2,7 +2,8 @@
 
 Critic:     L_D = −E[D(x_B)] + E[D(G(x_A))] + λ_gp · E[(‖∇_x̂ D(x̂)‖₂ − 1)²]
             with x̂ = u·x_B + (1 − u)·G(x_A), one u ~ U(0, 1) per image.
-Generator:  L_G = −E[D(G(x_A))] + λ_id · mean|x_B − G(x_B)| + mean (x_B − G(x_B′))²
+Generator:  L_G = λ_adv · (−E[D(G(x_A))]) + λ_id · mean|x_B − G(x_B)| + λ_mse · mean (x_B − G(x_B′))²
+            (the authors: λ_adv = λ_id = λ_mse = 1; a weight of 0 removes its term, an ablation)
 
 x_A: unlabeled images, x_B: labeled normals, x_B′: x_B with a synthetic anomaly.
 """
@@ -54,11 +55,19 @@ def critic_loss(critic, normal: torch.Tensor, fake: torch.Tensor, lambda_gp: flo
     return total, {"D/loss_real": loss_real, "D/loss_fake": loss_fake, "D/loss_gp": gp}
 
 
-def generator_loss(fake_score: torch.Tensor, normal: torch.Tensor, normal_rec: torch.Tensor,
-                   anomaly_rec: torch.Tensor, lambda_id: float = 1.0):
-    """Adversarial + λ_id·identity (L1) + anomaly-removal (MSE); returns `(total, parts)`."""
-    loss_adv = -fake_score.mean()
-    loss_id = (normal - normal_rec).abs().mean()
-    loss_mse = ((normal - anomaly_rec) ** 2).mean()
-    total = loss_adv + lambda_id * loss_id + loss_mse
-    return total, {"G/loss_fake": loss_adv, "G/loss_id": loss_id, "G/loss_mse": loss_mse}
+def generator_loss(fake_score, normal: torch.Tensor, normal_rec: torch.Tensor, anomaly_rec,
+                   lambda_id: float = 1.0, lambda_adv: float = 1.0, lambda_mse: float = 1.0):
+    """λ_adv·adversarial + λ_id·identity (L1) + λ_mse·anomaly-removal (MSE); returns `(total, parts)`.
+
+    A term whose weight is 0 is left out of the sum and of `parts`; its input (`fake_score`
+    or `anomaly_rec`) may then be None, so the trainer need not compute it.
+    """
+    parts = {}
+    if lambda_adv:
+        parts["G/loss_fake"] = -fake_score.mean()
+    parts["G/loss_id"] = (normal - normal_rec).abs().mean()
+    if lambda_mse:
+        parts["G/loss_mse"] = ((normal - anomaly_rec) ** 2).mean()
+    weights = {"G/loss_fake": lambda_adv, "G/loss_id": lambda_id, "G/loss_mse": lambda_mse}
+    total = sum(weights[name] * value for name, value in parts.items())
+    return total, parts

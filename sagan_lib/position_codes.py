@@ -1,8 +1,21 @@
-"""Binary position codes: each window learns where in the image it sits.
+"""Binary position codes: each window's index as constant channels, cancelled by the next InstanceNorm.
 
-The generator's weights are shared by all windows, so without help a window
-from the top-left and one from the bottom-right would look alike. SAGAN
-appends the window's index, written in binary, as extra constant channels.
+Intent (the paper): the generator's weights are shared by all windows, so a
+window from the top left and one from the bottom right are treated alike.
+SAGAN appends the window's index, written in binary, as extra constant
+channels at three depths of the encoder, meant to tell the network where each
+window sits.
+
+What the published network does: every place a code enters is followed by a
+1×1 convolution and an InstanceNorm without learned parameters or running
+statistics. A channel that is constant over the window adds one constant per
+output channel after the 1×1 convolution, and the InstanceNorm subtracts each
+channel's spatial mean, so that constant vanishes: the generator's output does
+not depend on the codes (up to float rounding). That holds for the authors'
+published checkpoints too, since the kit reproduces their network number for
+number; notebook 02 shows it. Ways to make a position signal survive: append
+it after the normalisation, let the norm's scale and shift depend on the code,
+or use coordinates that vary across the window (as CoordConv does).
 """
 
 import math

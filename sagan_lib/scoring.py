@@ -72,12 +72,14 @@ def score_test_set(generator, test_set, num_patch: int = 2, batch_size: int = 64
 
 def save_figures(generator, test_set, result: TestScores, save_dir, num_patch: int = 2, device="cpu",
                  per_class: int = 3) -> dict:
-    """Save the ROC/PR figure and a heatmap panel of the highest-scoring normal and abnormal images."""
+    """Save the ROC/PR figure and a heatmap panel of the highest-scoring normal and abnormal images;
+    the panel's overlays share one colour scale anchored at the authors' cutoff."""
     from pathlib import Path
 
     import matplotlib.pyplot as plt
 
     from anomaly_lib.figures import reconstruction_panel, roc_pr_figure
+    from anomaly_lib.heatmaps import shared_scale
 
     save_dir = Path(save_dir)
     paths = {"roc": save_dir / "roc_pr.png", "panel": save_dir / "heatmaps.png"}
@@ -91,6 +93,9 @@ def save_figures(generator, test_set, result: TestScores, save_dir, num_patch: i
     images = torch.stack([test_set[i][0] for i in chosen]).to(device)
     reconstructions, maps = reconstruct(generator, images, num_patch)
     titles = [f"{'abnormal' if labels[i] else 'normal'} · score {result.image_scores[i]:.4f}" for i in chosen]
-    figure = reconstruction_panel(images, reconstructions, maps, titles=titles, path=paths["panel"])
+    # one colour scale for all overlays, the authors' cutoff in the middle (anomaly_lib.heatmaps.HeatScale)
+    scale = shared_scale(result.report.authors_cutoff.threshold, largest=float(maps.max()))
+    figure = reconstruction_panel(images, reconstructions, maps, titles=titles, path=paths["panel"], scale=scale,
+                                  scale_label="pixel anomaly |x − G(x)| / 2; threshold: the authors' cutoff")
     plt.close(figure)
     return paths

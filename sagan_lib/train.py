@@ -3,7 +3,12 @@
 One iteration i:
   * critic step (every iteration): L_D = −D(x_B) + D(G(x_A)) + λ_gp · GP;
   * generator step (when (i + 1) % n_critic == 0):
-    L_G = −D(G(x_A)) + λ_id · |x_B − G(x_B)| + (x_B − G(x_B′))².
+    L_G = −λ_adv · D(G(x_A)) + λ_id · |x_B − G(x_B)| + λ_mse · (x_B − G(x_B′))².
+
+Ablations (`SaganConfig`; the authors: every λ = 1, codes on): λ_adv = 0 skips
+the critic step and never calls G on x_A; λ_mse = 0 never calls G on x_B′.
+The generator still steps every n_critic iterations, so an ablation makes as
+many generator updates as the full method at the same `num_iters`.
 
 Differences from the authors' loop, none of which changes the maths:
   * On generator iterations G(x_A) is computed once, with its graph, and
@@ -55,8 +60,17 @@ from tqdm.auto import tqdm
 
 from anomaly_lib import distributed
 from anomaly_lib.amp import MixedPrecision, choose_amp_dtype
-from anomaly_lib.checkpoints import atomic_save, capture_rng_state, restore_rng_state
+from anomaly_lib.checkpoints import (
+    CheckpointError,
+    atomic_save,
+    capture_rng_state,
+    config_differences,
+    load_checkpoint_file,
+    restore_rng_state,
+    state_dict_mismatch,
+)
 from anomaly_lib.device import pick_device
+from anomaly_lib.runs import claim_run_folder
 
 from .config import SaganConfig
 from .critic import Discriminator
@@ -66,6 +80,14 @@ from .losses import critic_loss, generator_loss
 from .scoring import reconstruct, score_images, score_test_set
 from .synthetic_anomaly import paste_anomalies, pick_sources
 from .windows import from_windows, to_windows
+
+# The files a run writes to model_save_dir, its resume checkpoint first (see anomaly_lib.runs).
+RUN_FILES = ("last.ckpt", "best-G.ckpt", "[0-9]*-G.ckpt", "calibration.json")
+# What predict needs to build the generator and prepare its inputs, stored in calibration.json.
+PREDICT_SETTINGS = ("image_size", "num_patch", "g_conv_dim", "g_repeat_num")
+SCORING = "mean_difference"  # SAGAN's one image score, mean |x − G(x)| / 2
+# Settings that change the networks' shapes: a checkpoint only resumes with the same values.
+NETWORK_FIELDS = ("image_size", "num_patch", "g_conv_dim", "d_conv_dim", "g_repeat_num", "d_repeat_num")
 
 TEST_SELECTION_WARNING = (
     "select_on='test' picks the checkpoint with the best TEST AUC/AP, as the authors' code does. "
@@ -131,7 +153,8 @@ class SaganTrainer:
             log = _silent  # rank 0 speaks for all
         self.config, self.train_set, self.test_set, self.log = config, train_set, test_set, log
         torch.manual_seed(config.seed)
-        self.G = Generator(config.g_conv_dim, 0, config.g_repeat_num, config.num_memory, config.image_size)
+        self.G = Generator(config.g_conv_dim, 0, config.g_repeat_num, config.num_memory, config.image_size,
+                           config.use_position_codes)
         self.D = Discriminator(config.image_size, config.d_conv_dim, 0, config.d_repeat_num)
         self.G.to(self.device)
         self.D.to(self.device)
@@ -147,13 +170,16 @@ class SaganTrainer:
         # One process: the networks themselves. Several: DDP wrappers that average gradients; G's
         # running statistics are averaged after each iteration instead of broadcast from rank 0.
         G_train = distributed.data_parallel(self.G, self.device, sync_buffers=False)
-        self.D_train = distributed.data_parallel(self.D, self.device)
+        # λ_adv = 0 never calls the critic: it stays unwrapped, so DDP never waits for its gradients.
+        self.D_train = distributed.data_parallel(self.D, self.device) if config.lambda_adv != 0 else self.D
         self.G_forward = torch.compile(G_train, dynamic=False) if config.compile else G_train  # B and 3B: two graphs
         self.join_calls = join_generator_calls(config, self.device)
         self.batches = BatchStream(len(train_set), config.batch_size, config.seed)
         self.iteration = 0
         self.history = []  # one dict of mean losses per log_step
         self.best = {"iteration": None, "auc": -1.0, "ap": -1.0}
+        self.snapshots = []  # the {iteration}-G.ckpt names this run wrote and keeps, oldest first
+        self.own_checkpoint = None  # the last.ckpt this trainer wrote or resumed from
         if config.select_on == "test":
             if test_set is None:
                 raise ValueError("select_on='test' needs the test set")
@@ -161,6 +187,8 @@ class SaganTrainer:
             log("WARNING: " + TEST_SELECTION_WARNING)
         if config.select_on == "synthetic-val" and not len(getattr(train_set, "heldout_normals", ())):
             raise ValueError("select_on='synthetic-val' needs held-out normals (MedADTrainSet(holdout=…))")
+        if config.lambda_adv == 0:
+            log("lambda_adv = 0: no critic. D is neither trained nor called, and the unlabeled images go unused")
 
     # ------------------------------------------------------------------ one iteration
     def _generate(self, images: torch.Tensor) -> torch.Tensor:
@@ -182,31 +210,42 @@ class SaganTrainer:
         indices = self.batches.next()  # the whole batch: the same on every process
         unlabeled, normal, anomaly, _ = map(distributed.my_rows, self.train_set.batch(indices, self.device))
         generator_turn = (self.iteration + 1) % cfg.n_critic == 0
+        # Ablations: λ_adv = 0 drops the critic and x_A, λ_mse = 0 drops x_B′; G never sees what is dropped.
+        use_critic, use_anomalies = cfg.lambda_adv != 0, cfg.lambda_mse != 0
+        fake = normal_rec = anomaly_rec = fake_score = None
         skipped = {}  # network → whether its float16 gradient scaler skipped this step
 
         joined = generator_turn and self.join_calls
         if joined:
-            outputs = self._generate(torch.cat([unlabeled, normal, anomaly]))  # (3B, 1, H, W)
-            fake, normal_rec, anomaly_rec = outputs.split(unlabeled.shape[0])
-        elif generator_turn:
+            names = ["fake"] * use_critic + ["normal_rec"] + ["anomaly_rec"] * use_anomalies
+            inputs = [unlabeled] * use_critic + [normal] + [anomaly] * use_anomalies
+            outputs = self._generate(torch.cat(inputs)).split(normal.shape[0])  # (kB, 1, H, W) → k × (B, 1, H, W)
+            out = dict(zip(names, outputs))
+            fake, normal_rec, anomaly_rec = out.get("fake"), out["normal_rec"], out.get("anomaly_rec")
+        elif generator_turn and use_critic:
             fake = self._generate(unlabeled)  # kept with its graph for the generator step
-        else:
+        elif use_critic:
             with torch.no_grad():
                 fake = self._generate(unlabeled)
 
-        u = distributed.my_rows(torch.rand(cfg.batch_size, 1, 1, 1)).to(self.device)  # one weight per image
-        with self.d_amp.autocast():
-            d_loss, losses = critic_loss(self.D_train, normal, fake, cfg.lambda_gp, u, self.d_amp.scale)
-        losses["D/loss"] = d_loss
-        skipped["D"] = self.d_amp.step(d_loss, self.d_optimizer)
+        losses = {}
+        if use_critic:
+            u = distributed.my_rows(torch.rand(cfg.batch_size, 1, 1, 1)).to(self.device)  # one weight per image
+            with self.d_amp.autocast():
+                d_loss, losses = critic_loss(self.D_train, normal, fake, cfg.lambda_gp, u, self.d_amp.scale)
+            losses["D/loss"] = d_loss
+            skipped["D"] = self.d_amp.step(d_loss, self.d_optimizer)
 
         if generator_turn:
             if not joined:
-                normal_rec, anomaly_rec = self._generate(normal), self._generate(anomaly)
-            self.D.requires_grad_(False)
-            with self.g_amp.autocast():
-                _, fake_score = self.D(fake)
-            g_loss, g_parts = generator_loss(fake_score.float(), normal, normal_rec, anomaly_rec, cfg.lambda_id)
+                normal_rec = self._generate(normal)
+                anomaly_rec = self._generate(anomaly) if use_anomalies else None
+            if use_critic:
+                self.D.requires_grad_(False)
+                with self.g_amp.autocast():
+                    fake_score = self.D(fake)[1].float()
+            g_loss, g_parts = generator_loss(fake_score, normal, normal_rec, anomaly_rec,
+                                             cfg.lambda_id, cfg.lambda_adv, cfg.lambda_mse)
             skipped["G"] = self.g_amp.step(g_loss, self.g_optimizer)
             self.D.requires_grad_(True)
             losses.update(g_parts, **{"G/loss": g_loss})
@@ -251,10 +290,20 @@ class SaganTrainer:
                     group["lr"] = initial * max(cfg.num_iters - i, 0) / cfg.num_iters_decay
 
     # ------------------------------------------------------------------ the loop
-    def train(self, num_iters: int = None, progress: bool = True) -> list:
-        """Train until `num_iters` (default: config.num_iters); returns the loss history."""
+    def train(self, num_iters: int = None, progress: bool = True, overwrite: bool = False) -> list:
+        """Train until `num_iters` (default: config.num_iters); returns the loss history.
+
+        `model_save_dir` is claimed for this run first (`anomaly_lib.runs`): it is locked while
+        training, and a run already there is refused unless this trainer resumed from it
+        (`load()`), wrote it, or `overwrite=True` deletes it.
+        """
         cfg = self.config
-        end = num_iters or cfg.num_iters
+        continuing = self.own_checkpoint == self.checkpoint_path.resolve()
+        with claim_run_folder(cfg.model_save_dir, RUN_FILES, continuing, overwrite, [cfg.sample_dir], self.log):
+            return self._train_loop(cfg.num_iters if num_iters is None else num_iters, progress)
+
+    def _train_loop(self, end: int, progress: bool) -> list:
+        cfg = self.config
         running, counts = {}, {}
         bar = tqdm(total=end, initial=self.iteration, desc="SAGAN", unit="it",
                    disable=not progress or not distributed.is_main())
@@ -285,9 +334,12 @@ class SaganTrainer:
         cfg = self.config
         if cfg.select_on == "last":
             return
-        if not distributed.is_main():  # rank 0 evaluates and keeps best-G.ckpt; the others wait
-            distributed.barrier()
-            return
+        with distributed.together():  # rank 0 evaluates and keeps best-G.ckpt; the others wait for it
+            if distributed.is_main():
+                self._keep_if_best()
+
+    def _keep_if_best(self) -> None:
+        cfg = self.config
         if cfg.select_on == "test":
             report = score_test_set(self.G, self.test_set, cfg.num_patch, device=self.device, progress=False).report
         else:
@@ -298,7 +350,7 @@ class SaganTrainer:
         if improved:
             self.best = {"iteration": self.iteration, "auc": report.auc, "ap": report.ap}
             atomic_save(self.G.state_dict(), Path(cfg.model_save_dir) / "best-G.ckpt")
-        distributed.barrier()
+            self.record_heldout_scores("best-G.ckpt")
 
     # ------------------------------------------------------------------ files
     @property
@@ -306,36 +358,70 @@ class SaganTrainer:
         return Path(self.config.model_save_dir) / "last.ckpt"
 
     def save(self) -> Path:
-        """Write `last.ckpt` (everything needed to resume) and `{iteration}-G.ckpt` (published format).
+        """Write `{iteration}-G.ckpt` (published format) and `last.ckpt` (everything needed to resume).
 
-        Under torchrun rank 0 writes and the other processes wait until it has.
+        Only the snapshots this run wrote are pruned to the newest `keep_last` (0 keeps all);
+        their names are recorded in `last.ckpt`, so a resumed run goes on pruning its own. Under
+        torchrun rank 0 writes and the other processes wait until it has.
         """
-        if not distributed.is_main():
-            distributed.barrier()
-            return self.checkpoint_path
+        snapshot = f"{self.iteration}-G.ckpt"
+        self.snapshots = [name for name in self.snapshots if name != snapshot] + [snapshot]
+        keep = self.config.keep_last
+        pruned = self.snapshots[:-keep] if keep else []
+        self.snapshots = self.snapshots[len(pruned):]
+        with distributed.together():
+            if distributed.is_main():
+                self._write_checkpoints(snapshot, pruned)
+        self.own_checkpoint = self.checkpoint_path.resolve()
+        return self.checkpoint_path
+
+    def _write_checkpoints(self, snapshot: str, pruned: list) -> None:
         folder = Path(self.config.model_save_dir)
+        atomic_save(self.G.state_dict(), folder / snapshot)
         state = {
             "G": self.G.state_dict(), "D": self.D.state_dict(),
             "g_optimizer": self.g_optimizer.state_dict(), "d_optimizer": self.d_optimizer.state_dict(),
             "iteration": self.iteration, "config": self.config.to_dict(), "rng": capture_rng_state(),
             "batches": self.batches.state_dict(), "history": self.history, "best": self.best,
+            "snapshots": self.snapshots,
+            "amp": {"D": self.d_amp.state_dict(), "G": self.g_amp.state_dict()},  # float16 loss scales
         }
-        state["amp"] = {"D": self.d_amp.state_dict(), "G": self.g_amp.state_dict()}  # float16 loss scales
         atomic_save(state, self.checkpoint_path)
-        atomic_save(self.G.state_dict(), folder / f"{self.iteration}-G.ckpt")
-        if self.config.keep_last:
-            numbered = [p for p in folder.glob("*-G.ckpt") if p.name.split("-")[0].isdigit()]
-            for old in sorted(numbered, key=lambda p: int(p.name.split("-")[0]))[:-self.config.keep_last]:
-                old.unlink()
-        distributed.barrier()
-        return self.checkpoint_path
+        self.record_heldout_scores(self.checkpoint_path.name)
+        for name in pruned:  # after last.ckpt stopped listing them
+            (folder / name).unlink(missing_ok=True)
 
     def load(self, path=None) -> None:
-        """Resume from `path` (default: `model_save_dir/last.ckpt`)."""
+        """Resume from `path` (default: `model_save_dir/last.ckpt`).
+
+        Refuses a file that is not a SAGAN training checkpoint, one whose network settings differ
+        from this trainer's config (naming each), or one made on a different number of images;
+        other changed settings (e.g. a larger num_iters) are logged and used.
+        """
         path = Path(path or self.checkpoint_path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no checkpoint to resume from at {path}")
-        state = torch.load(path, map_location=self.device, weights_only=True)
+        state = load_checkpoint_file(path, map_location=self.device, what="SAGAN training checkpoint")
+        needed = {"G", "D", "g_optimizer", "d_optimizer", "iteration", "config", "rng", "batches"}
+        if not isinstance(state, dict) or not needed <= set(state):
+            holds = ", ".join(map(str, list(state)[:4])) if isinstance(state, dict) else type(state).__name__
+            raise CheckpointError(f"{path} is not a SAGAN training checkpoint (it holds {holds}); resuming "
+                                  "needs the last.ckpt of a training run, not just a generator's weights")
+        current = self.config.to_dict()
+        different = config_differences(state["config"], current, NETWORK_FIELDS)
+        if different:
+            raise CheckpointError(f"cannot resume from {path}: its networks were built with other settings ("
+                                  + "; ".join(different) + "). Use the checkpoint's values or start a new run.")
+        trained_on = len(state["batches"]["order"])
+        if trained_on != len(self.train_set):
+            raise CheckpointError(f"cannot resume from {path}: it was trained on {trained_on} image pairs, "
+                                  f"the training data now has {len(self.train_set)}")
+        for name, network in (("G", self.G), ("D", self.D)):  # other settings that change shapes
+            mismatch = state_dict_mismatch(network.state_dict(), state[name])
+            if mismatch:
+                raise CheckpointError(f"cannot resume from {path}: its {name} does not fit this config's\n"
+                                      + "\n".join(mismatch))
+        changed = config_differences(state["config"], current, [k for k in current if k not in NETWORK_FIELDS])
+        if changed:
+            self.log("resuming with changed settings: " + "; ".join(changed))
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
         self.g_optimizer.load_state_dict(state["g_optimizer"])
@@ -343,10 +429,30 @@ class SaganTrainer:
         self.iteration = int(state["iteration"])
         self.batches.load_state_dict(state["batches"])
         self.history, self.best = list(state["history"]), dict(state["best"])
+        self.snapshots = list(state.get("snapshots", []))  # older checkpoints kept no list
         restore_rng_state(state["rng"])
         scalers = state.get("amp", {})  # float16 loss scales (absent from older checkpoints)
         self.d_amp.load_state_dict(scalers.get("D")), self.g_amp.load_state_dict(scalers.get("G"))
+        self.own_checkpoint = path.resolve()
         self.log(f"resumed from {path} at iteration {self.iteration}")
+
+    def record_heldout_scores(self, checkpoint_name: str):
+        """Score the held-out labeled normals with G and store them for `checkpoint_name` in
+        `model_save_dir/calibration.json` (`anomaly_lib.calibration`); nothing without held-out normals."""
+        from anomaly_lib.calibration import update_calibration, weights_fingerprint
+
+        heldout = getattr(self.train_set, "heldout_normals", ())
+        if not len(heldout):
+            return None
+        images = to_model_range(heldout).unsqueeze(1).to(self.device)  # (V, 1, H, W)
+        scores = score_images(self.G, images, self.config.num_patch).cpu().tolist()
+        entry = {"checkpoint": checkpoint_name, "weights": weights_fingerprint(self.G.state_dict()),
+                 "iteration": self.iteration, "scores": {SCORING: scores}}
+        settings = {**{name: getattr(self.config, name) for name in PREDICT_SETTINGS},
+                    "resize": "bilinear", "value_range": [-1, 1]}  # as MedADTestSet
+        files = [str(Path(path).resolve()) for path in self.train_set.heldout_paths]
+        return update_calibration(self.config.model_save_dir, entry, method="sagan", settings=settings,
+                                  heldout_files=files, scoring=SCORING)
 
     def save_samples(self) -> Path:
         """A PNG grid: unlabeled inputs (top) and their reconstructions (bottom)."""

@@ -2,12 +2,13 @@
 
 The authors publish `SAGAN_G_*.ckpt` files (RSNA, VinDr-CXR, LAG) as plain
 generator state dicts. Our trainer's checkpoints hold the generator under
-`"G"`. Both load here, with `torch.load(..., weights_only=True)`.
+`"G"`. Both load here, through `anomaly_lib.checkpoints.load_checkpoint_file`
+(`weights_only=True`: a file cannot run code when it is opened).
 """
 
-from pathlib import Path
-
 import torch
+
+from anomaly_lib.checkpoints import CheckpointError, load_checkpoint_file, state_dict_mismatch
 
 from .generator import Generator
 
@@ -36,10 +37,11 @@ def guess_generator_config(state_dict: dict) -> dict:
 
 def _generator_state(checkpoint, path) -> dict:
     if not isinstance(checkpoint, dict):
-        raise ValueError(f"{path} holds a {type(checkpoint).__name__}, not a state dict")
+        raise CheckpointError(f"{path} holds a {type(checkpoint).__name__}, not a generator state dict")
     state = checkpoint.get("G", checkpoint)
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
-        raise ValueError(f"{path} is neither a generator state dict nor a kit checkpoint with key 'G'")
+        raise CheckpointError(f"{path} is neither a generator state dict nor a kit checkpoint with key 'G' "
+                              f"(it holds keys {', '.join(map(str, list(checkpoint)[:6]))})")
     # Weights saved from nn.DataParallel carry a "module." prefix.
     return {key.removeprefix("module."): value for key, value in state.items()}
 
@@ -47,36 +49,23 @@ def _generator_state(checkpoint, path) -> dict:
 def load_generator_checkpoint(path, map_location="cpu", **config) -> Generator:
     """Build a `Generator(**config)` and load the weights at `path` with `strict=True`.
 
-    A mismatch raises a `ValueError` listing missing, unexpected and wrongly shaped
-    keys, with the configuration the file's shapes suggest.
+    A file that is not a checkpoint raises `CheckpointError`; a mismatch raises one listing
+    missing, unexpected and wrongly shaped keys, with the configuration the file's shapes suggest.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"generator checkpoint not found: {path}")
-    state = _generator_state(torch.load(path, map_location=map_location, weights_only=True), path)
+    checkpoint = load_checkpoint_file(path, map_location=map_location, what="generator checkpoint")
+    return generator_from_checkpoint(checkpoint, path, **config)
+
+
+def generator_from_checkpoint(checkpoint, path, **config) -> Generator:
+    """`load_generator_checkpoint` for a checkpoint already loaded from `path`."""
+    state = _generator_state(checkpoint, path)
     if "config" in config and isinstance(config["config"], dict):
         config = config.pop("config")
     generator = Generator(**config)
-    expected = generator.state_dict()
-    missing = [key for key in expected if key not in state]
-    unexpected = [key for key in state if key not in expected]
-    wrong_shape = [
-        f"{key}: file {tuple(state[key].shape)} vs model {tuple(expected[key].shape)}"
-        for key in expected
-        if key in state and state[key].shape != expected[key].shape
-    ]
-    if missing or unexpected or wrong_shape:
-        def first(items):
-            return ", ".join(items[:5]) + (f" … ({len(items)} in all)" if len(items) > 5 else "")
-
-        lines = [f"{path} does not fit Generator({', '.join(f'{k}={v}' for k, v in config.items()) or 'defaults'})"]
-        if missing:
-            lines.append(f"  missing keys: {first(missing)}")
-        if unexpected:
-            lines.append(f"  unexpected keys: {first(unexpected)}")
-        if wrong_shape:
-            lines.append(f"  wrongly shaped keys: {first(wrong_shape)}")
-        lines.append(f"  the file's shapes suggest: {guess_generator_config(state)}")
-        raise ValueError("\n".join(lines))
+    mismatch = state_dict_mismatch(generator.state_dict(), state)
+    if mismatch:
+        settings = ", ".join(f"{k}={v}" for k, v in config.items()) or "defaults"
+        raise CheckpointError("\n".join([f"{path} does not fit Generator({settings})", *mismatch,
+                                          f"  the file's shapes suggest: {guess_generator_config(state)}"]))
     generator.load_state_dict(state, strict=True)
     return generator

@@ -13,6 +13,8 @@ scoring    score_reference (the authors') and score_patch_knn (with patch maps)
 evaluate   bank + test features + scores + ROC reports
 train      the trainer with resumable checkpoints
 outputs    figures and the JSON report
+diagrams   the training step and the evaluation, drawn from a model and a window grid
+predict    scores, decisions and heatmaps for new images; what training stores for it
 cli, demo  ``python -m swssl_lib``
 """
 

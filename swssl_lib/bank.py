@@ -1,7 +1,9 @@
 """The training feature bank: sliding-window features of every normal training image.
 
-Shape (N_train, channels, positions). The authors hold it in memory as float32: for the chest
-set that is 5,216 × 2048 × 784 × 4 bytes ≈ 33 GB. Here it is float16 (half that) and, given a
+Shape (N_train, channels, positions), N_train the normal training images only. The authors hold
+it in memory as float32: for the chest set's 1,349 normal training images that is
+1,349 × 2048 × 784 × 4 bytes ≈ 8.7 GB, and their scoring subtracts each test image from the whole
+bank, a temporary as large again. Here it is float16 (half that) and, given a
 ``path``, a ``.npy`` file on disk that is written image by image and read back one chunk at a
 time through ``numpy.memmap``, so memory stays flat however many training images there are.
 """
@@ -19,6 +21,26 @@ from tqdm.auto import tqdm
 from anomaly_lib import distributed
 
 from .sliding import sliding_window_features
+
+
+def check_storable(features: torch.Tensor, dtype, what: str) -> None:
+    """Refuse features that are NaN/infinite or too large for ``dtype`` (float16 stops at 65504).
+
+    Features like that come from a model that has diverged (most often a too-large learning
+    rate) even when its loss still looked finite; stored, they would turn every score into NaN.
+    """
+    limit = float(np.finfo(dtype).max)
+    finite = torch.isfinite(features)
+    largest = float(features[finite].abs().max()) if finite.any() else float("nan")
+    if finite.all() and largest <= limit:
+        return
+    problem = (f"{int((~finite).sum())} of {features.numel()} values are NaN or infinite" if not finite.all()
+               else f"the largest |value| is {largest:.3g}, more than {np.dtype(dtype).name} holds ({limit:.6g})")
+    raise FloatingPointError(
+        f"{what}: the model's features cannot be stored, {problem}. The model has diverged (its "
+        "weights blew up), most often because the learning rate is too large: train again with a "
+        "smaller --lr. Scores from these features would be meaningless."
+    )
 
 
 class FeatureBank:
@@ -94,6 +116,7 @@ class FeatureBank:
         n = len(features)
         if self.filled + n > len(self):
             raise ValueError(f"the bank holds {len(self)} images; cannot add {n} after {self.filled}")
+        check_storable(features, self.dtype, f"feature bank, training images {self.filled}–{self.filled + n - 1}")
         array = features.detach().cpu().numpy().astype(self.dtype, copy=False)
         if self.path is None:
             self._array[self.filled : self.filled + n] = array
@@ -153,32 +176,54 @@ def build_feature_bank(
     """Sliding-window features of every image a loader of ``(image, label)`` batches yields.
 
     The model is put in eval mode; the bank is written batch by batch. Under torchrun each
-    process extracts its contiguous share of the images into the one file at ``path``: rank 0
-    creates it, everyone writes at their offset, and every process returns the whole bank.
+    process extracts its contiguous share of the images into the one file at ``path``
+    (``build_shared_bank``), and every process returns the whole bank.
     """
     model.eval()
-    shared = distributed.world_size() > 1
-    if shared and path is None:
-        raise ValueError("several processes build one feature bank through a file: give its path "
-                         "(command line: leave out --bank_in_memory)")
-    first_image = distributed.share(len(loader.dataset), "training images").start if shared else 0
+    if distributed.world_size() > 1:
+        return build_shared_bank(model, loader, patch_size, step_size, path, dtype, chunk_size, include_last,
+                                 progress and distributed.is_main(), desc)
     bank = None
-    for images, _ in tqdm(distributed.my_share_of(loader), desc=desc, unit="batch",
-                          disable=not progress or not distributed.is_main()):
+    for images, _ in tqdm(loader, desc=desc, unit="batch", disable=not progress):
         features = sliding_window_features(model, images, patch_size, step_size,
                                            chunk_size=chunk_size, include_last=include_last)  # (B, C, P)
-        if bank is None and not shared:
+        if bank is None:
             bank = FeatureBank(len(loader.dataset), features.shape[1], features.shape[2], path, dtype)
-        elif bank is None:  # rank 0 creates the file (its share comes first, so it is never empty)
-            if distributed.is_main():
-                FeatureBank(len(loader.dataset), features.shape[1], features.shape[2], path, dtype)
-            distributed.barrier()
-            bank = FeatureBank.fill_from(path, first_image)
         bank.append(features)
     if bank is None:
         raise ValueError("build_feature_bank: the loader yielded no images")
-    if shared:
-        distributed.barrier()  # every share written
-        return FeatureBank.open(path)
     bank._check_full()
     return bank
+
+
+def build_shared_bank(model, loader: DataLoader, patch_size: int, step_size: int, path, dtype=np.float16,
+                      chunk_size: int = 64, include_last: bool = False, progress: bool = True,
+                      desc: str = "feature bank") -> FeatureBank:
+    """``build_feature_bank`` for several processes: one ``.npy`` file, each process writing its share.
+
+    The processes meet three times (``distributed.together``, so an error in one, such as
+    features float16 cannot hold, stops them all): after each has its first batch's features,
+    after rank 0 has created the file from their shape, and after every share is written.
+    """
+    if path is None:
+        raise ValueError("several processes build one feature bank through a file: give its path "
+                         "(command line: leave out --bank_in_memory)")
+    first_image = distributed.share(len(loader.dataset), "training images").start
+    batches = iter(tqdm(distributed.my_share_of(loader, "training images"), desc=desc, unit="batch",
+                        disable=not progress))
+
+    def features_of(images):
+        return sliding_window_features(model, images, patch_size, step_size,
+                                       chunk_size=chunk_size, include_last=include_last)  # (B, C, P)
+
+    with distributed.together():
+        first = features_of(next(batches)[0])  # every share holds at least one image
+    with distributed.together():
+        if distributed.is_main():
+            FeatureBank(len(loader.dataset), first.shape[1], first.shape[2], path, dtype)  # the file's header
+    with distributed.together():
+        bank = FeatureBank.fill_from(path, first_image)
+        bank.append(first)
+        for images, _ in batches:
+            bank.append(features_of(images))
+    return FeatureBank.open(path)

@@ -1,4 +1,4 @@
-"""``python -m swssl_lib``: train, test or demo SWSSL from the command line.
+"""``python -m swssl_lib``: train, test, predict with or demo SWSSL from the command line.
 
 The flag names follow the authors' script (``--dataset_path``, ``--category``,
 ``--batch_size``, ``--patch_size``, ``--step_size``, ``--lr``, ``--epochs``, ...).
@@ -16,18 +16,28 @@ from torch.utils.data import DataLoader
 
 from anomaly_lib import distributed
 from anomaly_lib.amp import AMP_DTYPE_CHOICES
+from anomaly_lib.calibration import HOLDOUT_CHOICES, heldout_count
+from anomaly_lib.cli import add_debug_flag, run_command
 from anomaly_lib.device import describe_device, pick_device
+from anomaly_lib.layouts import read_chest, read_dbt
+from anomaly_lib.predictions import add_predict_flags, check_predict_flags
+from anomaly_lib.runs import check_writable, claim_run_folder
+from anomaly_lib.splits import check_splits
 
 from .data import DEFAULT_IMAGE_SIZES, NORMALIZATIONS, SWSSLDataset, read_images
 from .evaluate import SCORINGS, evaluate
 from .model import PatchModel
 from .outputs import save_figures, write_report
+from .predict import record_run_setup, run_settings
 from .train import (
+    RUN_FILES,
     SELECTIONS,
     TEST_SELECTION_WARNING,
     TrainConfig,
+    check_batch_fits,
     fit,
     load_checkpoint,
+    load_weights,
     patch_loader,
 )
 
@@ -39,6 +49,8 @@ sliding window of a test image against the windows of the training images.
   python -m swssl_lib --mode demo                        # phantoms, ~3 minutes on a CPU
   python -m swssl_lib --dataset_path data/chest_xray --category chest
   python -m swssl_lib --mode test --dataset_path data/chest_xray --checkpoint runs/swssl/last.pt
+  python -m swssl_lib --mode predict --checkpoint runs/swssl/last.pt --input new_images/ --save_dir out \
+      --specificity 0.95
 """
 
 EPILOG = """\
@@ -46,7 +58,9 @@ Differences from the authors' code (use the options on the right to reproduce th
   * views, neighbours, training and test images are all normalised the same way
     (--normalization reference: only the two views are normalised, as the authors do);
   * the model after the last epoch is kept (--selection test: keep the best TEST AUC,
-    as the authors do; this uses test labels to choose the model).
+    as the authors do; this uses test labels to choose the model);
+  * the last 10 %% of the normal training images (at least 8) are held out of training and of
+    the feature bank, to set thresholds without labels (--holdout reference: train on all).
 """
 
 
@@ -54,9 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m swssl_lib", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     run = parser.add_argument_group("what to run")
-    run.add_argument("--mode", "--phase", dest="mode", choices=["train", "test", "demo"], default="train",
-                     help="train (then evaluate), test a checkpoint, or a small demo on phantoms "
-                          "(--phase is the authors' name)")
+    run.add_argument("--mode", "--phase", dest="mode", choices=["train", "test", "predict", "demo"],
+                     default="train", help="train (then evaluate), test a checkpoint, predict on new images "
+                                           "with one, or a small demo on phantoms (--phase is the authors' name)")
     run.add_argument("--dataset_path", help="dataset root (chest or DBT layout; see swssl_lib/README.md)")
     run.add_argument("--category", choices=sorted(DEFAULT_IMAGE_SIZES), default="chest")
     run.add_argument("--save_dir", default=None,
@@ -64,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--checkpoint", help="weights to test, or to start training from "
                                           "(ours or the authors' plain state dict)")
     run.add_argument("--resume", action="store_true", help="continue from SAVE_DIR/last.pt")
+    run.add_argument("--overwrite", action="store_true",
+                     help="SAVE_DIR holds another run: delete its checkpoints and start a new run")
+    run.add_argument("--allow_overlap", action="store_true",
+                     help="run even if an image is both in a training and a test folder (a leak)")
     run.add_argument("--report_json", help="also write the report to this path")
     run.add_argument("--device", default="auto", help="auto, cuda, mps or cpu")
     run.add_argument("--seed", type=int, default=0)
@@ -76,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--step_size", type=int, default=32)
     data.add_argument("--normalization", choices=NORMALIZATIONS, default="default",
                       help="default: everything normalised alike; reference: as the authors")
+    data.add_argument("--holdout", choices=HOLDOUT_CHOICES, default="split",
+                      help="split: hold the last VAL_HOLDOUT normal training images out of training and of the "
+                           "bank, to set thresholds without labels (--mode predict --specificity); "
+                           "reference: train on all, as the authors")
+    data.add_argument("--val_holdout", type=int, default=0,
+                      help="normal training images held out with --holdout split; 0: 10%%, at least 8")
     data.add_argument("--preload", action=argparse.BooleanOptionalAction, default=True,
                       help="hold all images in memory as uint8 (chest: ~5.5 GB at 1024²); "
                            "--no-preload reads them from disk when needed")
@@ -95,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--momentum", type=float, default=0.9)
     train.add_argument("--weight_decay", type=float, default=1e-5)
     train.add_argument("--clip_value", type=float, default=0.1, help="gradient clipping by value")
-    train.add_argument("--epochs", type=int, default=100)
+    train.add_argument("--epochs", type=int, default=100, help="0 evaluates the untrained model (a baseline)")
     train.add_argument("--eval_every", type=int, default=10, help="evaluate every N epochs (and at the end)")
     train.add_argument("--selection", choices=SELECTIONS, default="last",
                        help="which checkpoint to keep: last (default) or test (best test AUC; leaks)")
@@ -107,8 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="bf16 or fp16: force that type on any device (implies --amp)")
 
     score = parser.add_argument_group("scoring")
-    score.add_argument("--scoring", choices=[*SCORINGS, "both"], default="reference",
-                       help="reference (the authors'), patch_knn (gives heatmaps) or both")
+    score.add_argument("--scoring", choices=[*SCORINGS, "both"], default=None,
+                       help="reference (the authors'; the default), patch_knn (gives heatmaps) or both; "
+                            "--mode predict decides on one, patch_knn unless given")
     score.add_argument("--k", type=int, default=1, help="neighbours for patch_knn")
     score.add_argument("--eval_batch_size", type=int, default=4, help="full images per batch")
     score.add_argument("--window_chunk", type=int, default=64, help="windows per model call")
@@ -116,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also use the last window start per axis (the authors skip it)")
     score.add_argument("--bank_in_memory", action="store_true",
                        help="keep the training feature bank in RAM instead of SAVE_DIR/feature_bank.npy")
+    add_predict_flags(parser)
+    add_debug_flag(parser)
     return parser
 
 
@@ -123,7 +150,7 @@ def image_size(args) -> tuple[int, int]:
     if args.image_size is None:
         return DEFAULT_IMAGE_SIZES[args.category]
     if len(args.image_size) > 2:
-        raise SystemExit("--image_size takes one value (square) or two (height width)")
+        raise ValueError("--image_size takes one value (square) or two (height width)")
     return (args.image_size[0], args.image_size[-1])
 
 
@@ -137,51 +164,59 @@ def full_loader(images, args) -> DataLoader:
 
 
 def check_paths(args) -> None:
-    """Fail early, before any image is read, on a missing dataset or checkpoint."""
+    """Fail early, before any image is read, on a missing dataset or checkpoint or a bad flag."""
     if not args.dataset_path:
-        raise SystemExit(f"--mode {args.mode} needs --dataset_path (or try --mode demo)")
+        raise ValueError(f"--mode {args.mode} needs --dataset_path (or try --mode demo)")
     if not Path(args.dataset_path).is_dir():
-        raise SystemExit(f"--dataset_path {args.dataset_path} is not a folder")
+        raise FileNotFoundError(f"--dataset_path {args.dataset_path} is not a folder")
     if args.mode == "test" and not args.checkpoint:
-        raise SystemExit("--mode test needs --checkpoint (e.g. runs/swssl/last.pt)")
+        raise ValueError("--mode test needs --checkpoint (e.g. runs/swssl/last.pt)")
     if args.checkpoint and not Path(args.checkpoint).is_file():
-        raise SystemExit(f"--checkpoint {args.checkpoint} is not a file")
+        raise FileNotFoundError(f"--checkpoint {args.checkpoint} is not a file")
+    check_numbers(args)
+
+
+def check_numbers(args) -> None:
+    """The scoring and loading flags that must be at least some number."""
+    for flag, smallest in (("k", 1), ("eval_batch_size", 1), ("window_chunk", 1), ("num_workers", 0),
+                           ("val_holdout", 0)):
+        if getattr(args, flag) < smallest:
+            raise ValueError(f"--{flag} must be ≥ {smallest}, got {getattr(args, flag)}")
+
+
+def check_data(args, config: TrainConfig) -> None:
+    """Warn about repeated images; refuse images in both a training and a test folder, and too few
+    training images for one batch."""
+    splits = {"chest": read_chest, "dbt": read_dbt}[args.category](args.dataset_path)
+    check_splits({name: splits[name] for name in ("train_normal", "test_normal", "test_abnormal")},
+                 args.allow_overlap)
+    n_heldout = heldout_count(len(splits["train_normal"]), args.holdout, args.val_holdout)
+    n_train = len(splits["train_normal"]) - n_heldout
+    if args.mode == "train" and config.epochs > 0:
+        check_batch_fits(n_train, config.batch_size)
+    # training scores its held-out normals with patch_knn too, whichever scoring the test uses
+    uses_knn = "patch_knn" in scorings(args) or (args.mode == "train" and n_heldout > 0)
+    if uses_knn and args.k > n_train:
+        raise ValueError(f"--k {args.k} is more than the {n_train} training images to take neighbours from")
 
 
 def run(args, log=print) -> dict:
-    """Train (then evaluate) or test, as the parsed ``args`` say; returns the report."""
+    """Train (then evaluate) or test, as the parsed ``args`` say; returns the report.
+
+    Everything that can be checked without reading images is checked first: the flags, the
+    device, the checkpoint, repeated or leaked images, and the output folder, which is then
+    held for this run (``anomaly_lib.runs``). ``--mode predict`` goes to ``swssl_lib.predict``.
+    """
+    check_predict_flags(args)
+    if args.mode == "predict":
+        from .predict import run_predict
+
+        check_numbers(args)
+        return run_predict(args, vars(build_parser().parse_args([])), log=log)
+    args.scoring = args.scoring or "reference"
     check_paths(args)
-    started = time.time()
     save_dir = Path(args.save_dir or "runs/swssl")
-    device = distributed.start(pick_device(args.device))  # under torchrun: join the group, take a GPU
-    if distributed.world_size() > 1 and args.bank_in_memory:
-        raise SystemExit("--bank_in_memory: several processes share the feature bank through "
-                         "SAVE_DIR/feature_bank.npy; leave the flag out under torchrun")
-    if not distributed.is_main():
-        log = _silent  # rank 0 speaks for all
     size = image_size(args)
-    processes = f" × {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
-    log(f"device: {describe_device(device)}{processes}")
-    log(f"data: {args.category} at {args.dataset_path}, images {size[0]}×{size[1]}, "
-        f"patch {args.patch_size}, step {args.step_size}, normalization {args.normalization}")
-
-    load = dict(preload=args.preload, progress=args.progress and distributed.is_main())
-    train_images = read_images(args.dataset_path, args.category, "train", size, **load)
-    test_images = read_images(args.dataset_path, args.category, "test", size, **load)
-    log(f"{len(train_images)} normal training images; {len(test_images)} test images "
-        f"({sum(test_images.labels)} abnormal)")
-    train_full, test_full = full_loader(train_images, args), full_loader(test_images, args)
-    bank_path = None if args.bank_in_memory else save_dir / "feature_bank.npy"
-    evaluations = {}
-
-    def evaluate_model(model):
-        result = evaluate(model, train_full, test_full, args.patch_size, args.step_size,
-                          scorings=scorings(args), k=args.k, bank_path=bank_path,
-                          chunk_size=args.window_chunk, include_last=args.include_last_window,
-                          progress=args.progress)
-        evaluations["latest"] = result
-        return result.reports[scorings(args)[0]].auc
-
     config = TrainConfig(
         category=args.category, image_size=size, patch_size=args.patch_size, step_size=args.step_size,
         batch_size=args.batch_size, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
@@ -189,39 +224,106 @@ def run(args, log=print) -> dict:
         selection=args.selection, loss_variant=args.loss_variant, normalization=args.normalization,
         backbone=args.backbone, pretrained=args.pretrained, seed=args.seed, amp=args.amp,
         amp_dtype=args.amp_dtype)
-    report = {"mode": args.mode, "settings": vars(args), "device": describe_device(device)}
+    device = distributed.start(pick_device(args.device))  # under torchrun: join the group, take a GPU
+    if distributed.world_size() > 1 and args.bank_in_memory:
+        raise ValueError("--bank_in_memory: several processes share the feature bank through "
+                         "SAVE_DIR/feature_bank.npy; leave the flag out under torchrun")
+    if not distributed.is_main():
+        log = _silent  # rank 0 speaks for all
+    if args.report_json:
+        check_writable(Path(args.report_json).parent)
+    check_data(args, config)
+    training = args.mode == "train"
+    resuming = training and args.resume and (save_dir / RUN_FILES[0]).is_file()
+    with claim_run_folder(save_dir, RUN_FILES if training else (), resuming, args.overwrite, log=log):
+        return train_or_test(args, config, save_dir, device, resuming, log)
 
-    if args.mode == "train":
-        torch.manual_seed(args.seed)
-        resuming = args.resume and (save_dir / "last.pt").is_file()  # weights come from the checkpoint
-        several = distributed.world_size() > 1
-        if several and not distributed.is_main():
-            distributed.barrier()  # rank 0 downloads the ImageNet weights once; the others then read them
-        model = PatchModel(backbone=args.backbone, pretrained=args.pretrained and not resuming,
-                           checkpoint_activations=args.checkpoint_activations)
-        if several and distributed.is_main():
-            distributed.barrier()
-        if args.checkpoint and not resuming:
-            model.load_state_dict(load_checkpoint(args.checkpoint)["model"])
-            log(f"starting from the weights in {args.checkpoint}")
+
+def build_model(args, resuming: bool) -> PatchModel:
+    """The patch model: with the weights of --checkpoint (test, or a start for training) if given."""
+    torch.manual_seed(args.seed)
+    if not args.checkpoint or resuming:  # resumed weights come from last.pt, in fit
+        return new_model(args, args.backbone, pretrained=args.pretrained and not resuming)
+    checkpoint = load_checkpoint(args.checkpoint)
+    backbone = args.backbone if args.mode == "train" else \
+        (checkpoint.get("config") or {}).get("backbone", args.backbone)
+    model = new_model(args, backbone, pretrained=False)  # the weights come next
+    return load_weights(model, checkpoint, args.checkpoint)
+
+
+def new_model(args, backbone: str, pretrained: bool) -> PatchModel:
+    """A PatchModel; under torchrun rank 0 downloads the ImageNet weights once, then the others
+    read them from torchvision's cache."""
+    def make():
+        return PatchModel(backbone=backbone, pretrained=pretrained, checkpoint_activations=args.checkpoint_activations)
+
+    if not pretrained or distributed.world_size() == 1:
+        return make()
+    model = None
+    with distributed.together():
+        if distributed.is_main():
+            model = make()
+    return make() if model is None else model
+
+
+def train_or_test(args, config: TrainConfig, save_dir: Path, device, resuming: bool, log=print) -> dict:
+    started = time.time()
+    size = config.image_size
+    processes = f" × {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
+    log(f"device: {describe_device(device)}{processes}")
+    log(f"data: {args.category} at {args.dataset_path}, images {size[0]}×{size[1]}, "
+        f"patch {args.patch_size}, step {args.step_size}, normalization {args.normalization}")
+    model = build_model(args, resuming).to(device)
+    if args.checkpoint and not resuming:
+        log(f"{'starting from' if args.mode == 'train' else 'testing'} the weights in {args.checkpoint}")
+
+    load = dict(preload=args.preload, progress=args.progress and distributed.is_main())
+    normal_images = read_images(args.dataset_path, args.category, "train", size, **load)
+    test_images = read_images(args.dataset_path, args.category, "test", size, **load)
+    # the last normals are held out of training and of the bank (anomaly_lib.calibration)
+    keep = len(normal_images) - heldout_count(len(normal_images), args.holdout, args.val_holdout)
+    train_images, heldout_images = normal_images.take(slice(None, keep)), normal_images.take(slice(keep, None))
+    log(f"{len(train_images)} normal training images ({len(heldout_images)} more held out, --holdout "
+        f"{args.holdout}); {len(test_images)} test images ({sum(test_images.labels)} abnormal)")
+    train_full, test_full = full_loader(train_images, args), full_loader(test_images, args)
+    training = args.mode == "train"
+    heldout_full = full_loader(heldout_images, args) if training and len(heldout_images) else None
+    bank_path = None if args.bank_in_memory else save_dir / "feature_bank.npy"
+    evaluations = {}
+
+    def evaluate_model(model):
+        result = evaluate(model, train_full, test_full, args.patch_size, args.step_size,
+                          scorings=scorings(args), k=args.k, bank_path=bank_path,
+                          chunk_size=args.window_chunk, include_last=args.include_last_window,
+                          progress=args.progress, heldout_loader=heldout_full)
+        evaluations["latest"] = result
+        if training:  # what --mode predict needs, beside the checkpoint (under torchrun written by rank 0)
+            with distributed.together():
+                if distributed.is_main():
+                    record_run_setup(save_dir, model, result, run_settings(args, config), train_images.paths,
+                                     heldout_images.paths, bank_path)
+        return result.reports[scorings(args)[0]].auc
+
+    report = {"mode": args.mode, "settings": vars(args), "device": describe_device(device)}
+    if args.mode == "train" and config.epochs == 0 and not resuming:
+        log("--epochs 0: no training; evaluating the untrained model as a baseline")
+        report["training"] = "none (--epochs 0): the untrained model"
+        evaluate_model(model)
+    elif args.mode == "train":
         patches = SWSSLDataset(train_images, patch=True, patch_size=args.patch_size,
                                step_size=args.step_size, category=args.category,
                                normalization=args.normalization)
         summary = fit(model, patch_loader(patches, config, args.num_workers), config, save_dir,
                       device=device, evaluate_fn=evaluate_model, resume=args.resume,
-                      progress=args.progress, log=log)
+                      progress=args.progress, log=log, overwrite=args.overwrite)
         report["training"] = summary
         if args.selection == "test":
             report["warning"] = TEST_SELECTION_WARNING
-            model.load_state_dict(load_checkpoint(summary["checkpoint"])["model"])
+            load_weights(model, load_checkpoint(summary["checkpoint"]), summary["checkpoint"])
             evaluate_model(model)
         elif "latest" not in evaluations:  # e.g. a resumed run that had already finished
             evaluate_model(model)
     else:
-        checkpoint = load_checkpoint(args.checkpoint)
-        backbone = (checkpoint.get("config") or {}).get("backbone", args.backbone)
-        model = PatchModel(backbone=backbone, pretrained=False).to(device)  # weights come next
-        model.load_state_dict(checkpoint["model"])
         evaluate_model(model)
         report["checkpoint"] = str(args.checkpoint)
 
@@ -242,19 +344,27 @@ def run(args, log=print) -> dict:
 
 
 def main(argv=None) -> int:
+    """Run the command line; returns the exit status (see ``anomaly_lib.cli.run_command``)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.mode == "demo":
         from .demo import DEMO_DEFAULTS, run_demo
 
         parser.set_defaults(**DEMO_DEFAULTS)  # the demo's small settings; flags still override them
-        run_demo(parser.parse_args(argv))
-    else:
-        try:
-            run(args)
-        finally:
-            distributed.stop()  # leave torchrun's process group, if any
-    return 0
+        args = parser.parse_args(argv)
+        return run_command(lambda: in_processes(run_demo, args), debug=args.debug)
+    return run_command(lambda: in_processes(run, args), debug=args.debug)
+
+
+def in_processes(command, args) -> None:
+    """Run ``command(args)``. Under torchrun training and testing use every process; the other
+    modes run in rank 0 alone, and the other processes stop at once."""
+    if args.mode not in ("train", "test") and not distributed.run_alone_in_rank_zero(f"--mode {args.mode}"):
+        return
+    try:
+        command(args)
+    finally:
+        distributed.stop()  # leave torchrun's process group, if any
 
 
 def _silent(*_):

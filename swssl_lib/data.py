@@ -7,9 +7,10 @@ Layouts (read by ``anomaly_lib.layouts``):
 * DBT: ``ROOT/images-normal-unique/{train,val}`` and ``ROOT/images-tumor-full/val``.
 
 Images are read as grey, resized with Lanczos (the authors' ``ANTIALIAS``) to 1024×1024
-(chest) or 1024×768 = height × width (DBT), and held as one uint8 array (N, H, W): the full
-chest training set is 5,216 × 1024 × 1024 bytes ≈ 5.5 GB. With ``preload=False`` each image is
-read from disk when it is needed instead. The grey channel is repeated to RGB on the fly.
+(chest) or 1024×768 = height × width (DBT), and held as one uint8 array (N, H, W), 1 MiB per
+chest image: the 1,349 normal training images of the chest release (``CHEST_XRAY_COUNTS``) take
+about 1.4 GB. With ``preload=False`` each image is read from disk when it is needed instead. The
+grey channel is repeated to RGB on the fly.
 
 Normalisation (``normalization``):
 
@@ -33,6 +34,11 @@ from .augment import augmentation, get_recipe, invert, to_model_input
 from .sampling import sample_patch_pair
 
 DEFAULT_IMAGE_SIZES = {"chest": (1024, 1024), "dbt": (1024, 768)}  # (height, width)
+# Images per folder of the pediatric chest X-ray release the kit reads (Kermany et al., Cell
+# 172(5):1122-1131, 2018; Mendeley Data rscbjbr9sj version 2, ChestXRay2017.zip). SWSSL trains on
+# train/NORMAL only. The common Kaggle copy moves 8 normal and 8 pneumonia training images into a
+# val/ folder, leaving 1,341 + 3,875 = 5,216 in train/.
+CHEST_XRAY_COUNTS = {"train_normal": 1349, "train_abnormal": 3883, "test_normal": 234, "test_abnormal": 390}
 NORMALIZATIONS = ("default", "reference")
 PHASE_SPLITS = {"train": ("train_normal",), "test": ("test_normal", "test_abnormal")}
 PHASE_SPLITS["val"] = PHASE_SPLITS["test"]  # the authors call the DBT test split "val"
@@ -53,6 +59,11 @@ class ImageSet:
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def take(self, part: slice) -> ImageSet:
+        """The images in ``part`` as a set of their own (sharing the pixels)."""
+        pixels = None if self.pixels is None else self.pixels[part]
+        return ImageSet(self.paths[part], self.labels[part], self.size, pixels)
 
     def image(self, index: int) -> torch.Tensor:
         """Image ``index`` as uint8 (H, W)."""

@@ -25,9 +25,9 @@ DEMO_DEFAULTS = dict(
     scoring="both",
     num_workers=0,
     eval_batch_size=8,
-    bank_in_memory=True,
 )
-DEMO_COUNTS = {"train_normal": 32, "test_normal": 16, "test_abnormal": 16}
+# 8 of the 40 normals are held out (--holdout split), for --mode predict --specificity
+DEMO_COUNTS = {"train_normal": 40, "test_normal": 16, "test_abnormal": 16}
 PAPER_SETTING = "paper: 1024×1024 chest images, patch 128, step 32, wide_resnet50_2 (ImageNet), batch 300"
 
 
@@ -48,10 +48,13 @@ def run_demo(args, log=print) -> dict:
         f"batch {args.batch_size}, {args.epochs} epochs, lr {args.lr}")
     log(f"  ({PAPER_SETTING})")
     args.mode = "train"
+    # Its own folder is the demo's scratch space: a re-run starts over there. A folder you name
+    # is treated like any run folder (refused if it holds a run, unless --resume or --overwrite).
+    args.overwrite = args.overwrite or args.save_dir == DEMO_DEFAULTS["save_dir"]
     report = run(args, log=log)
     log("")
     for name, result in report["results"].items():
         log(f"demo {name:>9} scoring: AUC {result['auc']:.3f}, AP {result['ap']:.3f}")
-    log("each heatmap is scaled to its own range, so compare images by the scores in the row titles")
+    log("the heatmaps share one colour scale: patch_knn's authors' cutoff is the middle colour (green)")
     log(f"demo wall time: {time.time() - started:.0f} s; outputs in {save_dir}")
     return report

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from anomaly_lib.figures import heatmap_panel, roc_pr_figure
+from anomaly_lib.heatmaps import shared_scale
 
 from .data import ImageSet
 from .evaluate import Evaluation
@@ -23,7 +24,11 @@ def heatmap_rows(labels: np.ndarray, n_rows: int = 6) -> list[int]:
 
 def save_figures(evaluation: Evaluation, test_images: ImageSet, save_dir, n_heatmaps: int = 6,
                  title: str = "SWSSL") -> dict[str, str]:
-    """ROC/PR figure per scoring, and the patch_knn heatmap panel when there are patch maps."""
+    """ROC/PR figure per scoring, and the patch_knn heatmap panel when there are patch maps.
+
+    The panel's maps share one colour scale anchored at patch_knn's authors' cutoff (the middle
+    colour), so rows compare by colour; the border no window covers is left uncoloured.
+    """
     save_dir = Path(save_dir)
     save_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -40,7 +45,11 @@ def save_figures(evaluation: Evaluation, test_images: ImageSet, save_dir, n_heat
         titles = [f"{'abnormal' if evaluation.labels[i] else 'normal'}\nscore {scores[i]:.3g}"
                   for i in rows]
         path = save_dir / "heatmaps_patch_knn.png"
-        heatmap_panel(images, pixel_maps, titles=titles, path=path)
+        cutoff = evaluation.reports["patch_knn"].authors_cutoff.threshold
+        scale = shared_scale(cutoff, largest=float(evaluation.patch_maps.max()))
+        heatmap_panel(images, pixel_maps, titles=titles, path=path, scale=scale,
+                      scale_label="patch_knn window score (mean over covering windows);\n"
+                                  "middle colour: the authors' cutoff; uncoloured: no window")
         paths["heatmaps"] = str(path)
     return paths
 

@@ -47,12 +47,26 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
 from anomaly_lib import distributed
-from anomaly_lib.amp import MixedPrecision, choose_amp_dtype
-from anomaly_lib.checkpoints import atomic_save, capture_rng_state, restore_rng_state
+from anomaly_lib.amp import AMP_DTYPE_CHOICES, MixedPrecision, choose_amp_dtype
+from anomaly_lib.checkpoints import (
+    CheckpointError,
+    atomic_save,
+    capture_rng_state,
+    config_differences,
+    load_checkpoint_file,
+    restore_rng_state,
+    state_dict_mismatch,
+)
+from anomaly_lib.runs import claim_run_folder
 
 from .loss import twin_loss
 
 SELECTIONS = ("last", "test")
+LOSS_VARIANTS = ("paper", "notebook")
+# The files a run writes to save_dir, its resume checkpoint first (see anomaly_lib.runs).
+RUN_FILES = ("last.pt", "best.pt", "history.json")
+# Settings that change the model's shapes: a checkpoint only resumes with the same values.
+NETWORK_FIELDS = ("backbone",)
 # The twin loss sums over the feature dimensions (2048 for wide_resnet50_2) and its neighbour
 # term over the batch, so its gradients are large (up to 3·10⁴ for a randomly initialised
 # wide_resnet50_2 on eight 128² patches): they need no scaling up to survive float16. The
@@ -67,7 +81,8 @@ TEST_SELECTION_WARNING = (
 
 @dataclass
 class TrainConfig:
-    """Hyper-parameters of a run (the defaults are the authors')."""
+    """Hyper-parameters of a run: the authors' values, except ``epochs`` (their script runs
+    "10000" and keeps the best test AUC; 100 with ``selection="last"`` is the kit's choice)."""
 
     category: str = "chest"
     image_size: tuple[int, int] = (1024, 1024)  # (height, width)
@@ -88,6 +103,32 @@ class TrainConfig:
     seed: int = 0
     amp: bool = False  # mixed precision by device (anomaly_lib/amp.py)
     amp_dtype: str = "auto"  # auto | bf16 | fp16 (forces that type; implies amp)
+
+    def __post_init__(self):
+        """Refuse settings that make no sense, naming the flag, before any image is read."""
+        height, width = self.image_size
+        rules = [
+            ("patch_size", "≥ 1", self.patch_size >= 1),
+            ("step_size", "≥ 1", self.step_size >= 1),
+            ("batch_size", "≥ 2 (the twin loss standardises over the batch; BatchNorm needs 2)",
+             self.batch_size >= 2),
+            ("lr", "a number > 0", math.isfinite(self.lr) and self.lr > 0),
+            ("momentum", "in [0, 1)", 0 <= self.momentum < 1),
+            ("weight_decay", "a number ≥ 0", math.isfinite(self.weight_decay) and self.weight_decay >= 0),
+            ("clip_value", "a number > 0", math.isfinite(self.clip_value) and self.clip_value > 0),
+            ("epochs", "≥ 0 (0 evaluates the untrained model)", self.epochs >= 0),
+            ("eval_every", "≥ 1", self.eval_every >= 1),
+            ("seed", "≥ 0", self.seed >= 0),
+            ("selection", f"one of {SELECTIONS}", self.selection in SELECTIONS),
+            ("loss_variant", f"one of {LOSS_VARIANTS}", self.loss_variant in LOSS_VARIANTS),
+            ("amp_dtype", f"one of {AMP_DTYPE_CHOICES}", self.amp_dtype in AMP_DTYPE_CHOICES),
+        ]
+        problems = [f"--{name} must be {rule}, got {getattr(self, name)!r}" for name, rule, ok in rules if not ok]
+        if not problems and min(height, width) < self.patch_size + self.step_size:
+            problems.append(f"--image_size {height}×{width} is too small for --patch_size {self.patch_size} and "
+                            f"--step_size {self.step_size}: each side needs ≥ {self.patch_size + self.step_size}")
+        if problems:
+            raise ValueError("; ".join(problems))
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
@@ -119,6 +160,16 @@ def train_step(model: nn.Module, batch, optimizer, config: TrainConfig, device,
     return loss.detach()
 
 
+def check_batch_fits(n_images: int, batch_size: int) -> None:
+    """An epoch draws one patch per training image: refuse when it would not fill one batch."""
+    if n_images < 2:
+        raise ValueError(f"SWSSL needs at least 2 training images, found {n_images}")
+    if n_images < batch_size:
+        raise ValueError(f"an epoch draws one patch per training image, and {n_images} training images make "
+                         f"no full batch of --batch_size {batch_size}: use a batch size from 2 to {n_images}, "
+                         "or more images")
+
+
 def patch_loader(dataset, config: TrainConfig, num_workers: int = 0) -> DataLoader:
     """Shuffled training batches; a last batch of one is dropped (the loss needs ≥ 2).
 
@@ -126,6 +177,7 @@ def patch_loader(dataset, config: TrainConfig, num_workers: int = 0) -> DataLoad
     ``config.seed`` and the epoch, in batches of batch_size / N (the last few images that do not
     split evenly over the processes are left out of that epoch).
     """
+    check_batch_fits(len(dataset), config.batch_size)
     if distributed.world_size() == 1:
         return DataLoader(dataset, batch_size=config.batch_size, shuffle=True,
                           drop_last=len(dataset) % config.batch_size == 1,
@@ -151,29 +203,47 @@ def parallel_model(model: nn.Module, device, log=print) -> nn.Module:
 def save_checkpoint(path, model, optimizer, epoch: int, config: TrainConfig, history: list,
                     precision: MixedPrecision = None) -> Path:
     """Everything needed to resume, written atomically (under torchrun by rank 0; the others wait)."""
-    if distributed.is_main():
-        atomic_save({
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "epoch": epoch,
-            "rng": capture_rng_state(),
-            "config": asdict(config),
-            "history": history,
-            "amp": precision.state_dict() if precision else {},  # the float16 loss scale
-        }, path)
-    distributed.barrier()
+    with distributed.together():
+        if distributed.is_main():
+            atomic_save({
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "epoch": epoch,
+                "rng": capture_rng_state(),
+                "config": asdict(config),
+                "history": history,
+                "amp": precision.state_dict() if precision else {},  # the float16 loss scale
+            }, path)
     return Path(path)
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:
-    """A checkpoint of ``save_checkpoint``, or a plain state dict (as the authors save)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    """A checkpoint of ``save_checkpoint``, or a plain state dict (as the authors save), as
+    ``{"model": state dict, …}``; ``CheckpointError`` for anything else."""
+    checkpoint = load_checkpoint_file(path, map_location, what="SWSSL checkpoint")
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f"{path} holds a {type(checkpoint).__name__}, not an SWSSL checkpoint or state dict")
+    if {"G", "D"} <= set(checkpoint):
+        raise CheckpointError(f"{path} is a SAGAN checkpoint (keys G, D, …), not SWSSL weights; "
+                              "python -m sagan_lib reads it")
     if "model" not in checkpoint:  # the authors' plain state dict
         checkpoint = {"model": checkpoint, "epoch": None}
+    state = checkpoint["model"]
+    if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
+        raise CheckpointError(f"{path} is not an SWSSL checkpoint: it holds neither a state dict of tensors "
+                              "nor one under the key 'model'")
     return checkpoint
+
+
+def load_weights(model: nn.Module, checkpoint: dict, path) -> nn.Module:
+    """Load ``checkpoint["model"]`` into ``model`` (strict), naming the keys that do not fit."""
+    mismatch = state_dict_mismatch(model.state_dict(), checkpoint["model"])
+    if mismatch:
+        saved = (checkpoint.get("config") or {}).get("backbone")
+        hint = f"it was trained with --backbone {saved}" if saved else "was it made with another --backbone?"
+        raise CheckpointError("\n".join([f"{path} does not fit this PatchModel ({hint})", *mismatch]))
+    model.load_state_dict(checkpoint["model"])
+    return model
 
 
 def fit(
@@ -186,16 +256,25 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     log=print,
+    overwrite: bool = False,
 ) -> dict:
     """Train for ``config.epochs`` epochs, evaluating every ``config.eval_every`` epochs.
 
     ``evaluate_fn(model) -> float`` gives a test AUC (or None to skip evaluation). Returns a
-    summary: history, evaluations and which checkpoint was selected. Under torchrun every
-    process runs this (``evaluate_fn`` too); rank 0 logs and writes the files.
+    summary: history, evaluations and which checkpoint was selected. ``save_dir`` is claimed
+    for this run (``anomaly_lib.runs``): locked while training, and a run already there is
+    refused unless ``resume`` continues it or ``overwrite`` deletes it. Under torchrun every
+    process runs this (``evaluate_fn`` too); rank 0 claims the folder, logs and writes the files.
     """
+    device = distributed.start(device or "cpu")  # under torchrun: join the group (before the claim), take a GPU
+    resuming = resume and (Path(save_dir) / RUN_FILES[0]).is_file()
+    with claim_run_folder(save_dir, RUN_FILES, resuming, overwrite, log=log):
+        return _fit(model, loader, config, save_dir, device, evaluate_fn, resume, progress, log)
+
+
+def _fit(model, loader, config, save_dir, device, evaluate_fn, resume, progress, log) -> dict:
     if config.selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {SELECTIONS}, got {config.selection!r}")
-    device = distributed.start(device or "cpu")  # under torchrun: this process's GPU
     if not distributed.is_main():
         log, progress = _silent, False
     save_dir = Path(save_dir)
@@ -209,7 +288,15 @@ def fit(
 
     if resume and last_path.is_file():
         checkpoint = load_checkpoint(last_path)
-        model.load_state_dict(checkpoint["model"])
+        saved = checkpoint.get("config") or {}
+        different = config_differences(saved, asdict(config), NETWORK_FIELDS)
+        if different:
+            raise CheckpointError(f"cannot resume from {last_path}: its model was built with other settings ("
+                                  + "; ".join(different) + "). Use the checkpoint's values or start a new run.")
+        changed = config_differences(saved, asdict(config), [k for k in asdict(config) if k not in NETWORK_FIELDS])
+        if changed:
+            log("resuming with changed settings: " + "; ".join(changed))
+        load_weights(model, checkpoint, last_path)
         optimizer.load_state_dict(checkpoint["optimizer"])
         restore_rng_state(checkpoint["rng"])
         precision.load_state_dict(checkpoint.get("amp"))
@@ -268,8 +355,9 @@ def fit(
                 log(f"epoch {epoch}: mean twin loss {record['loss']:.4g}, test AUC {auc:.4f}")
                 if config.selection == "test" and auc > best_auc:
                     best_auc = auc
-                    if distributed.is_main():
-                        atomic_save(model.state_dict(), best_path)
+                    with distributed.together():
+                        if distributed.is_main():
+                            atomic_save(model.state_dict(), best_path)
                     log(f"  best test AUC so far: kept {best_path} (selection on the test set)")
         history.append(record)
         save_checkpoint(last_path, model, optimizer, epoch, config, history, precision)

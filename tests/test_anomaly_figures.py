@@ -80,6 +80,20 @@ def test_show_figure_saves_a_png_and_displays_it(tmp_path, monkeypatch):
     monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
     figure = Figure(figsize=(2, 2))
     figure.subplots().plot([0, 1], [1, 0])
-    path = show_figure(figure, "line", tmp_path / "out")
-    assert path == tmp_path / "out" / "line.png" and path.read_bytes()[:4] == b"\x89PNG"
+    assert show_figure(figure, "line", tmp_path / "out") is None
+    path = tmp_path / "out" / "line.png"
+    assert path.read_bytes()[:4] == b"\x89PNG"
     assert len(shown) == 1 and shown[0].data == path.read_bytes()
+
+
+def test_heatmap_panel_on_a_shared_scale_has_one_colour_bar_marking_the_threshold(tmp_path):
+    from anomaly_lib.heatmaps import HeatScale
+
+    images = np.random.default_rng(0).random((3, 16, 16))
+    maps = np.random.default_rng(1).random((3, 16, 16))
+    figure = heatmap_panel(images, maps, scale=HeatScale.around(0.4), scale_label="my map",
+                           path=tmp_path / "panel.png")
+    assert_png(tmp_path / "panel.png")
+    bars = [ax for ax in figure.get_axes() if ax.get_label() == "<colorbar>"]
+    assert len(bars) == 1 and bars[0].get_ylabel() == "my map"
+    assert [t.get_text() for t in bars[0].get_yticklabels()] == ["0", "threshold 0.4", "0.8"]

@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 import torch
 
-from anomaly_lib.heatmaps import jet_heatmap, normalize_map, overlay_heatmap, to_uint8_gray
+from anomaly_lib.heatmaps import (
+    HeatScale,
+    jet_colours,
+    jet_heatmap,
+    normalize_map,
+    overlay_heatmap,
+    shared_scale,
+    to_uint8_gray,
+)
 
 
 def test_normalize_map_scales_to_unit_range():
@@ -74,3 +82,48 @@ def test_overlay_alpha_weights_image_and_heatmap():
 def test_singleton_dims_are_dropped_but_thin_images_stay_2d():
     assert normalize_map(np.zeros((5, 6, 1))).shape == (5, 6)
     assert normalize_map(np.zeros((1, 1, 1, 6))).shape == (1, 6)
+
+
+# ---------------------------------------------------------------------------- one shared colour scale
+
+
+def test_a_shared_scale_gives_different_scores_different_heat_where_own_range_does_not():
+    rng = np.random.default_rng(0)
+    pattern = rng.random((8, 8))
+    normal, lesion = 0.01 + 0.01 * pattern, 0.05 + 0.05 * pattern  # the same shape, 5× the level
+    # each map scaled to its own range: the normal image looks exactly as hot as the lesion
+    np.testing.assert_array_equal(jet_heatmap(normal), jet_heatmap(lesion))
+    scale = HeatScale.around(0.03)  # one scale, threshold 0.03
+    cool, hot = jet_heatmap(normal, scale), jet_heatmap(lesion, scale)
+    assert (cool[..., 2].astype(int) - cool[..., 0]).min() > 0  # every normal pixel bluer than red
+    assert (hot[..., 0].astype(int) - hot[..., 2]).min() > 0  # every lesion pixel redder than blue
+
+
+def test_a_map_at_the_threshold_gets_the_anchor_colour():
+    threshold = 0.0234
+    scale = HeatScale.around(threshold)
+    assert (scale.low, scale.anchor, scale.high) == (0.0, threshold, 2 * threshold)
+    assert scale.unit(np.array([0.0, threshold, 2 * threshold, 9.0])).tolist() == [0.0, 0.5, 1.0, 1.0]
+    heat = jet_heatmap(np.full((3, 4), threshold), scale)
+    anchor_colour = jet_colours()[128]  # the middle of the colour map
+    assert (heat == anchor_colour).all()
+    assert anchor_colour[1] > 200 and anchor_colour[1] > anchor_colour[0]  # green
+
+
+def test_shared_scale_without_a_threshold_spans_zero_to_the_largest_value():
+    scale = shared_scale(None, largest=4.0)
+    assert (scale.low, scale.high, scale.anchor) == (0.0, 4.0, None)
+    assert shared_scale(0.0, largest=4.0).anchor is None  # a threshold of 0 cannot sit in the middle
+    assert shared_scale(1.5, largest=4.0).high == 3.0  # anchored: 2 × threshold, whatever the maps hold
+    with pytest.raises(ValueError, match="cannot anchor a colour scale at threshold -1"):
+        HeatScale.around(-1.0)
+
+
+def test_pixels_without_a_value_stay_uncoloured_in_the_overlay():
+    image = np.full((6, 6), 100, np.uint8)
+    anomaly_map = np.ones((6, 6), np.float32)
+    anomaly_map[:, 4:] = np.nan  # e.g. a border no window covers
+    overlay = overlay_heatmap(image, anomaly_map, scale=HeatScale.around(0.5))
+    assert (overlay[:, 4:] == 100).all()  # the plain grey image
+    assert (overlay[:, :4, 0] > overlay[:, :4, 2]).all()  # coloured (red: twice the threshold)
+    assert np.isnan(normalize_map(anomaly_map)[:, 4:]).all() and normalize_map(anomaly_map)[0, 0] == 0

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anomaly_lib.images import ImageLoadError, as_height_width, load_grayscale
+from anomaly_lib.images import (
+    BitDepthWarning,
+    ImageLoadError,
+    as_height_width,
+    load_grayscale,
+    read_grey,
+)
 
 
 def save_image(path, array):
@@ -62,3 +68,91 @@ def test_as_height_width():
     assert as_height_width((256, 192)) == (256, 192)
     with pytest.raises(ValueError, match="positive"):
         as_height_width((0, 5))
+
+
+# ---------------------------------------------------------------------------- bit depth, colour
+
+
+def own_range(values) -> np.ndarray:
+    """The rule for data of more than 8 bits without a window: min -> 0, max -> 255, rounded."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.rint((values - values.min()) / (values.max() - values.min()) * 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16_bit_files_are_mapped_by_their_own_range_not_clipped(tmp_path, suffix):
+    # a 12-bit radiograph stored in 16 bits: convert("L") used to turn 94 % of it to 255
+    values = (np.arange(48, dtype=np.uint16).reshape(6, 8) * 83 + 100)  # 100 ... 4001
+    path = save_image(tmp_path / f"twelve_bit{suffix}", values)
+    assert Image.open(path).mode == "I;16"
+    with pytest.warns(BitDepthWarning, match="own min-max range"):
+        image = read_grey(path)
+    np.testing.assert_array_equal(image, own_range(values))
+    assert image.min() == 0 and image.max() == 255 and len(np.unique(image)) == 48
+
+
+def test_big_endian_16_bit_tiff(tmp_path):
+    values = np.array([[0, 1000], [3000, 65535]], dtype=">u2")
+    path = tmp_path / "big_endian.tif"
+    Image.frombytes("I;16B", (2, 2), values.tobytes()).save(path)
+    assert Image.open(path).mode == "I;16B"
+    with pytest.warns(BitDepthWarning):
+        np.testing.assert_array_equal(read_grey(path), own_range(values.astype(np.float64)))
+
+
+def test_rgb_and_palette_become_grey_by_the_luma_rule(tmp_path):
+    colours = np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [200, 120, 40]]], np.uint8)
+    luma = np.rint(colours @ np.array([0.299, 0.587, 0.114]))  # ITU-R 601-2
+    rgb = save_image(tmp_path / "rgb.png", colours)
+    rgba = tmp_path / "rgba.png"
+    Image.fromarray(np.dstack([colours, np.full((2, 2), 7, np.uint8)]), "RGBA").save(rgba)
+    palette = tmp_path / "palette.png"
+    Image.fromarray(colours).convert("P", palette=Image.Palette.ADAPTIVE, colors=4).save(palette)
+    for path in (rgb, rgba, palette):
+        np.testing.assert_allclose(read_grey(path), luma, atol=1)
+
+
+def test_8_bit_grey_passes_unchanged_without_warning(tmp_path, recwarn):
+    values = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    for name in ("grey.png", "grey.bmp", "grey.tif"):
+        np.testing.assert_array_equal(read_grey(save_image(tmp_path / name, values)), values)
+    assert not [warning for warning in recwarn if issubclass(warning.category, BitDepthWarning)]
+
+
+def test_one_warning_per_load_call_counts_the_mapped_files(tmp_path):
+    eight = [save_image(tmp_path / f"eight_{i}.png", np.full((4, 4), 9, np.uint8)) for i in range(2)]
+    sixteen = [save_image(tmp_path / f"sixteen_{i}.png", np.arange(16, dtype=np.uint16).reshape(4, 4) * 300)
+               for i in range(3)]
+    with pytest.warns(BitDepthWarning) as record:
+        load_grayscale(eight + sixteen, 4, progress=False)
+    assert len(record) == 1
+    assert "3 of 5 images" in str(record[0].message) and "own min-max range (3)" in str(record[0].message)
+
+
+# ---------------------------------------------------------------------------- too large
+
+
+def test_images_over_the_pixel_limit_are_listed_with_how_to_raise_it(tmp_path, monkeypatch):
+    from tests.dicom_writer import write_dicom
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    small = save_image(tmp_path / "small.png", np.zeros((8, 8), np.uint8))  # 64 pixels
+    warned = save_image(tmp_path / "warned.png", np.zeros((12, 12), np.uint8))  # 144: PIL warns
+    refused = save_image(tmp_path / "refused.png", np.zeros((20, 20), np.uint8))  # 400: PIL raises
+    dicom = write_dicom(tmp_path / "large.dcm", np.zeros((11, 11), np.uint8))  # same limit
+    with pytest.raises(ImageLoadError) as error:
+        load_grayscale([small, warned, refused, dicom], 8, progress=False)
+    assert error.value.bad_paths == [warned, refused, dicom]
+    assert all("PIL.Image.MAX_IMAGE_PIXELS" in reason and "--max-pixels" in reason
+               for reason in error.value.reasons)
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # raised: now they load
+    assert load_grayscale([small, warned, refused, dicom], 8, progress=False).shape == (4, 8, 8)
+
+
+def test_layouts_list_dicom_files(tmp_path):
+    from anomaly_lib.layouts import list_images
+
+    for name in ("a.png", "b.DCM", "c.dcm", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert [path.name for path in list_images(tmp_path)] == ["a.png", "b.DCM", "c.dcm"]

@@ -89,3 +89,12 @@ def test_bad_input_raises_a_specific_value_error(labels, scores, message):
 def test_operating_point_validates_too():
     with pytest.raises(ValueError, match="labels has 3 entries but scores has 2"):
         operating_point([0, 1, 1], [0.1, 0.2], 0.5)
+
+
+def test_all_equal_scores_are_flagged_in_the_report_and_as_a_warning():
+    with pytest.warns(UserWarning, match="all 10 scores are equal"):
+        report = roc_report(LABELS, [0.25] * 10)
+    assert report.auc == 0.5 and len(report.warnings) == 1
+    assert "WARNING: all 10 scores are equal (0.25)" in str(report)
+    assert report.as_dict()["warnings"] == report.warnings
+    assert roc_report(LABELS, SCORES).warnings == []  # ties among some scores are fine

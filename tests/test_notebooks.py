@@ -5,8 +5,9 @@ Every `notebooks/NAME.ipynb` must
   * be stored without outputs, execution counts or widget state;
   * open with a markdown cell holding its "Open in Colab" badge, then the
     shared setup cell, both exactly as `anomaly_lib.colab` makes them.
-A canary checks that pytest runs the notebooks in smoke mode, and
-`python -m anomaly_lib colab` is tried on a temporary copy of the kit.
+Notebooks 01-09 (and later ones) end with exercises whose solutions are hidden
+(see `exercise_problems`). A canary checks that pytest runs the notebooks in
+smoke mode, and `python -m anomaly_lib colab` is tried on a temporary copy of the kit.
 """
 
 from __future__ import annotations
@@ -38,8 +39,11 @@ EXPECTED_NOTEBOOKS = [
     "08_swssl_model_and_twin_loss",
     "09_swssl_training_and_scoring",
     "10_interview_quickref",
+    "11_does_it_beat_a_baseline",
 ]
 NOTEBOOK_PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
+# 00 (start here) and 10 (interview companion) are not lessons with exercises.
+WITHOUT_EXERCISES = {"00_start_here", "10_interview_quickref"}
 
 
 def notebook_params():
@@ -141,6 +145,81 @@ def test_smoke_mode_canary():
         "KIT_SMOKE is not 1 under pytest: the notebooks would run at full size. "
         "The repository's conftest.py must set os.environ['KIT_SMOKE'] = '1'."
     )
+
+
+# ---------------------------------------------------------------------------- exercises
+
+EXERCISES_HEADING = re.compile(r"^## (\d+\. )?Exercises\s*$", re.MULTILINE)
+EXERCISE_HEADING = re.compile(r"^### Exercise (\d+)\b", re.MULTILINE)
+SOLUTION_TITLE = re.compile(r"^# @title Solution to exercise (\d+)\b")
+DETAILS_SOLUTION = re.compile(r"<details>\s*<summary>[^<]*Solution[^<]*</summary>", re.IGNORECASE)
+
+
+def is_hidden_solution(cell) -> bool:
+    """A code cell that Colab (cellView form) and Jupyter (source_hidden) show collapsed."""
+    metadata = cell.get("metadata", {})
+    return (
+        metadata.get("cellView") == "form"
+        and metadata.get("jupyter", {}).get("source_hidden") is True
+        and "solution" in metadata.get("tags", [])
+    )
+
+
+def exercise_problems(notebook, name: str) -> list[str]:
+    """What is wrong with a notebook's exercises; [] when they follow the convention.
+
+    * one markdown heading `## Exercises` (optionally numbered), with 3-5
+      exercises after it, each a markdown heading `### Exercise N`, N = 1, 2, ...;
+    * every exercise has a solution before the next one: a markdown
+      `<details><summary>Solution ...</summary> ... </details>` block, or a code
+      cell with metadata cellView="form", jupyter.source_hidden=true and the tag
+      "solution", whose first line is `# @title Solution to exercise N ...`;
+    * at least one solution is code, so the tests run it.
+    """
+    cells = notebook.cells
+    starts = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and EXERCISES_HEADING.search(c.source)]
+    if len(starts) != 1:
+        return [f"{name}: expected one markdown heading '## Exercises', found {len(starts)}"]
+    problems, exercises, code_solutions = [], [], 0
+    for cell in cells[starts[0]:]:
+        if cell.cell_type == "markdown":
+            for match in EXERCISE_HEADING.finditer(cell.source):
+                exercises.append({"number": int(match.group(1)), "solutions": 0})
+            if exercises and DETAILS_SOLUTION.search(cell.source):
+                if "</details>" not in cell.source:
+                    problems.append(f"{name}: exercise {exercises[-1]['number']} opens <details> without closing it")
+                exercises[-1]["solutions"] += 1
+        elif "solution" in cell.get("metadata", {}).get("tags", []) or SOLUTION_TITLE.match(cell.source):
+            title = SOLUTION_TITLE.match(cell.source)
+            if not is_hidden_solution(cell):
+                problems.append(
+                    f"{name}: a solution cell must have metadata cellView='form', "
+                    "jupyter.source_hidden=true and tags=['solution']"
+                )
+            if title is None:
+                problems.append(f"{name}: a solution cell must start with '# @title Solution to exercise N'")
+            elif not exercises or int(title.group(1)) != exercises[-1]["number"]:
+                problems.append(f"{name}: solution to exercise {title.group(1)} is not under its exercise")
+            elif is_hidden_solution(cell):
+                exercises[-1]["solutions"] += 1
+                code_solutions += 1
+    numbers = [exercise["number"] for exercise in exercises]
+    if not 3 <= len(exercises) <= 5:
+        problems.append(f"{name}: {len(exercises)} exercises; the course asks for 3 to 5")
+    if numbers != list(range(1, len(numbers) + 1)):
+        problems.append(f"{name}: exercises are numbered {numbers}, expected 1, 2, 3, ...")
+    problems += [f"{name}: exercise {e['number']} has no hidden solution" for e in exercises if not e["solutions"]]
+    if exercises and not code_solutions:
+        problems.append(f"{name}: no exercise has a code solution, so the tests run none")
+    return problems
+
+
+@pytest.mark.parametrize(
+    "ipynb_path", [p for p in notebook_params() if p.values[0].stem not in WITHOUT_EXERCISES]
+)
+def test_exercises_with_hidden_solutions(ipynb_path):
+    problems = exercise_problems(jupytext.read(ipynb_path), ipynb_path.name)
+    assert not problems, "\n".join(problems)
 
 
 # ---------------------------------------------------------------------------- the checks catch problems
@@ -270,3 +349,46 @@ def test_colab_py_names_the_repository_once():
 
 def test_enable_widgets_is_a_no_op_outside_colab():
     assert colab.enable_widgets() is False
+
+
+EXERCISES_PY = """\
+# %% [markdown]
+# ## Exercises
+#
+# ### Exercise 1 · Predict a shape
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 1 (double-click to show the code)
+print((2, 3))
+
+# %% [markdown]
+# ### Exercise 2 · Explain why
+#
+# <details><summary>Solution</summary>
+#
+# Because.
+#
+# </details>
+
+# %% [markdown]
+# ### Exercise 3 · Change a parameter
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
+# @title Solution to exercise 3
+print(3)
+"""
+
+
+def test_exercise_check_accepts_the_convention_and_catches_breaks():
+    good = jupytext.reads(EXERCISES_PY, fmt="py:percent")
+    assert exercise_problems(good, "good") == []
+    visible = jupytext.reads(EXERCISES_PY.replace(' jupyter={"source_hidden": true}', "", 1), fmt="py:percent")
+    assert any("source_hidden" in problem for problem in exercise_problems(visible, "visible"))
+    two = jupytext.reads(EXERCISES_PY.split("# %% [markdown]\n# ### Exercise 3")[0], fmt="py:percent")
+    assert any("2 exercises" in problem for problem in exercise_problems(two, "two"))
+    unsolved = jupytext.reads(EXERCISES_PY.replace("<details><summary>Solution</summary>", "Think."), fmt="py:percent")
+    assert any("exercise 2 has no hidden solution" in problem for problem in exercise_problems(unsolved, "unsolved"))
+    misplaced = jupytext.reads(EXERCISES_PY.replace("Solution to exercise 3", "Solution to exercise 1"), fmt="py:percent")
+    assert any("not under its exercise" in problem for problem in exercise_problems(misplaced, "misplaced"))
+    no_heading = jupytext.reads(EXERCISES_PY.replace("## Exercises", "## Practice"), fmt="py:percent")
+    assert "expected one markdown heading" in exercise_problems(no_heading, "no_heading")[0]

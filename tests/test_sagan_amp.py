@@ -95,8 +95,10 @@ def test_float16_resume_is_exact_with_the_scaler_state(medad_root, tmp_path):
 
 
 def test_config_and_command_line_say_which_precision(medad_root, tmp_path, capsys):
-    with pytest.raises(ValueError, match="amp_dtype must be one of auto, bf16, fp16"):
+    with pytest.raises(ValueError, match="amp_dtype must be auto, bf16 or fp16, got 'half'"):
         SaganConfig(amp_dtype="half")
+    assert main(["--mode", "train", "--amp_dtype", "half", "--data_root", str(medad_root)]) == 1
+    assert capsys.readouterr().err == "error: amp_dtype must be auto, bf16 or fp16, got 'half'\n"
     assert main(["--mode", "train", "--dataset", "folder", "--data_root", str(medad_root), "--image_size", "32",
                  "--g_conv_dim", "4", "--d_conv_dim", "4", "--g_repeat_num", "1", "--d_repeat_num", "5",
                  "--batch_size", "4", "--num_iters", "2", "--model_save_dir", str(tmp_path / "m"),

@@ -63,13 +63,12 @@ def test_critic_step_changes_only_the_critic_then_generator_step_changes_the_gen
 def test_one_generator_call_on_3b_images_equals_three_calls(monkeypatch):
     monkeypatch.setattr(generator_module, "KEEP_PROBABILITY", 1.0)  # no random keep-mask
     torch.manual_seed(0)
-    G = Generator(conv_dim=4, repeat_num=1, image_size=32).train()
-    images = [torch.rand(2, 1, 32, 32) * 2 - 1 for _ in range(3)]
+    # float64: in float32 the kernels chosen for 8 and 24 windows round differently (3e-5 on one thread)
+    G = Generator(conv_dim=4, repeat_num=1, image_size=32).train().double()
+    images = [torch.rand(2, 1, 32, 32, dtype=torch.float64) * 2 - 1 for _ in range(3)]
     joined = from_windows(G(to_windows(torch.cat(images), 2), 6), 2)  # (6, 1, 32, 32)
     separate = torch.cat([from_windows(G(to_windows(x, 2), 2), 2) for x in images])
-    # Mathematically equal; the float rounding differs because the convolution algorithm the CPU
-    # library picks depends on the batch size and the thread count (2.9e-5 seen with one thread).
-    torch.testing.assert_close(joined, separate, atol=1e-4, rtol=0)
+    torch.testing.assert_close(joined, separate, atol=1e-12, rtol=0)
 
 
 def test_generator_calls_are_joined_except_for_wide_models_on_a_cpu():
@@ -108,7 +107,8 @@ def test_checkpoint_files_are_written_atomically_and_pruned(tiny_config):
 
 
 def test_non_finite_loss_stops_with_a_clear_message(tiny_config):
-    trainer = make_trainer(SaganConfig(**{**tiny_config.to_dict(), "lambda_gp": float("nan")}))
+    trainer = make_trainer(tiny_config)
+    trainer.config.lambda_gp = float("nan")  # SaganConfig itself refuses NaN; set it behind its back
     with pytest.raises(TrainingDiverged, match="non-finite D/loss at iteration 1"):
         trainer.train(progress=False)
     assert not trainer.checkpoint_path.exists()

@@ -89,7 +89,20 @@ def test_patch_map_to_pixels_spreads_window_scores():
     assert pixels[0, 0, 0] == 0  # only window (0, 0) covers the corner
     assert pixels[0, 10, 10] == pytest.approx((0 + 1 + 3 + 4) / 4)  # four windows overlap here
     assert pixels[0, 30, 30] == pytest.approx(8)  # window (2, 2) alone
-    assert (pixels[0, 32:, :] == 0).all() and (pixels[0, :, 32:] == 0).all()  # uncovered: the minimum
+    assert np.isnan(pixels[0, 32:, :]).all() and np.isnan(pixels[0, :, 32:]).all()  # uncovered: no value
+    assert not np.isnan(pixels[0, :32, :32]).any()
+
+
+def test_each_pixel_is_the_mean_of_every_window_that_covers_it():
+    grid = WindowGrid(height=50, width=44, patch_size=16, step_size=6)  # overlapping windows, ragged borders
+    maps = torch.rand(2, grid.rows, grid.cols)
+    pixels = patch_map_to_pixels(maps, grid)  # (2, 50, 44)
+    total, count = np.zeros((2, 50, 44)), np.zeros((50, 44))
+    for position, (top, left) in enumerate(grid.starts()):
+        total[:, top:top + 16, left:left + 16] += maps.flatten(1)[:, position, None, None].numpy()
+        count[top:top + 16, left:left + 16] += 1
+    expected = np.where(count > 0, total / np.maximum(count, 1), np.nan)  # NaN where no window reaches
+    np.testing.assert_allclose(pixels, expected, rtol=1e-5, equal_nan=True)
 
 
 def test_bank_errors(tmp_path):
@@ -111,3 +124,13 @@ def test_scoring_errors(scoring):
         score_reference(scoring["bank"], scoring["test"][:, :4])
     with pytest.raises(ValueError, match="k must be between 1 and the bank size 5"):
         score_patch_knn(scoring["bank"], scoring["test"], k=6)
+
+
+def test_test_features_of_an_empty_loader_are_refused():
+    from torch.utils.data import DataLoader
+
+    from swssl_lib.evaluate import extract_test_features
+
+    model = torch.nn.Conv2d(3, 4, 3)  # never called: there is nothing to extract
+    with pytest.raises(ValueError, match="no test images"):
+        extract_test_features(model, DataLoader([]), patch_size=8, step_size=4, progress=False)

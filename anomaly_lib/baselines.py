@@ -1,0 +1,224 @@
+"""Simple baselines: what any anomaly detector in the kit has to beat.
+
+Each baseline fits on the labeled normal training images only, then gives every image one
+score, higher meaning more abnormal. Images come as SAGAN sees them: float `(N, 1, H, W)` in
+[-1, 1] (see `sagan_lib.data.to_model_range`), so a comparison scores every method on the
+same pixels and evaluates them with the same `roc_report`.
+
+    MeanImageBaseline   score = mean over pixels of (x − μ)², μ the mean normal image
+    PCABaseline         score = mean (x − x̂)², x̂ the projection of x on the first k principal
+                        components of the normal images (scikit-learn's PCA)
+    AutoencoderBaseline score = mean |x − AE(x)|, AE a convolutional autoencoder with a
+                        bottleneck of `latent_size` numbers, trained with L1 on normals only
+    FeatureKNNBaseline  score = max over patches of the distance to the k nearest normal patch
+                        features; features from an ImageNet ResNet18 (layers 2 and 3, as
+                        PatchCore, without its coreset subsampling)
+
+Every baseline has `fit(normals) -> self` and `score(images) -> numpy (N,)`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.decomposition import PCA
+from sklearn.neighbors import NearestNeighbors
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def as_images(images) -> torch.Tensor:
+    """Float32 `(N, 1, H, W)` from a tensor or array of shape `(N, 1, H, W)` or `(N, H, W)`."""
+    images = torch.as_tensor(images, dtype=torch.float32)
+    if images.dim() == 3:
+        images = images.unsqueeze(1)  # (N, H, W) → (N, 1, H, W)
+    if images.dim() != 4 or images.shape[1] != 1:
+        raise ValueError(f"expected grey images (N, 1, H, W) or (N, H, W) in [-1, 1], got shape {tuple(images.shape)}")
+    return images
+
+
+# ---------------------------------------------------------------------------- pixels
+
+
+class MeanImageBaseline:
+    """Squared distance to the mean normal image, per pixel."""
+
+    name = "mean-image"
+
+    def fit(self, normals) -> MeanImageBaseline:
+        self.mean = as_images(normals).mean(dim=0)  # (1, H, W)
+        return self
+
+    def score(self, images) -> np.ndarray:
+        return ((as_images(images) - self.mean) ** 2).mean(dim=(1, 2, 3)).numpy()
+
+
+class PCABaseline:
+    """Reconstruction error after projecting onto the first `n_components` principal components."""
+
+    name = "pca"
+
+    def __init__(self, n_components: int = 8):
+        self.n_components = n_components
+
+    def fit(self, normals) -> PCABaseline:
+        pixels = as_images(normals).flatten(1).numpy()  # (N, H·W)
+        most = min(pixels.shape)
+        if not 1 <= self.n_components <= most:
+            raise ValueError(f"PCA n_components must be between 1 and {most} "
+                             f"(the number of normal images or of pixels), got {self.n_components}")
+        self.pca = PCA(self.n_components, svd_solver="full").fit(pixels)
+        return self
+
+    def score(self, images) -> np.ndarray:
+        pixels = as_images(images).flatten(1).numpy()  # (N, H·W)
+        projected = self.pca.inverse_transform(self.pca.transform(pixels))
+        return ((pixels - projected) ** 2).mean(axis=1)
+
+
+# ---------------------------------------------------------------------------- a plain autoencoder
+
+
+def _down(dim_in: int, dim_out: int) -> list:
+    return [nn.Conv2d(dim_in, dim_out, 4, stride=2, padding=1), nn.BatchNorm2d(dim_out), nn.LeakyReLU(0.2)]
+
+
+def _up(dim_in: int, dim_out: int) -> list:
+    return [nn.ConvTranspose2d(dim_in, dim_out, 4, stride=2, padding=1), nn.BatchNorm2d(dim_out), nn.ReLU()]
+
+
+class ConvAutoencoder(nn.Module):
+    """Four stride-2 convolutions down, a `latent_size` bottleneck, four transposed convolutions up.
+
+    Unlike SAGAN's generator there are no skip connections and no residual head, so everything
+    the output shows has to pass through `latent_size` numbers: the network cannot copy its input.
+    """
+
+    def __init__(self, image_size: int = 64, latent_size: int = 16, width: int = 32):
+        super().__init__()
+        if image_size % 16:
+            raise ValueError(f"the autoencoder halves the image four times: image_size must be a multiple "
+                             f"of 16, got {image_size}")
+        self.side, self.channels = image_size // 16, 8 * width
+        self.encoder = nn.Sequential(*_down(1, width), *_down(width, 2 * width), *_down(2 * width, 4 * width),
+                                     *_down(4 * width, 8 * width))
+        flat = self.channels * self.side ** 2
+        self.to_latent = nn.Linear(flat, latent_size)
+        self.from_latent = nn.Linear(latent_size, flat)
+        self.decoder = nn.Sequential(*_up(8 * width, 4 * width), *_up(4 * width, 2 * width), *_up(2 * width, width),
+                                     nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1), nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.encoder(x)  # (N, 8w, H/16, W/16)
+        z = self.to_latent(h.flatten(1))  # (N, latent_size)
+        h = self.from_latent(z).reshape(-1, self.channels, self.side, self.side)  # (N, 8w, H/16, W/16)
+        return self.decoder(h)  # (N, 1, H, W) in [-1, 1]
+
+
+class AutoencoderBaseline:
+    """A `ConvAutoencoder` trained with L1 on normal images (Adam); score = mean |x − AE(x)|."""
+
+    name = "autoencoder"
+
+    def __init__(self, latent_size: int = 16, width: int = 32, iterations: int = 2000, batch_size: int = 32,
+                 lr: float = 1e-3, seed: int = 0, device="cpu"):
+        self.latent_size, self.width, self.iterations = latent_size, width, iterations
+        self.batch_size, self.lr, self.seed, self.device = batch_size, lr, seed, torch.device(device)
+        self.losses = []  # mean L1 per iteration
+
+    def fit(self, normals) -> AutoencoderBaseline:
+        normals = as_images(normals)
+        torch.manual_seed(self.seed)
+        self.model = ConvAutoencoder(normals.shape[-1], self.latent_size, self.width).to(self.device).train()
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr)
+        order = torch.Generator().manual_seed(self.seed)
+        batch = min(self.batch_size, len(normals))
+        for _ in range(self.iterations):
+            x = normals[torch.randperm(len(normals), generator=order)[:batch]].to(self.device)  # (B, 1, H, W)
+            loss = (x - self.model(x)).abs().mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            self.losses.append(loss.item())
+        self.model.eval()
+        return self
+
+    @torch.no_grad()
+    def reconstruct(self, images, batch_size: int = 256) -> torch.Tensor:
+        images = as_images(images)
+        return torch.cat([self.model(chunk.to(self.device)).cpu() for chunk in images.split(batch_size)])
+
+    def score(self, images) -> np.ndarray:
+        images = as_images(images)
+        return (images - self.reconstruct(images)).abs().mean(dim=(1, 2, 3)).numpy()
+
+
+# ---------------------------------------------------------------------------- pretrained features
+
+
+class FeatureKNNBaseline:
+    """Nearest-neighbour distance between ResNet patch features and those of the normal images.
+
+    Each image (grey, repeated to RGB, ImageNet-normalised, resized to `input_size` if given)
+    goes through the ResNet up to layer 3. Layer 3's map is upsampled to layer 2's size and the
+    two are stacked (128 + 256 channels for ResNet18) and averaged over 3×3 neighbourhoods:
+    one feature per layer-2 position (8×8 = 64 patches for a 64×64 input). The memory bank holds
+    every patch feature of every normal image; a test patch's score is its mean distance to
+    the k nearest, and the image's score is its worst patch.
+
+    `pretrained=True` loads ImageNet weights through torchvision (downloaded once; offline
+    it fails with instructions, see `anomaly_lib.backbones`). With `pretrained=False` the
+    features come from random weights: fine for tests, a weaker baseline otherwise.
+    """
+
+    name = "knn"
+
+    def __init__(self, k: int = 1, backbone: str = "resnet18", pretrained: bool = True, input_size: int = None,
+                 batch_size: int = 64, device="cpu"):
+        from .backbones import build_resnet
+
+        self.k, self.input_size, self.batch_size = k, input_size, batch_size
+        self.device = torch.device(device)
+        self.resnet = build_resnet(backbone, pretrained).eval().to(self.device)
+        self.mean = torch.tensor(IMAGENET_MEAN, device=self.device).reshape(1, 3, 1, 1)
+        self.std = torch.tensor(IMAGENET_STD, device=self.device).reshape(1, 3, 1, 1)
+
+    @torch.no_grad()
+    def patch_features(self, images) -> torch.Tensor:
+        """Images `(N, 1, H, W)` in [-1, 1] → patch features `(N, patches, channels)`."""
+        features = []
+        for chunk in as_images(images).split(self.batch_size):
+            x = ((chunk.to(self.device) + 1) / 2).expand(-1, 3, -1, -1)  # (B, 3, H, W) in [0, 1]
+            x = (x - self.mean) / self.std
+            if self.input_size is not None:
+                x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
+            r = self.resnet
+            x = r.layer1(r.maxpool(r.relu(r.bn1(r.conv1(x)))))  # (B, 64, H/4, W/4)
+            layer2 = r.layer2(x)  # (B, 128, H/8, W/8)
+            layer3 = r.layer3(layer2)  # (B, 256, H/16, W/16)
+            layer3 = F.interpolate(layer3, size=layer2.shape[-2:], mode="bilinear", align_corners=False)
+            stacked = F.avg_pool2d(torch.cat([layer2, layer3], dim=1), 3, stride=1, padding=1)  # (B, 384, H/8, W/8)
+            features.append(stacked.flatten(2).transpose(1, 2).cpu())  # (B, patches, 384)
+        return torch.cat(features)
+
+    def fit(self, normals) -> FeatureKNNBaseline:
+        bank = self.patch_features(normals)  # (N, patches, C)
+        if self.k > bank.shape[0] * bank.shape[1]:
+            raise ValueError(f"k={self.k} is more than the {bank.shape[0] * bank.shape[1]} normal patches")
+        self.index = NearestNeighbors(n_neighbors=self.k).fit(bank.flatten(0, 1).numpy())
+        return self
+
+    def patch_scores(self, images) -> np.ndarray:
+        """Mean distance of each patch to its k nearest normal patches: `(N, patches)`."""
+        features = self.patch_features(images)  # (N, patches, C)
+        distances, _ = self.index.kneighbors(features.flatten(0, 1).numpy())  # (N·patches, k)
+        return distances.mean(axis=1).reshape(features.shape[:2])
+
+    def score(self, images) -> np.ndarray:
+        return self.patch_scores(images).max(axis=1)
+
+
+BASELINES = {cls.name: cls for cls in (MeanImageBaseline, PCABaseline, AutoencoderBaseline, FeatureKNNBaseline)}

@@ -1,0 +1,567 @@
+"""`python -m anomaly_lib compare`: methods against baselines, over seeds, on one split.
+
+    python -m anomaly_lib compare --quick                    # phantoms, a few minutes on a CPU
+    python -m anomaly_lib compare --medad data/RSNA --methods sagan,mean-image,pca,autoencoder,knn \\
+        --seeds 3 --budget sagan=20000 --budget autoencoder=5000 --out results/rsna
+
+What keeps the numbers honest:
+  * every method sees the same split: it fits on the labeled normals `train/0` (SAGAN also
+    on its unlabeled pool and synthetic anomalies, as the method prescribes) and scores the
+    test split, all read and resized alike (`MedADTrainSet`, `MedADTestSet`);
+  * model selection never uses test labels: a trained method keeps its last weights, and a
+    method receives the test *images* only; the labels stay with `evaluate`;
+  * each seed re-runs the training on the same split, so the spread is the training's own;
+  * scores are averaged per id (the file stem before `__`) and evaluated with `roc_report`.
+
+The output is a table of AUC and AP as mean ± standard deviation over seeds (Markdown,
+CSV, JSON) and one figure: AUC per seed for every method, and the ROC curves of each
+method's median seed. This is the one module of `anomaly_lib` that knows the methods.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from sklearn.metrics import roc_curve
+
+from sagan_lib.config import SaganConfig
+from sagan_lib.data import MedADTestSet, MedADTrainSet, to_model_range
+from sagan_lib.scoring import average_by_id, score_images
+from sagan_lib.train import SaganTrainer
+
+from .baselines import AutoencoderBaseline, FeatureKNNBaseline, MeanImageBaseline, PCABaseline
+from .device import pick_device
+from .metrics import RocReport, roc_report
+
+# SAGAN and its ablations: the SaganConfig changes that make each one.
+SAGAN_VARIANTS = {
+    "sagan": {},
+    "sagan-no-critic": {"lambda_adv": 0.0},
+    "sagan-no-synthetic": {"lambda_mse": 0.0},
+    "sagan-l1-only": {"lambda_adv": 0.0, "lambda_mse": 0.0},  # the U-Net generator, L1 on normals only
+    "sagan-no-codes": {"use_position_codes": False},
+}
+SAGAN_TRAINS_ON = {
+    "sagan": "normals + unlabeled pool + synthetic anomalies",
+    "sagan-no-critic": "normals + synthetic anomalies",
+    "sagan-no-synthetic": "normals + unlabeled pool",
+    "sagan-l1-only": "labeled normals",
+    "sagan-no-codes": "normals + unlabeled pool + synthetic anomalies",
+}
+BASELINE_METHODS = ("mean-image", "pca", "autoencoder", "knn")
+METHOD_NAMES = (*SAGAN_VARIANTS, "swssl", *BASELINE_METHODS)
+DEFAULT_METHODS = ("mean-image", "pca", "autoencoder", "knn", "sagan")
+QUICK_METHODS = ("mean-image", "pca", "autoencoder", "knn", "sagan", "sagan-l1-only", "swssl")
+
+# Training budgets: SAGAN and the autoencoder in iterations, SWSSL in epochs. A SAGAN
+# ablation uses the "sagan" budget unless it has its own.
+DEFAULT_BUDGETS = {"sagan": SaganConfig().num_iters, "autoencoder": 5000, "swssl": 100}
+QUICK_BUDGETS = {"sagan": 300, "autoencoder": 300, "swssl": 3}
+# SWSSL on a Med-AD folder: small patches for small images (the paper: 1024², patch 128, step 32).
+SWSSL_ON_MEDAD = {"patch_size": 32, "step_size": 8, "backbone": "resnet18", "batch_size": 64, "lr": 1e-4}
+SWSSL_KEYS = {"image_size": int, "patch_size": int, "step_size": int, "backbone": str, "batch_size": int, "lr": float}
+
+
+@dataclass
+class CompareSettings:
+    """Everything a comparison run depends on (saved with its results)."""
+
+    methods: tuple = DEFAULT_METHODS
+    seeds: int = 3
+    image_size: int = 64
+    budgets: dict = field(default_factory=dict)  # method or "sagan" → iterations (swssl: epochs)
+    sagan: dict = field(default_factory=dict)  # SaganConfig changes: sizes, lr, batch, schedule
+    swssl: dict = field(default_factory=dict)  # SWSSL changes: image_size, patch_size, step_size, backbone, …
+    pca_components: int = 8
+    latent_size: int = 16
+    autoencoder_width: int = 32  # channels of its first convolution
+    knn_k: int = 1
+    pretrained: bool = True  # ImageNet weights for knn and swssl (downloaded once)
+    chest_root: str = None  # SWSSL on a chest-layout folder instead of the Med-AD split
+    device: str = "auto"
+    progress: bool = False
+
+    def __post_init__(self):
+        self.methods = tuple(self.methods)
+        unknown = [name for name in self.methods if name not in METHOD_NAMES]
+        if unknown or not self.methods:
+            raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHOD_NAMES)}")
+        bad_budgets = sorted(set(self.budgets) - {*METHOD_NAMES})
+        if bad_budgets:
+            raise ValueError(f"--budget names {bad_budgets} are not methods; choose from {', '.join(METHOD_NAMES)}")
+        if "select_on" in self.sagan:
+            raise ValueError("the comparison keeps each run's last generator: select_on cannot be changed")
+        unknown = sorted(set(self.sagan) - {f.name for f in fields(SaganConfig)})
+        if unknown:
+            raise ValueError(f"{unknown} are not SaganConfig fields")
+        unknown = sorted(set(self.swssl) - set(SWSSL_KEYS))
+        if unknown:
+            raise ValueError(f"{unknown} are not SWSSL settings; choose from {', '.join(SWSSL_KEYS)}")
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be ≥ 1, got {self.seeds}")
+
+    def budget(self, method: str) -> int:
+        family = "sagan" if method in SAGAN_VARIANTS else method
+        return int(self.budgets.get(method, self.budgets.get(family, DEFAULT_BUDGETS.get(family, 0))))
+
+
+def quick_settings(**changes) -> CompareSettings:
+    """The `--quick` preset: every method small enough for a CPU, random weights (offline)."""
+    from sagan_lib.demo import DEMO_CONFIG
+
+    sagan = {k: v for k, v in DEMO_CONFIG.items() if k not in ("dataset", "image_size", "log_step", "sample_step",
+                                                                 "model_save_step")}
+    values = dict(methods=QUICK_METHODS, seeds=3, budgets=dict(QUICK_BUDGETS), sagan=sagan,
+                  swssl={"batch_size": 32}, autoencoder_width=16, pretrained=False)
+    return CompareSettings(**{**values, **changes})
+
+
+# ---------------------------------------------------------------------------- the data, once
+
+
+@dataclass
+class SplitData:
+    """One Med-AD split as every method sees it: training data and test *images*, no test labels."""
+
+    root: Path
+    train_set: MedADTrainSet  # labeled normals, and SAGAN's unlabeled pool
+    normals: torch.Tensor  # (N, 1, H, W) in [-1, 1]
+    test_images: torch.Tensor  # (M, 1, H, W) in [-1, 1]
+    test_paths: list
+    test_ids: list
+
+
+def load_split(root, image_size: int = 64, progress: bool = False) -> tuple[SplitData, np.ndarray]:
+    """The split for the methods, and the test labels (M,) kept apart for `evaluate`."""
+    train_set = MedADTrainSet(root, image_size, progress=progress)
+    test_set = MedADTestSet(root, image_size, progress=progress)
+    data = SplitData(Path(root), train_set, to_model_range(train_set.normals).unsqueeze(1),
+                     to_model_range(test_set.images).unsqueeze(1), list(test_set.paths), list(test_set.ids))
+    return data, test_set.labels.numpy()
+
+
+def split_summary(data: SplitData, labels: np.ndarray) -> dict:
+    return {"root": str(data.root.resolve()), "train_normal": len(data.normals),
+            "unlabeled": len(data.train_set.unlabeled),
+            "test_normal": int((labels == 0).sum()), "test_abnormal": int((labels == 1).sum()),
+            "image_size": list(data.normals.shape[-2:])}
+
+
+@dataclass
+class OwnTest:
+    """Scores on a method's own test split (SWSSL on a chest folder), with that split's labels."""
+
+    scores: np.ndarray
+    labels: np.ndarray
+    ids: list
+
+
+# ---------------------------------------------------------------------------- the methods
+
+
+def sagan_config(settings: CompareSettings, method: str, seed: int, run_dir: Path, device) -> SaganConfig:
+    """The SaganConfig of one run: `settings.sagan`, the variant's change, the budget, no selection.
+
+    The learning-rate schedule keeps its proportions: decay over the same share of the run,
+    updated as often relative to its length, as in the configuration given (default: the authors').
+    """
+    schedule = SaganConfig(**settings.sagan)
+    budget = settings.budget(method)
+    scale = budget / schedule.num_iters
+    return SaganConfig(**{
+        **schedule.to_dict(), **SAGAN_VARIANTS[method],
+        "image_size": settings.image_size, "num_iters": budget,
+        "num_iters_decay": max(1, round(schedule.num_iters_decay * scale)),
+        "lr_update_step": max(1, round(schedule.lr_update_step * scale)),
+        "select_on": "last", "seed": seed, "device": str(device), "keep_last": 1,
+        "log_step": budget, "model_save_step": budget, "sample_step": 10 ** 9,
+        "model_save_dir": str(run_dir / "models"), "sample_dir": str(run_dir / "samples"),
+        "save_dir": str(run_dir / "results"),
+    })
+
+
+def run_sagan(method: str, data: SplitData, settings: CompareSettings, seed: int, run_dir: Path, device):
+    config = sagan_config(settings, method, seed, run_dir, device)
+    trainer = SaganTrainer(config, data.train_set, log=lambda *_: None)  # no test set: nothing to select on
+    if trainer.checkpoint_path.is_file():
+        trainer.load()  # an interrupted run continues where it stopped
+    trainer.train(progress=settings.progress)
+    scores = [score_images(trainer.G, chunk.to(device), config.num_patch) for chunk in data.test_images.split(256)]
+    trainer.checkpoint_path.unlink()  # optimiser states were only for resuming; {num_iters}-G.ckpt stays
+    return torch.cat(scores).cpu().numpy()
+
+
+def run_swssl(method: str, data: SplitData, settings: CompareSettings, seed: int, run_dir: Path, device):
+    """SWSSL from its pieces: train on normal patches, bank the normal windows, the authors' scoring."""
+    from torch.utils.data import DataLoader
+
+    from swssl_lib.bank import build_feature_bank
+    from swssl_lib.data import ImageSet, SWSSLDataset, read_images
+    from swssl_lib.evaluate import extract_test_features
+    from swssl_lib.model import PatchModel, fold_batchnorm
+    from swssl_lib.scoring import score_reference
+    from swssl_lib.train import TrainConfig, fit, patch_loader
+
+    values = {**SWSSL_ON_MEDAD, "image_size": settings.image_size, **settings.swssl}
+    if settings.chest_root:  # the paper's setting on a chest folder, unless changed
+        values = {**asdict(TrainConfig()), **settings.swssl}
+    size = values["image_size"]
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    config = TrainConfig(image_size=size, patch_size=values["patch_size"], step_size=values["step_size"],
+                         batch_size=values["batch_size"], lr=values["lr"], epochs=settings.budget("swssl"),
+                         backbone=values["backbone"], pretrained=settings.pretrained, seed=seed)
+    if settings.chest_root:
+        train = read_images(settings.chest_root, "chest", "train", size, progress=settings.progress)
+        test = read_images(settings.chest_root, "chest", "test", size, progress=settings.progress)
+    else:  # the Med-AD split; the test labels are withheld (all 0 here, never used)
+        from anomaly_lib.images import load_grayscale
+
+        def image_set(paths):
+            pixels = load_grayscale(paths, size, resample="lanczos", progress=settings.progress)
+            return ImageSet(list(paths), [0] * len(paths), size, torch.from_numpy(pixels))
+
+        train, test = image_set(data.train_set.normal_paths), image_set(data.test_paths)
+    torch.manual_seed(seed)
+    model = PatchModel(backbone=config.backbone, pretrained=config.pretrained)
+    patches = SWSSLDataset(train, patch=True, patch_size=config.patch_size, step_size=config.step_size)
+    fit(model, patch_loader(patches, config), config, run_dir, device=device, progress=settings.progress,
+        log=lambda *_: None)  # no evaluate_fn: the test set plays no part in training
+
+    def full(images):
+        return DataLoader(SWSSLDataset(images, patch=False), batch_size=16)
+
+    folded = fold_batchnorm(model)
+    bank = build_feature_bank(folded, full(train), config.patch_size, config.step_size, progress=settings.progress)
+    features, _, _ = extract_test_features(folded, full(test), config.patch_size, config.step_size,
+                                           progress=settings.progress)
+    scores = score_reference(bank, features, device=device).image_scores.numpy()
+    if settings.chest_root:
+        return OwnTest(scores, np.asarray(test.labels), [str(p) for p in test.paths])
+    return scores
+
+
+def run_baseline(method: str, data: SplitData, settings: CompareSettings, seed: int, run_dir: Path, device):
+    torch.manual_seed(seed)  # the autoencoder's and random-weight k-NN's initial weights
+    if method == "mean-image":
+        baseline = MeanImageBaseline()
+    elif method == "pca":
+        baseline = PCABaseline(settings.pca_components)
+    elif method == "autoencoder":
+        baseline = AutoencoderBaseline(latent_size=settings.latent_size, width=settings.autoencoder_width,
+                                       iterations=settings.budget(method), seed=seed, device=device)
+    else:
+        baseline = FeatureKNNBaseline(k=settings.knn_k, pretrained=settings.pretrained, device=device)
+    return baseline.fit(data.normals).score(data.test_images)
+
+
+def runner(method: str) -> Callable:
+    if method in SAGAN_VARIANTS:
+        return run_sagan
+    return run_swssl if method == "swssl" else run_baseline
+
+
+def describe(method: str, settings: CompareSettings) -> dict:
+    """What a method trains on and with what budget, for the table."""
+    if method in SAGAN_VARIANTS:
+        return {"trained_on": SAGAN_TRAINS_ON[method], "budget": f"{settings.budget(method)} it"}
+    if method == "swssl":
+        where = "chest folder normals (own split)" if settings.chest_root else "labeled normals"
+        return {"trained_on": where, "budget": f"{settings.budget(method)} ep"}
+    budget = f"{settings.budget(method)} it" if method == "autoencoder" else "none"
+    weights = {"knn": " (ImageNet)" if settings.pretrained else " (random weights)", "pca": ""}.get(method, "")
+    extra = {"pca": f", {settings.pca_components} components",
+             "autoencoder": f", latent {settings.latent_size}, width {settings.autoencoder_width}"}
+    return {"trained_on": "labeled normals" + weights + extra.get(method, ""), "budget": budget}
+
+
+# ---------------------------------------------------------------------------- running and reporting
+
+
+@dataclass
+class RunResult:
+    method: str
+    seed: int
+    auc: float
+    ap: float
+    seconds: float
+    scores: np.ndarray  # one per test id
+    labels: np.ndarray
+
+
+def evaluate(test_ids: list, labels: np.ndarray, scores) -> tuple[np.ndarray, np.ndarray, RocReport]:
+    """Per-id scores and labels, and their report: the only place the test labels are used."""
+    if isinstance(scores, OwnTest):
+        test_ids, scores, labels = scores.ids, scores.scores, scores.labels
+    _, per_id, per_id_labels = average_by_id(test_ids, scores, np.asarray(labels).tolist())
+    return per_id, per_id_labels, roc_report(per_id_labels, per_id)
+
+
+def mean_std(values, digits: int = 3) -> str:
+    """"mean ± std" (sample std, ddof = 1) over seeds; just the mean for one seed."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return f"{values.mean():.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+
+
+@dataclass
+class Comparison:
+    settings: CompareSettings
+    data: dict  # the split's summary
+    runs: list  # RunResult, method by method, seed by seed
+
+    def runs_of(self, method: str) -> list:
+        return [run for run in self.runs if run.method == method]
+
+    def median_run(self, method: str) -> RunResult:
+        """The seed whose AUC is the median (the lower one of the middle two for an even count)."""
+        runs = sorted(self.runs_of(method), key=lambda run: run.auc)
+        return runs[(len(runs) - 1) // 2]
+
+    def rows(self) -> list:
+        rows = []
+        for method in dict.fromkeys(run.method for run in self.runs):
+            runs = self.runs_of(method)
+            aucs, aps = [r.auc for r in runs], [r.ap for r in runs]
+            rows.append({
+                "method": method, "auc_mean": float(np.mean(aucs)),
+                "auc_std": float(np.std(aucs, ddof=1)) if len(runs) > 1 else float("nan"),
+                "ap_mean": float(np.mean(aps)), "ap_std": float(np.std(aps, ddof=1)) if len(runs) > 1 else float("nan"),
+                "auc": mean_std(aucs), "ap": mean_std(aps), "seeds": len(runs),
+                "seconds": float(np.mean([r.seconds for r in runs])), **describe(method, self.settings),
+            })
+        return rows
+
+    def markdown(self) -> str:
+        lines = ["| method | AUC | AP | seeds | s/run | budget | trained on |", "|---|---|---|---|---|---|---|"]
+        for row in self.rows():
+            lines.append(f"| {row['method']} | {row['auc']} | {row['ap']} | {row['seeds']} | {row['seconds']:.1f} | "
+                         f"{row['budget']} | {row['trained_on']} |")
+        data = self.data
+        lines.append("")
+        lines.append(f"Test split: {data['test_normal']} normal and {data['test_abnormal']} abnormal images; "
+                     f"{data['train_normal']} labeled normals. ± is the standard deviation over seeds (ddof 1); "
+                     "a method without randomness repeats exactly. No run saw a test label before scoring.")
+        return "\n".join(lines)
+
+    def figure(self) -> Figure:
+        """AUC per seed and mean ± std per method (left); ROC of each method's median seed (right)."""
+        rows = self.rows()
+        figure = Figure(figsize=(13, 5))
+        auc_ax, roc_ax = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
+        colors = [f"C{i % 10}" for i in range(len(rows))]
+        for x, (row, color) in enumerate(zip(rows, colors)):
+            aucs = [run.auc for run in self.runs_of(row["method"])]
+            offsets = np.linspace(-0.15, 0.15, len(aucs)) if len(aucs) > 1 else [0.0]
+            auc_ax.scatter(x - 0.1 + np.asarray(offsets), aucs, s=24, color=color, alpha=0.75, zorder=3)
+            spread = 0.0 if np.isnan(row["auc_std"]) else row["auc_std"]
+            auc_ax.errorbar(x + 0.2, row["auc_mean"], yerr=spread, fmt="D", color=color, capsize=4, zorder=3)
+        auc_ax.axhline(0.5, color="gray", ls="--", lw=1, label="chance")
+        auc_ax.set_xticks(range(len(rows)), [row["method"] for row in rows], rotation=30, ha="right")
+        auc_ax.set_ylabel("test AUC")
+        auc_ax.set_title(f"AUC: one dot per seed, diamond and bar = mean ± std ({self.settings.seeds} seeds)")
+        auc_ax.grid(alpha=0.3, axis="y")
+        auc_ax.legend(loc="lower right", fontsize=8)
+
+        for row, color in zip(rows, colors):
+            run = self.median_run(row["method"])
+            fpr, tpr, _ = roc_curve(run.labels, run.scores)
+            roc_ax.plot(fpr, tpr, color=color, lw=1.8, label=f"{run.method} (seed {run.seed}, AUC {run.auc:.3f})")
+        roc_ax.plot([0, 1], [0, 1], color="gray", ls="--", lw=1)
+        roc_ax.set_xlabel("false positive rate (1 − specificity)")
+        roc_ax.set_ylabel("true positive rate (sensitivity)")
+        roc_ax.set_title("ROC curves of each method's median seed")
+        roc_ax.set_aspect("equal")
+        roc_ax.grid(alpha=0.3)
+        roc_ax.legend(loc="lower right", fontsize=7)
+        figure.set_layout_engine("constrained")
+        return figure
+
+    def as_dict(self) -> dict:
+        settings = {**asdict(self.settings), "methods": list(self.settings.methods)}
+        return {"settings": settings, "data": self.data, "table": self.rows(),
+                "runs": [{**asdict(run), "scores": run.scores.tolist(), "labels": run.labels.tolist()}
+                         for run in self.runs]}
+
+    def save(self, out_dir) -> dict:
+        """Write comparison.md, .csv, .json and .png into `out_dir`; returns their paths."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        paths = {kind: out_dir / f"comparison.{kind}" for kind in ("md", "csv", "json", "png")}
+        paths["md"].write_text(self.markdown() + "\n")
+        columns = ["method", "auc_mean", "auc_std", "ap_mean", "ap_std", "seeds", "seconds", "budget", "trained_on"]
+        with open(paths["csv"], "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(self.rows())
+        paths["json"].write_text(json.dumps(self.as_dict(), indent=1))
+        self.figure().savefig(paths["png"], dpi=120, bbox_inches="tight")
+        return paths
+
+
+MARKER = "compare_settings.json"  # marks an output folder as a comparison's, with its settings
+FREE_TO_CHANGE = ("methods", "seeds", "progress", "device")  # a re-run may add methods or seeds
+
+
+def settings_record(settings: CompareSettings) -> dict:
+    return json.loads(json.dumps({**asdict(settings), "methods": list(settings.methods)}))
+
+
+def prepare_out_dir(out_dir, settings: CompareSettings, data: dict = None) -> Path:
+    """Create `out_dir`, or reuse one that a comparison with the same settings and data made.
+
+    A non-empty folder without the marker is refused, and so is a comparison made with other
+    settings or on another split (its finished runs would mix with the new ones). Adding
+    methods or seeds is fine. `data` is the split's summary, once it is known.
+    """
+    out_dir = Path(out_dir)
+    marker = out_dir / MARKER
+    record = {"settings": settings_record(settings), "data": data}
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        if not marker.is_file():
+            raise FileExistsError(f"{out_dir} is not empty and was not made by a comparison (no {MARKER}); "
+                                  "choose a new or empty folder")
+        before = json.loads(marker.read_text())
+        changed = sorted(key for key, value in record["settings"].items()
+                         if key not in FREE_TO_CHANGE and before["settings"].get(key) != value)
+        if data is not None and before.get("data") not in (None, json.loads(json.dumps(data))):
+            changed.append("data (another Med-AD folder or split)")
+        if changed:
+            raise FileExistsError(f"{out_dir} holds a comparison made with other {', '.join(changed)}; choose a "
+                                  "new --out, or delete that folder to start again")
+        record["data"] = data if data is not None else before.get("data")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(record, indent=2))
+    return out_dir
+
+
+def load_finished_run(run_dir: Path):
+    """`(scores, seconds)` of a run finished earlier in this folder, or None."""
+    path = run_dir / "scores.json"
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text())
+    scores = np.asarray(saved["scores"])
+    if "labels" in saved:
+        scores = OwnTest(scores, np.asarray(saved["labels"]), saved["ids"])
+    return scores, saved["seconds"]
+
+
+def save_finished_run(run_dir: Path, scores, seconds: float) -> None:
+    saved = {"seconds": seconds}
+    if isinstance(scores, OwnTest):
+        saved.update(scores=scores.scores.tolist(), labels=scores.labels.tolist(), ids=scores.ids)
+    else:
+        saved["scores"] = np.asarray(scores).tolist()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    temporary = run_dir / "scores.json.tmp"
+    temporary.write_text(json.dumps(saved))
+    temporary.replace(run_dir / "scores.json")  # atomic: a run counts as finished only when complete
+
+
+def run_comparison(medad_root, settings: CompareSettings, out_dir, log=print) -> Comparison:
+    """Fit and score every method for every seed on one split; save and return the comparison.
+
+    Runs finished earlier in `out_dir` (same settings) are read back, not repeated, and an
+    interrupted SAGAN run continues from its checkpoint: on Colab, re-run the same command.
+    """
+    device = pick_device(settings.device)
+    data, labels = load_split(medad_root, settings.image_size, settings.progress)
+    summary = split_summary(data, labels)
+    out_dir = prepare_out_dir(out_dir, settings, summary)
+    log(f"split: {summary['train_normal']} labeled normals, {summary['unlabeled']} unlabeled, "
+        f"{summary['test_normal']} + {summary['test_abnormal']} test images at {settings.image_size} px; device {device}")
+    runs = []
+    for method in settings.methods:
+        for seed in range(settings.seeds):
+            run_dir = out_dir / "runs" / method / f"seed{seed}"
+            finished = load_finished_run(run_dir)
+            if finished is None:
+                start = time.perf_counter()
+                scores = runner(method)(method, data, settings, seed, run_dir, device)
+                seconds = time.perf_counter() - start
+                save_finished_run(run_dir, scores, seconds)
+            else:
+                scores, seconds = finished
+            per_id, per_id_labels, report = evaluate(data.test_ids, labels, scores)
+            runs.append(RunResult(method, seed, report.auc, report.ap, seconds, per_id, per_id_labels))
+            log(f"  {method:<19} seed {seed}: AUC {report.auc:.3f}  AP {report.ap:.3f}  ({seconds:.1f} s"
+                + (", finished earlier)" if finished else ")"))
+    comparison = Comparison(settings, summary, runs)
+    comparison.save(out_dir)
+    return comparison
+
+
+# ---------------------------------------------------------------------------- command line
+
+
+def parse_assignments(items, types: dict, flag: str) -> dict:
+    """["g_conv_dim=16", "amp=false"] → {"g_conv_dim": 16, "amp": False}, typed by `types`."""
+    values = {}
+    for item in items or []:
+        key, _, text = item.partition("=")
+        if not key or not text:
+            raise ValueError(f"{flag} expects KEY=VALUE, got {item!r}")
+        if key not in types:
+            raise ValueError(f"{flag}: unknown key {key!r}; known: {', '.join(types)}")
+        kind = types[key]
+        if kind is bool:
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(f"{flag} {key} takes true or false, got {text!r}")
+            values[key] = text.lower() in ("true", "1")
+        else:
+            try:
+                values[key] = kind(text) if kind in (int, float) else text
+            except ValueError:
+                raise ValueError(f"{flag} {key} takes a number ({kind.__name__}), got {text!r}") from None
+    return values
+
+
+def settings_from_args(args) -> CompareSettings:
+    """The settings that the `compare` flags describe; `--quick` starts from `quick_settings()`."""
+    base = quick_settings() if args.quick else CompareSettings()
+    changes = {}
+    if args.methods:
+        changes["methods"] = tuple(name.strip() for name in args.methods.split(",") if name.strip())
+    budgets = parse_assignments(args.budget, dict.fromkeys(METHOD_NAMES, int), "--budget")
+    changes["budgets"] = {**base.budgets, **budgets}
+    sagan_types = {f.name: f.type if f.type in (int, float, bool) else str for f in fields(SaganConfig)}
+    changes["sagan"] = {**base.sagan, **parse_assignments(args.sagan_set, sagan_types, "--sagan-set")}
+    changes["swssl"] = {**base.swssl, **parse_assignments(args.swssl_set, SWSSL_KEYS, "--swssl-set")}
+    for name in ("seeds", "image_size", "pca_components", "latent_size", "autoencoder_width", "knn_k", "pretrained",
+                 "device"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    changes["chest_root"] = args.chest
+    changes["progress"] = args.progress
+    return CompareSettings(**{**asdict(base), **changes})
+
+
+def run_from_args(args, log=print) -> Comparison:
+    """`python -m anomaly_lib compare`: make phantoms if asked, run, print the table and the files."""
+    from sagan_lib.demo import DEMO_COUNTS, DEMO_LESION_SCALE
+
+    from .phantoms import make_phantom_dataset
+
+    settings = settings_from_args(args)
+    out_dir = prepare_out_dir(args.out, settings)
+    root = args.medad
+    if root is None:
+        if not args.quick:
+            raise ValueError("give --medad DIR (a Med-AD folder), or --quick to run on phantoms")
+        root = make_phantom_dataset(out_dir / "phantoms", "medad", settings.image_size, DEMO_COUNTS, seed=0,
+                                    lesion_scale=DEMO_LESION_SCALE)
+        log(f"phantoms: {root} (the SAGAN demo's counts, lesion_scale {DEMO_LESION_SCALE})")
+    comparison = run_comparison(root, settings, out_dir, log=log)
+    log("")
+    log(comparison.markdown())
+    log(f"\nsaved: {', '.join(str(out_dir / f'comparison.{kind}') for kind in ('md', 'csv', 'json', 'png'))}")
+    return comparison
