@@ -5,6 +5,9 @@ MASTER_PORT in the environment), lets each take its half of a batch, and compare
 the new weights with one process that takes the whole batch.
 """
 
+import contextlib
+import io
+import json
 import os
 import socket
 
@@ -19,30 +22,65 @@ SAGAN_COUNTS = {"train_normal": 12, "unlabeled_normal": 6, "unlabeled_abnormal":
                 "test_abnormal": 2}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n: int) -> list[int]:
+    """n different free ports (the sockets are held open together, so none is handed out twice)."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
-def _as_torchrun(rank, world, port, worker, args):
-    """What torchrun does for one process, then the worker."""
+def _as_torchrun(rank, world, port, join, worker, args):
+    """What torchrun does for one process, then the worker; `join`: join the process group first
+    (command-line workers leave that to the command lines, as under torchrun)."""
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    distributed.start("cpu")
+    if join:
+        distributed.start("cpu")
     try:
         worker(*args)
     finally:
         distributed.stop()
 
 
-def run_processes(worker, *args, world=WORLD):
-    mp.spawn(_as_torchrun, args=(world, free_port(), worker, args), nprocs=world)
+def run_processes(worker, *args, world=WORLD, join=True):
+    mp.spawn(_as_torchrun, args=(world, free_ports(1)[0], join, worker, args), nprocs=world)
+
+
+def run_command_line(main, argv, port=None) -> tuple[int, str]:
+    """A command line's exit status and what it printed on stderr; `port`: its own rendezvous, as
+    a new torchrun launch has (a process group made again at once on one port can fail to connect)."""
+    if port is not None:
+        os.environ["MASTER_PORT"] = str(port)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, err.getvalue()
+
+
+def count_calls(module, name: str, counts: dict) -> None:
+    """Wrap `module.name` so that `counts[name]` counts its calls in this process."""
+    original = getattr(module, name)
+    counts[name] = 0
+
+    def counted(*args, **kwargs):
+        counts[name] += 1
+        return original(*args, **kwargs)
+
+    setattr(module, name, counted)
 
 
 # ---------------------------------------------------------------------------------------- SAGAN
 JOIN_CALLS = {"one G call": True, "three G calls": False}
+# The ablations of issue 11 under DDP: (join_calls, config changes). Without the critic, D is never
+# called or stepped (nor its float16 scaler); without x_B′, G is called on two images per row.
+ABLATIONS = {"no critic": (True, {"lambda_adv": 0.0}), "no synthetic anomalies": (False, {"lambda_mse": 0.0}),
+             "no critic, float16": (True, {"lambda_adv": 0.0, "amp_dtype": "fp16"})}
 
 
 def sagan_config(root, folder, **changes):
@@ -65,15 +103,19 @@ def sagan_trainer(config, join_calls):
 
 
 def sagan_state(trainer, losses):
-    """What the comparison needs: losses, weights and running statistics, Adam's moments, the RNG."""
+    """What the comparison needs: losses, weights and running statistics, Adam's moments, the RNG,
+    the float16 scalers."""
     return {"losses": losses, "G": trainer.G.state_dict(), "D": trainer.D.state_dict(),
             "G_moments": adam_first_moments(trainer.G, trainer.g_optimizer),
-            "D_moments": adam_first_moments(trainer.D, trainer.d_optimizer), "rng": torch.get_rng_state()}
+            "D_moments": adam_first_moments(trainer.D, trainer.d_optimizer), "rng": torch.get_rng_state(),
+            "scalers": {"D": trainer.d_amp.state_dict(), "G": trainer.g_amp.state_dict()}}
 
 
 def adam_first_moments(network, optimizer):
-    """Adam's running mean of each parameter's gradients: the gradients a step was made from."""
-    return {name: optimizer.state[p]["exp_avg"].clone() for name, p in network.named_parameters()}
+    """Adam's running mean of each parameter's gradients: the gradients a step was made from (none
+    for a network that never stepped)."""
+    return {name: optimizer.state[p]["exp_avg"].clone() for name, p in network.named_parameters()
+            if p in optimizer.state}
 
 
 def _sagan_worker(root, folder):
@@ -87,6 +129,11 @@ def _sagan_worker(root, folder):
         trainer.save()
         losses = [trainer.train_step() for _ in range(2)]
         torch.save(sagan_state(trainer, losses), folder / name / f"resumed_rank{distributed.rank()}.pt")
+    for name, (join_calls, changes) in ABLATIONS.items():
+        (folder / name).mkdir(exist_ok=True)
+        trainer = sagan_trainer(sagan_config(root, folder / name, **changes), join_calls)
+        losses = [trainer.train_step() for _ in range(2)]
+        torch.save(sagan_state(trainer, losses), folder / name / f"step_rank{distributed.rank()}.pt")
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +148,7 @@ def sagan_two_processes(medad_root, tmp_path_factory):
     """One launch of 2 processes, shared by the SAGAN tests: the folder of each join mode."""
     folder = tmp_path_factory.mktemp("sagan_ddp")
     run_processes(_sagan_worker, medad_root, folder)
-    return {name: folder / name for name in JOIN_CALLS}
+    return {name: folder / name for name in [*JOIN_CALLS, *ABLATIONS]}
 
 
 def load_ranks(folder, what):
@@ -147,6 +194,8 @@ def differences(one: dict, many: dict, networks) -> str:
     words = [f"max |Δloss| {losses:.1e}"]
     for network in networks:
         moments = one[f"{network}_moments"]
+        if not moments:  # it has not stepped (a float16 scaler skipped its first step)
+            continue
         largest = max(m.abs().max().item() for m in moments.values())
         gradients = max((m - many[f"{network}_moments"][k]).abs().max().item() for k, m in moments.items())
         weights = max((w.double() - many[network][k].double()).abs().max().item() for k, w in one[network].items())
@@ -176,6 +225,41 @@ def test_sagan_two_processes_match_one_process_on_the_whole_batch(sagan_two_proc
             assert_same_step(one, rank, network, single.config.g_lr)
 
 
+@pytest.mark.parametrize("ablation", ABLATIONS)
+def test_sagan_ablations_on_two_processes_match_one_process(sagan_two_processes, medad_root, tmp_path, ablation):
+    """λ_adv = 0 and λ_mse = 0 under DDP (iteration 1: the critic's turn; 2: the generator's). Without
+    the critic, D is never called or stepped on any process and DDP does not wait for its gradients;
+    under float16 its scaler keeps its first scale. The draws stay those of one process."""
+    join_calls, changes = ABLATIONS[ablation]
+    ranks = load_ranks(sagan_two_processes[ablation], "step")
+    single = sagan_trainer(sagan_config(medad_root, tmp_path, **changes), join_calls)
+    initial_D = {name: value.clone() for name, value in single.D.state_dict().items()}
+    one = sagan_state(single, [single.train_step() for _ in range(2)])
+    no_critic, float16 = changes.get("lambda_adv") == 0, changes.get("amp_dtype") == "fp16"
+
+    print(f"\nSAGAN, {ablation}, 2 processes vs 1 after iterations 1 and 2: "
+          + differences(one, ranks[0], ("G",) if no_critic else ("G", "D")))
+    expected_names = [set() if no_critic else {"D/loss_real", "D/loss_fake", "D/loss_gp", "D/loss"}]
+    expected_names.append(expected_names[0] | {"G/loss_id", "G/loss"} | ({"G/loss_fake"} if not no_critic else set())
+                          | ({"G/loss_mse"} if changes.get("lambda_mse") != 0 else set()))
+    for rank in ranks:
+        assert rank["losses"] == ranks[0]["losses"]  # every process logs the same averaged losses
+        assert torch.equal(rank["rng"], one["rng"])  # the random streams stay in step with one process
+        assert [set(losses) - {"G/skipped"} for losses in rank["losses"]] == expected_names
+        # float16 rounds differently for a batch of 2 and one of 4, so its comparison is looser
+        assert_same_losses(one["losses"], rank["losses"], tolerance=1e-4 if float16 else 1e-5)
+        if not float16:
+            assert_same_step(one, rank, "G", single.config.g_lr)
+        if no_critic:
+            assert rank["D_moments"] == {}
+            assert all(torch.equal(rank["D"][name], value) for name, value in initial_D.items())
+        else:
+            assert_same_step(one, rank, "D", single.config.d_lr)
+        if float16:
+            assert rank["scalers"]["D"]["scale"] == 2.0 ** 16 and rank["scalers"]["D"]["_growth_tracker"] == 0
+            assert rank["scalers"]["G"] == one["scalers"]["G"]  # G's scaler stepped once, alike
+
+
 def test_sagan_resumes_on_another_number_of_processes(sagan_two_processes, medad_root):
     """The checkpoint the 2 processes wrote after iteration 2, resumed in 1 process, gives what
     the 2 processes computed in iterations 3 and 4."""
@@ -188,6 +272,108 @@ def test_sagan_resumes_on_another_number_of_processes(sagan_two_processes, medad
     assert_same_losses(one["losses"], two["losses"])
     for network in ("G", "D"):
         assert_same_step(one, two, network, resumed.config.g_lr)
+
+
+# The command line under torchrun: run folders, held-out calibration, the modes that run in rank 0 alone.
+SAGAN_RUN = ["--mode", "train", "--dataset", "folder", "--image_size", "32", "--g_conv_dim", "4", "--d_conv_dim", "4",
+             "--g_repeat_num", "1", "--d_repeat_num", "5", "--batch_size", "4", "--num_iters", "4",
+             "--model_save_step", "2", "--log_step", "2", "--select_on", "synthetic-val", "--val_holdout", "2",
+             "--device", "cpu", "--quiet"]
+
+
+def sagan_run_flags(root, folder) -> list:
+    return [*SAGAN_RUN, "--data_root", str(root), "--model_save_dir", str(folder / "models"),
+            "--sample_dir", str(folder / "samples")]
+
+
+def _sagan_command_line_worker(root, folder, ports):
+    """A run; the same run again (refused); resumed past a stale temporary file; the run again with
+    --overwrite; predict. Each command line joins and leaves the process group itself."""
+    import anomaly_lib.calibration
+    import anomaly_lib.runs
+    from sagan_lib.cli import main
+
+    rank, counts = int(os.environ["RANK"]), {}
+    count_calls(anomaly_lib.runs, "acquire_lock", counts)  # the run folder's lock
+    count_calls(anomaly_lib.calibration, "write_json", counts)  # calibration.json
+    flags, stale = sagan_run_flags(root, folder), folder / "models" / ".last.ckpt.stale.tmp"
+    results = {"first": run_command_line(main, flags, ports[0]), "calls": dict(counts)}
+    results["again"] = run_command_line(main, flags, ports[1])
+    if rank == 0:
+        stale.write_bytes(b"half a checkpoint")
+    results["resumed"] = run_command_line(main, [*flags, "--num_iters", "6", "--resume"], ports[2])
+    results["stale_left"] = stale.exists()
+    results["overwritten"] = run_command_line(main, [*flags, "--overwrite"], ports[3])
+    results["predict"] = run_command_line(main, [
+        "--mode", "predict", "--checkpoint", str(folder / "models" / "last.ckpt"), "--input", str(root / "images"),
+        "--save_dir", str(folder / "predictions"), "--specificity", "0.5", "--quiet"], ports[4])
+    (folder / f"results_rank{rank}.json").write_text(json.dumps(results))
+
+
+@pytest.fixture(scope="module")
+def sagan_command_lines(medad_root, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sagan_command_line")
+    run_processes(_sagan_command_line_worker, medad_root, folder, free_ports(5), join=False)
+    return folder, [json.loads((folder / f"results_rank{r}.json").read_text()) for r in range(WORLD)]
+
+
+def test_sagan_run_folder_is_claimed_by_rank_0_and_its_refusal_stops_every_process(sagan_command_lines):
+    """Rank 0 alone takes the lock and checks the folder; rank 1 is not refused by that lock. A second
+    run into the folder is refused on both processes with rank 0's error (no process waits for
+    ever); --resume cleans a stale temporary file; --overwrite starts the run afresh."""
+    folder, ranks = sagan_command_lines
+    for rank in ranks:
+        assert [rank[run][0] for run in ("first", "again", "resumed", "overwritten")] == [0, 1, 0, 0], rank
+    assert ranks[0]["calls"]["acquire_lock"] >= 1 and ranks[0]["calls"]["write_json"] >= 1
+    assert ranks[1]["calls"] == {"acquire_lock": 0, "write_json": 0}  # no lock, no calibration.json
+    refusal = "already holds a run (last.ckpt). Add --resume to continue it, or --overwrite"
+    assert ranks[0]["again"][1].startswith("error: " + str(folder / "models") + " " + refusal)
+    assert ranks[1]["again"][1].startswith("error: process 0 (of 2) stopped: " + str(folder / "models") + " " + refusal)
+    assert all(err.count("\n") == 1 for err in (ranks[0]["again"][1], ranks[1]["again"][1]))  # one line each
+    assert not ranks[0]["stale_left"]
+    assert not (folder / "models" / ".lock").exists()
+    assert torch.load(folder / "models" / "last.ckpt", weights_only=True)["iteration"] == 4  # overwritten afresh
+
+
+def test_sagan_heldout_scores_are_written_once_from_the_unwrapped_generator_in_eval_mode(sagan_command_lines,
+                                                                                         medad_root, tmp_path):
+    """calibration.json (written by rank 0 only, see above) holds last.ckpt's held-out scores, equal to
+    scoring the held-out files in one process with that generator in eval mode. Two processes train as
+    one does: rank 0's scoring and selection leave the shared random draws alone."""
+    from anomaly_lib.calibration import weights_fingerprint
+    from sagan_lib.cli import main
+    from sagan_lib.data import MedADTrainSet, to_model_range
+    from sagan_lib.scoring import score_images
+    from sagan_lib.generator import Generator
+
+    folder, _ = sagan_command_lines
+    models = folder / "models"
+    calibration = json.loads((models / "calibration.json").read_text())
+    entries = {entry["checkpoint"]: entry for entry in calibration["heldout_scores"]}
+    assert set(entries) == {"last.ckpt", "best-G.ckpt"}
+    state = torch.load(models / "last.ckpt", weights_only=True)
+    generator = Generator(conv_dim=4, repeat_num=1, image_size=32)
+    generator.load_state_dict(state["G"])
+    assert entries["last.ckpt"]["weights"] == weights_fingerprint(generator.state_dict())
+    data = MedADTrainSet(medad_root, 32, holdout=2, progress=False)
+    assert calibration["heldout_files"] == [str(path.resolve()) for path in data.heldout_paths]
+    scores = score_images(generator, to_model_range(data.heldout_normals).unsqueeze(1), 2).tolist()
+    assert entries["last.ckpt"]["scores"]["mean_difference"] == pytest.approx(scores, rel=1e-6)
+
+    assert main(sagan_run_flags(medad_root, tmp_path)) == 0  # the same run in one process
+    one = torch.load(tmp_path / "models" / "last.ckpt", weights_only=True)
+    untimed = [[{k: v for k, v in row.items() if k != "seconds"} for row in run["history"]] for run in (one, state)]
+    assert_same_losses(*untimed)
+    assert one["best"]["iteration"] == state["best"]["iteration"]
+    one_scores = json.loads((tmp_path / "models" / "calibration.json").read_text())["heldout_scores"]
+    assert {e["checkpoint"]: e["scores"]["mean_difference"] for e in one_scores}["last.ckpt"] == \
+        pytest.approx(scores, rel=1e-4)
+
+
+def test_sagan_predict_under_torchrun_runs_in_rank_0_alone(sagan_command_lines):
+    folder, ranks = sagan_command_lines
+    assert [rank["predict"][0] for rank in ranks] == [0, 0]
+    assert (folder / "predictions" / "predictions.csv").is_file()
 
 
 def test_my_rows_keeps_this_processes_share_of_every_group(monkeypatch):
