@@ -1,4 +1,4 @@
-"""SAGAN's generator: a U-Net over one window, told where the window sits.
+"""SAGAN's generator: a U-Net over one window, given the window's position code (which its norms cancel).
 
 Data flow for one 32×32 window (`conv_dim=64`; shapes per window, the batch
 axis is B·M for B images of M windows each):

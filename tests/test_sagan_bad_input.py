@@ -19,6 +19,7 @@ from sagan_lib import Generator, cli
 from sagan_lib.cli import build_parser, config_from_args, main
 from sagan_lib.config import SaganConfig
 from sagan_lib.train import SaganTrainer
+from tests.cli_checks import assert_one_line_error, run_cli
 
 COUNTS = {"train_normal": 12, "unlabeled_normal": 6, "unlabeled_abnormal": 8, "test_normal": 4, "test_abnormal": 4}
 NUMERIC = [f.name for f in fields(SaganConfig) if f.type in (int, float)]
@@ -41,17 +42,8 @@ def flags(medad_root, tmp_path):
 
 
 def run(argv, capsys):
-    """Exit status, stdout and stderr of one command line."""
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_cli(main, argv, capsys)
 
-
-def assert_one_line_error(code, err, *fragments):
-    assert code == 1, err
-    assert err.startswith("error: ") and "Traceback" not in err, err
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
 
 
 def snapshots(folder):

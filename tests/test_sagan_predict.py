@@ -14,6 +14,7 @@ from anomaly_lib.phantoms import make_phantom_dataset
 from anomaly_lib.predictions import read_predictions, read_summary
 from sagan_lib import Generator
 from sagan_lib.cli import config_from_args, main, run_test
+from tests.cli_checks import assert_one_line_error, run_cli
 from tests.dicom_writer import write_dicom
 
 COUNTS = {"train_normal": 20, "unlabeled_normal": 10, "unlabeled_abnormal": 14, "test_normal": 6, "test_abnormal": 6}
@@ -39,16 +40,8 @@ def run_dir(data_root, tmp_path_factory):
 
 
 def predict(capsys, *argv):
-    code = main(["--mode", "predict", "--quiet", *map(str, argv)])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_cli(main, ["--mode", "predict", "--quiet", *argv], capsys)
 
-
-def assert_one_line_error(code, err, *fragments):
-    assert code == 1, err
-    assert err.startswith("error: ") and "Traceback" not in err, err
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
 
 
 def test_training_stores_the_heldout_normals_and_their_scores(run_dir, data_root):

@@ -15,6 +15,7 @@ from swssl_lib import cli as swssl_cli
 from swssl_lib.bank import FeatureBank, build_feature_bank
 from swssl_lib.cli import main
 from swssl_lib.model import PatchModel
+from tests.cli_checks import assert_one_line_error, run_cli
 
 TINY = ["--image_size", "64", "--patch_size", "32", "--step_size", "16", "--backbone", "resnet18",
         "--no-pretrained", "--batch_size", "4", "--num_workers", "0", "--no-progress", "--scoring", "reference",
@@ -36,16 +37,8 @@ def trained(chest_root, tmp_path_factory):
 
 
 def run(argv, capsys):
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_cli(main, argv, capsys)
 
-
-def assert_one_line_error(code, err, *fragments):
-    assert code == 1, err
-    assert err.startswith("error: ") and "Traceback" not in err, err
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from anomaly_lib.phantoms import make_phantom_dataset
 from anomaly_lib.predictions import read_predictions, read_summary
 from swssl_lib import cli as swssl_cli
 from swssl_lib.cli import main
+from tests.cli_checks import assert_one_line_error, run_cli
 
 TINY = ["--image_size", "64", "--patch_size", "32", "--step_size", "16", "--backbone", "resnet18",
         "--no-pretrained", "--batch_size", "4", "--num_workers", "0", "--no-progress"]
@@ -35,16 +36,8 @@ def run_dir(chest_root, tmp_path_factory):
 
 
 def predict(capsys, *argv):
-    code = main(["--mode", "predict", "--no-progress", *map(str, argv)])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_cli(main, ["--mode", "predict", "--no-progress", *argv], capsys)
 
-
-def assert_one_line_error(code, err, *fragments):
-    assert code == 1, err
-    assert err.startswith("error: ") and "Traceback" not in err, err
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
 
 
 def test_training_stores_what_predict_needs(run_dir, chest_root):
