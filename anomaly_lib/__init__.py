@@ -17,6 +17,8 @@ runs         one run per folder: lock, no overwriting, stale temp files
 splits       repeated images and train/test overlap in a dataset's splits
 cli          one-line errors and warnings for the command lines
 device       device choice and smoke-test mode
+amp          mixed precision by device: the autocast type, the gradient scaler (``anomaly_lib.amp``)
+distributed  torchrun / DistributedDataParallel helpers (``anomaly_lib.distributed``)
 backbones    ImageNet ResNets through torchvision, with a clear offline error
 baselines    mean image, PCA, a plain autoencoder, pretrained-feature k-NN
 compare      ``python -m anomaly_lib compare``: methods vs baselines over seeds

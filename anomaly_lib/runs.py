@@ -14,6 +14,8 @@ their checkpoint folder with ``claim_run_folder``, before any data is loaded:
   folder never mixes two runs;
 * temporary files of a checkpoint write that was killed half-way (``.NAME.*.tmp``, from
   ``atomic_save``) are deleted.
+
+Under torchrun the run's processes are one writer: rank 0 claims the folder for all of them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+from . import distributed
 
 LOCK_NAME = ".lock"
 _held: dict[Path, int] = {}  # lock files this process holds → how many claims are open
@@ -157,7 +161,23 @@ def claim_run_folder(folder, patterns, resuming: bool = False, overwrite: bool =
     ``("last.pt", "best.pt")``; empty for work that only writes results (testing), which takes
     the lock but starts no run. ``resuming``: this run continues from that checkpoint.
     ``other_folders`` are only checked for being writable.
+
+    Under torchrun rank 0 claims the folder for every process: it alone checks, locks, refuses
+    or overwrites, while the others wait; if its checks fail, every process stops with its error.
     """
+    lock = None
+    try:
+        with distributed.together():
+            if distributed.is_main():
+                lock = _claim(folder, patterns, resuming, overwrite, other_folders, log)
+        yield Path(folder)
+    finally:
+        if lock is not None:
+            release_lock(lock)
+
+
+def _claim(folder, patterns, resuming: bool, overwrite: bool, other_folders, log) -> Path:
+    """The checks of ``claim_run_folder``, in this process; returns the lock taken."""
     folder = check_writable(folder)
     for other in other_folders:
         check_writable(other)
@@ -166,6 +186,7 @@ def claim_run_folder(folder, patterns, resuming: bool = False, overwrite: bool =
         if _held[lock] == 1:  # the outermost claim checks; nested ones (CLI → trainer) need not
             refuse_other_run(folder, patterns, resuming, overwrite, log)
             remove_stale_temp_files(folder, log)
-        yield folder
-    finally:
+    except BaseException:
         release_lock(lock)
+        raise
+    return lock

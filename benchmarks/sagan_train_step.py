@@ -4,7 +4,8 @@
     python benchmarks/sagan_train_step.py --full --iters 20    # the authors' full config, batch 16
     python benchmarks/sagan_train_step.py --both_paths         # one G call on 3B images vs three calls
     python benchmarks/sagan_train_step.py --compile            # also time torch.compile
-    python benchmarks/sagan_train_step.py --full --amp         # on CUDA: with and without bf16 autocast
+    python benchmarks/sagan_train_step.py --full --amp         # with and without the autocast --amp picks
+    python benchmarks/sagan_train_step.py --full --amp bf16 fp16   # each type (fp16 with its gradient scalers)
 
 Both loops run the same networks on the same random batches. The "authors"
 loop (`sagan_lib.authors_loop.authors_step`) repeats their update order exactly:
@@ -19,6 +20,7 @@ import time
 
 import torch
 
+from anomaly_lib.amp import choose_amp_dtype
 from anomaly_lib.device import describe_device, pick_device
 from sagan_lib.authors_loop import authors_step
 from sagan_lib.config import SaganConfig
@@ -89,7 +91,9 @@ def main():
     parser.add_argument("--both_paths", action="store_true",
                         help="also time the generator-call strategy the trainer did not pick")
     parser.add_argument("--compile", action="store_true", help="also time the kit with torch.compile")
-    parser.add_argument("--amp", action="store_true", help="also time the kit with bf16 autocast (CUDA)")
+    parser.add_argument("--amp", nargs="*", choices=["auto", "bf16", "fp16"],
+                        help="also time the kit under autocast (channels-last on CUDA): auto (what --amp "
+                             "picks on this device; the default), bf16 and/or fp16")
     args = parser.parse_args()
     iters = args.iters + args.iters % 2
     device = pick_device(args.device)
@@ -111,15 +115,17 @@ def main():
     if args.compile:
         compiled = make_trainer(args, compile=True)
         steps["kit + compile"] = lambda i: compiled.train_step()
-    if args.amp:
-        amp = make_trainer(args, amp=True, channels_last=True)
-        steps["kit + amp + channels_last"] = lambda i: amp.train_step()
+    for amp_dtype in ([] if args.amp is None else args.amp or ["auto"]):
+        dtype, why = choose_amp_dtype(device, amp=True, amp_dtype=amp_dtype)
+        print(f"--amp {amp_dtype}: {why}")
+        trainer = make_trainer(args, amp=True, amp_dtype=amp_dtype, channels_last=True)
+        steps[f"kit + {amp_dtype} ({str(dtype).replace('torch.', '')})"] = lambda i, t=trainer: t.train_step()
     print(f"kit's generator step: {CALLS[kit.join_calls]}")
     results = seconds_per_iteration(steps, iters, warmup=4 if args.compile else 2)
 
     base = results["authors' loop"]
     for name, seconds in results.items():
-        print(f"{name:28s} {seconds:8.4f} s/iteration  {1 / seconds:7.2f} it/s  speed-up {base / seconds:5.2f}×")
+        print(f"{name:34s} {seconds:8.4f} s/iteration  {1 / seconds:7.2f} it/s  speed-up {base / seconds:5.2f}×")
 
 
 if __name__ == "__main__":

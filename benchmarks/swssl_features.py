@@ -10,17 +10,21 @@ convolutions (``fold_batchnorm``, as ``swssl_lib.evaluate`` does). Same model (e
     python benchmarks/swssl_features.py                       # 256/64/32 and 512/128/32, resnet18
     python benchmarks/swssl_features.py --device cuda --backbone wide_resnet50_2 \\
         --sizes 1024/128/32 --skip_loop                       # GPU images per second
+    python benchmarks/swssl_features.py --device cuda --backbone wide_resnet50_2 \\
+        --sizes 1024/128/32 --skip_loop --amp_dtype bf16      # the same under autocast
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 
 import numpy as np
 import torch
 
+from anomaly_lib.amp import AMP_DTYPES
 from anomaly_lib.device import describe_device, pick_device
 from anomaly_lib.phantoms import chest_phantom
 from swssl_lib.model import PatchModel, fold_batchnorm
@@ -57,8 +61,16 @@ def benchmark(model, device, size, patch, step, args) -> None:
     folded = fold_batchnorm(model)  # BatchNorm merged into the convolutions: same features
 
     def batched(chunk, channels_last, fold):
-        return lambda: sliding_window_features(folded if fold else model, images, patch, step,
+        def run():
+            with autocast():
+                return sliding_window_features(folded if fold else model, images, patch, step,
                                                chunk_size=chunk, channels_last=channels_last)
+        return run
+
+    def autocast():
+        if args.amp_dtype == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=AMP_DTYPES[args.amp_dtype])
 
     methods = {} if args.skip_loop else {"loop": loop}
     for chunk in args.chunks:
@@ -85,7 +97,7 @@ def benchmark(model, device, size, patch, step, args) -> None:
                 f"{args.n_images / best[name]:7.2f} images/s")
         if not args.skip_loop:
             difference = (features[name] - features["loop"]).abs().max().item()
-            assert difference <= 1e-4, f"features differ by {difference}"
+            assert difference <= 1e-4 or args.amp_dtype != "fp32", f"features differ by {difference}"
             line += f", {best['loop'] / best[name]:4.2f}× the loop, max |Δ| {difference:.1e}"
         print(line)
 
@@ -100,12 +112,15 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip_loop", action="store_true", help="only time the batched path")
+    parser.add_argument("--amp_dtype", choices=["fp32", *AMP_DTYPES], default="fp32",
+                        help="run the batched path under autocast in this type (the loop stays float32)")
     args = parser.parse_args()
 
     device = pick_device(args.device)
     torch.manual_seed(0)
     model = PatchModel(backbone=args.backbone, pretrained=False).to(device).eval()
     print(f"device: {describe_device(device)}, backbone {args.backbone} (random weights, eval mode), "
+          f"batched path in {args.amp_dtype}, "
           f"torch {torch.__version__}, load average {os.getloadavg()[0]:.1f}")
     for setting in args.sizes:
         size, patch, step = (int(v) for v in setting.split("/"))

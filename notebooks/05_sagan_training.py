@@ -381,8 +381,16 @@ print(caught[0].category.__name__ + ":", caught[0].message)
 #    "authors' full config" on your GPU tells you how long their `num_iters` take; if the session
 #    ends, re-run the notebook and this cell resumes from `last.ckpt`.
 #
-# On recent GPUs (A100, L4, H100) `amp=True` (bfloat16 autocast) and `channels_last=True` can speed
-# the full configuration up; measure with section 4 before a long run.
+# `amp=True` (mixed precision) and `channels_last=True` can speed the full configuration up on a
+# GPU; measure with section 4 before a long run. `amp=True` picks the 16-bit type by GPU: bfloat16
+# where the GPU computes it natively (A100, L4, H100), float16 with a gradient scaler on older GPUs
+# such as Colab's T4, where bfloat16 would be emulated; on a CPU it keeps float32.
+# `amp_dtype="bf16"` or `"fp16"` forces a type. The trainer prints its choice; for this device:
+
+# %%
+from anomaly_lib.amp import choose_amp_dtype
+
+print("amp=True here gives", choose_amp_dtype(device, amp=True)[1])
 
 # %%
 TRAIN_FULL = False  # True: train the authors' configuration on your own Med-AD data

@@ -30,7 +30,9 @@ HELP = {
                "predict's --specificity; reference: train on all, as the authors",
     "val_holdout": "labeled normals held out with --holdout split; 0: 10%%, at least 8",
     "device": "auto (cuda, then mps, then cpu), cpu, cuda, mps, or a GPU number as in the authors' flags",
-    "amp": "bfloat16 autocast on CUDA",
+    "amp": "mixed precision: bfloat16 on GPUs with native bfloat16 (compute capability ≥ 8.0), float16 with "
+           "a gradient scaler on older ones (e.g. a T4); float32 on a CPU",
+    "amp_dtype": "auto (what --amp picks for the device), bf16 or fp16: force that type on any device (implies --amp)",
     "channels_last": "channels-last memory format on CUDA",
     "compile": "torch.compile the generator",
 }
@@ -101,6 +103,7 @@ def run_train(config: SaganConfig, resume: bool = False, progress: bool = True, 
 
     Returns the trainer. A folder holding another run is refused unless `resume` or `overwrite`.
     """
+    from anomaly_lib import distributed
     from anomaly_lib.calibration import heldout_count
     from anomaly_lib.device import pick_device
     from anomaly_lib.layouts import read_medad
@@ -109,7 +112,9 @@ def run_train(config: SaganConfig, resume: bool = False, progress: bool = True, 
     from .data import MedADTestSet, MedADTrainSet
     from .train import RUN_FILES, SaganTrainer
 
-    pick_device(config.device)  # a missing GPU is named before any image is read
+    # A missing GPU is named before any image is read; under torchrun this joins the process group.
+    distributed.start(pick_device(config.device))
+    progress = progress and distributed.is_main()
     if config.image_size % 2 ** config.d_repeat_num:
         raise ValueError(f"--image_size {config.image_size} is not divisible by 2**d_repeat_num = "
                          f"{2 ** config.d_repeat_num}: the critic halves it d_repeat_num times")
@@ -124,8 +129,10 @@ def run_train(config: SaganConfig, resume: bool = False, progress: bool = True, 
         trainer = SaganTrainer(config, train_set, test_set)
         if resume:
             trainer.load()
-        print(f"training SAGAN on {root} ({len(train_set)} normal/unlabeled pairs, "
-              f"{len(train_set.heldout_normals)} labeled normals held out) on {trainer.device}")
+        processes = f" × {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
+        if distributed.is_main():
+            print(f"training SAGAN on {root} ({len(train_set)} normal/unlabeled pairs, "
+                  f"{len(train_set.heldout_normals)} labeled normals held out) on {trainer.device}{processes}")
         trainer.train(progress=progress)
     return trainer
 
@@ -177,6 +184,19 @@ def main(argv=None) -> int:
 
 
 def run(args) -> None:
+    """Run the mode `args` asks for. Under torchrun only `--mode train` uses the processes; the
+    other modes run in rank 0 alone and the other processes stop at once."""
+    from anomaly_lib import distributed
+
+    if args.mode != "train" and not distributed.run_alone_in_rank_zero(f"--mode {args.mode}"):
+        return
+    try:
+        run_mode(args)
+    finally:
+        distributed.stop()  # leave torchrun's process group, if any
+
+
+def run_mode(args) -> None:
     progress = not args.quiet
     check_predict_flags(args)
     if args.mode == "predict":

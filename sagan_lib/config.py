@@ -4,6 +4,8 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Optional
 
+from anomaly_lib.amp import AMP_DTYPE_CHOICES
+
 
 @dataclass
 class SaganConfig:
@@ -56,7 +58,8 @@ class SaganConfig:
     # Machine
     device: str = "auto"
     seed: int = 0
-    amp: bool = False
+    amp: bool = False  # mixed precision by device (anomaly_lib/amp.py)
+    amp_dtype: str = "auto"  # auto | bf16 | fp16 (forces that type; implies amp)
     channels_last: bool = False
     compile: bool = False
 
@@ -102,6 +105,8 @@ class SaganConfig:
         yield ("select_on", "last or test with holdout='reference' (synthetic-val needs held-out normals)",
                not (self.select_on == "synthetic-val" and self.holdout == "reference"))
         yield "lr_decay", "linear or reference", self.lr_decay in ("linear", "reference")
+        yield "amp_dtype", ", ".join(AMP_DTYPE_CHOICES[:-1]) + " or " + AMP_DTYPE_CHOICES[-1], \
+            self.amp_dtype in AMP_DTYPE_CHOICES
 
     def to_dict(self) -> dict:
         return asdict(self)

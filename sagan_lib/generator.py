@@ -32,6 +32,14 @@ from .position_codes import append_position_codes, binary_position_codes
 KEEP_PROBABILITY = 0.95
 
 
+def keep_mask(shape) -> torch.Tensor:
+    """The train-mode mask: 1 keeps an output pixel (probability KEEP_PROBABILITY), 0 takes the input's.
+
+    Drawn on the CPU from torch's global generator, as the authors do.
+    """
+    return torch.bernoulli(torch.ones(shape) * KEEP_PROBABILITY)
+
+
 class Generator(nn.Module):
     """Window-wise U-Net with position codes, attention gates and a residual tanh head."""
 
@@ -98,10 +106,12 @@ class Generator(nn.Module):
         if x.shape[-1] % 8 or x.shape[-2] % 8:
             raise ValueError(f"window size {tuple(x.shape[-2:])} must be a multiple of 8")
 
-    def forward(self, x: torch.Tensor, bs: int = None, c: torch.Tensor = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, bs: int = None, c: torch.Tensor = None,
+                keep: torch.Tensor = None) -> torch.Tensor:
         """Windows `(B·M, 1, ws, ws)` in [-1, 1] → reconstructed windows, same shape.
 
-        `bs` (images per batch) is inferred as `x.shape[0] // num_memory` when omitted.
+        `bs` (images per batch) is inferred as `x.shape[0] // num_memory` when omitted. In train
+        mode `keep` is the keep-mask (shape of `x`); the generator draws it when it is not given.
         """
         self._check_input(x, bs)
         stem_in = x
@@ -127,6 +137,6 @@ class Generator(nn.Module):
         residual = self.conv(self.bn3(multi_scale))  # (B·M, 1, ws, ws)
 
         if self.training:
-            keep = torch.bernoulli(torch.ones(residual.shape) * KEEP_PROBABILITY).to(residual.device)
+            keep = (keep_mask(residual.shape) if keep is None else keep).to(residual.device)
             residual = keep * residual + (1 - keep) * x
         return torch.tanh(residual + x)

@@ -11,32 +11,45 @@ x_A: unlabeled images, x_B: labeled normals, x_B′: x_B with a synthetic anomal
 import torch
 
 
-def gradient_penalty(critic_out: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-    """`mean((‖∂D(x)/∂x‖₂ − 1)²)`, one gradient norm per image, kept differentiable."""
+def gradient_penalty(critic_out: torch.Tensor, inputs: torch.Tensor, grad_scale: float = 1.0) -> torch.Tensor:
+    """`mean((‖∂D(x)/∂x‖₂ − 1)²)`, one gradient norm per image, kept differentiable.
+
+    Under float16 autocast, `grad_scale` is the gradient scaler's current scale: the inner
+    backward runs on the critic output times the scale, so that small gradients do not underflow
+    in float16, and the gradient is divided by it again, in float32, before the norm (PyTorch's
+    AMP recipe for gradient penalties). An overflow shows up as an infinite penalty; the
+    scaler then skips the step.
+    """
+    scaled_out = critic_out.float() * grad_scale
     grad = torch.autograd.grad(
-        outputs=critic_out,
+        outputs=scaled_out,
         inputs=inputs,
-        grad_outputs=torch.ones_like(critic_out),
+        grad_outputs=torch.ones_like(scaled_out),
         retain_graph=True,
         create_graph=True,
-    )[0]
+    )[0] / grad_scale
     grad_norm = grad.reshape(grad.shape[0], -1).norm(2, dim=1)  # (B,)
     return ((grad_norm - 1) ** 2).mean()
 
 
-def interpolate(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """x̂ = u·real + (1 − u)·fake with one u per image; x̂ requires grad."""
-    u = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+def interpolate(real: torch.Tensor, fake: torch.Tensor, u: torch.Tensor = None) -> torch.Tensor:
+    """x̂ = u·real + (1 − u)·fake, one u ~ U(0, 1) per image `(B, 1, 1, 1)` (drawn unless given); x̂ requires grad."""
+    if u is None:
+        u = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
     return (u * real + (1 - u) * fake).requires_grad_(True)
 
 
-def critic_loss(critic, normal: torch.Tensor, fake: torch.Tensor, lambda_gp: float = 10.0):
-    """WGAN-GP critic loss; returns `(total, parts)` with parts for logging."""
+def critic_loss(critic, normal: torch.Tensor, fake: torch.Tensor, lambda_gp: float = 10.0,
+                u: torch.Tensor = None, grad_scale: float = 1.0):
+    """WGAN-GP critic loss; returns `(total, parts)` with parts for logging.
+
+    `u`: the interpolation weights (drawn here unless given); `grad_scale`: see `gradient_penalty`.
+    """
     _, real_score = critic(normal)
     _, fake_score = critic(fake.detach())
-    x_hat = interpolate(normal, fake.detach())
+    x_hat = interpolate(normal, fake.detach(), u)
     _, hat_score = critic(x_hat)
-    gp = gradient_penalty(hat_score, x_hat)
+    gp = gradient_penalty(hat_score, x_hat, grad_scale)
     loss_real, loss_fake = -real_score.mean(), fake_score.mean()
     total = loss_real + loss_fake + lambda_gp * gp
     return total, {"D/loss_real": loss_real, "D/loss_fake": loss_fake, "D/loss_gp": gp}

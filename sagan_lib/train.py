@@ -26,6 +26,27 @@ On generator iterations x_A, x_B and x_B′ can go through G as one batch of
 saves per-operation overhead and wins on a GPU and for small models; on a CPU
 at full width the 3B-sized activations outgrow the cache and three calls are
 faster (benchmarks/sagan_train_step.py). `join_generator_calls` picks one.
+
+Mixed precision (`--amp`, `--amp_dtype`; see anomaly_lib/amp.py): the networks run
+under autocast; with float16 each network has its own gradient scaler. The
+gradient penalty's inner backward is scaled too (see `gradient_penalty`), so an
+overflow there gives an infinite penalty: the scaler skips that critic step and
+halves its scale, and the divergence guard lets it pass. Any other non-finite
+loss, or 20 skipped steps in a row, stops training (`TrainingDiverged`).
+
+Several processes (`torchrun --nproc_per_node N -m sagan_lib --mode train …`;
+see anomaly_lib/distributed.py): every process makes the whole batch of B
+images, with the same random sources, boxes, keep-masks and interpolation
+weights as one process would, and keeps its B/N rows. Both networks are
+wrapped in DistributedDataParallel (DDP), which averages the gradients of the
+per-share mean losses, i.e. gives the whole batch's gradients. The gradient
+penalty's inner `torch.autograd.grad(…, inputs=x̂, create_graph=True)` stops at
+x̂ and never reaches the parameters' gradient accumulators where DDP's hooks sit,
+so only the outer backward is averaged: the same gradients as one process
+(checked in tests/test_distributed.py; DDP's `static_graph=True` must not be
+used here). InstanceNorm is per image; its running statistics are averaged
+over the processes after every iteration, which is their whole-batch update.
+Rank 0 logs, evaluates and writes checkpoints; the others wait for it.
 """
 
 import math
@@ -37,6 +58,8 @@ import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from anomaly_lib import distributed
+from anomaly_lib.amp import MixedPrecision, choose_amp_dtype
 from anomaly_lib.checkpoints import (
     CheckpointError,
     atomic_save,
@@ -52,9 +75,9 @@ from anomaly_lib.runs import claim_run_folder
 from .config import SaganConfig
 from .critic import Discriminator
 from .data import to_model_range
-from .generator import Generator
+from .generator import Generator, keep_mask
 from .losses import critic_loss, generator_loss
-from .scoring import score_images, score_test_set
+from .scoring import reconstruct, score_images, score_test_set
 from .synthetic_anomaly import paste_anomalies, pick_sources
 from .windows import from_windows, to_windows
 
@@ -77,6 +100,10 @@ TEST_SELECTION_WARNING = (
 # activation (3B images × g_conv_dim channels at full resolution, float32)
 # stays this small: about half the 32 MB L3 cache of the 2-core test machine.
 JOINT_CALL_LIMIT_BYTES = 16 * 2 ** 20
+
+# Losses that come from the gradient penalty's scaled inner backward: inf/NaN here in a
+# step the scaler skipped means its factor was too large, not that training diverged.
+SCALE_DEPENDENT_LOSSES = ("D/loss_gp", "D/loss")
 
 
 def join_generator_calls(config: SaganConfig, device: torch.device) -> bool:
@@ -120,23 +147,32 @@ class SaganTrainer:
     """Owns G, D, their optimisers and the data stream; `train()` runs the loop."""
 
     def __init__(self, config: SaganConfig, train_set: Dataset, test_set: Dataset = None, log=print):
+        self.device = distributed.start(pick_device(config.device))  # under torchrun: this process's GPU
+        self.local_batch = distributed.local_batch_size(config.batch_size)  # B/N images per process
+        if not distributed.is_main():
+            log = _silent  # rank 0 speaks for all
         self.config, self.train_set, self.test_set, self.log = config, train_set, test_set, log
-        self.device = pick_device(config.device)
         torch.manual_seed(config.seed)
         self.G = Generator(config.g_conv_dim, 0, config.g_repeat_num, config.num_memory, config.image_size,
                            config.use_position_codes)
         self.D = Discriminator(config.image_size, config.d_conv_dim, 0, config.d_repeat_num)
         self.G.to(self.device)
         self.D.to(self.device)
-        self.amp = config.amp and self.device.type == "cuda"
-        if config.amp and not self.amp:
-            log("--amp is for CUDA only; training in float32")
+        amp_dtype, precision = choose_amp_dtype(self.device, config.amp, config.amp_dtype)
+        self.d_amp, self.g_amp = MixedPrecision(self.device, amp_dtype), MixedPrecision(self.device, amp_dtype)
+        if config.amp or config.amp_dtype != "auto":
+            log(f"precision: {precision}")
         if config.channels_last and self.device.type == "cuda":
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
         self.g_optimizer = torch.optim.Adam(self.G.parameters(), config.g_lr, (config.beta1, config.beta2))
         self.d_optimizer = torch.optim.Adam(self.D.parameters(), config.d_lr, (config.beta1, config.beta2))
-        self.G_forward = torch.compile(self.G, dynamic=False) if config.compile else self.G  # B and 3B: two graphs
+        # One process: the networks themselves. Several: DDP wrappers that average gradients; G's
+        # running statistics are averaged after each iteration instead of broadcast from rank 0.
+        G_train = distributed.data_parallel(self.G, self.device, sync_buffers=False)
+        # λ_adv = 0 never calls the critic: it stays unwrapped, so DDP never waits for its gradients.
+        self.D_train = distributed.data_parallel(self.D, self.device) if config.lambda_adv != 0 else self.D
+        self.G_forward = torch.compile(G_train, dynamic=False) if config.compile else G_train  # B and 3B: two graphs
         self.join_calls = join_generator_calls(config, self.device)
         self.batches = BatchStream(len(train_set), config.batch_size, config.seed)
         self.iteration = 0
@@ -156,23 +192,28 @@ class SaganTrainer:
 
     # ------------------------------------------------------------------ one iteration
     def _generate(self, images: torch.Tensor) -> torch.Tensor:
-        """Full images (B, 1, H, W) → reconstructions through the window grid."""
-        windows = to_windows(images, self.config.num_patch)  # (B·M, 1, ws, ws)
+        """Full images (b, 1, H, W) → reconstructions through the window grid (G in train mode)."""
+        windows = to_windows(images, self.config.num_patch)  # (b·M, 1, ws, ws)
+        # The keep-mask is drawn for the whole batch, as one process would draw it, and this
+        # process keeps its rows; `groups` counts the sub-batches joined into this call.
+        groups = len(images) // self.local_batch
+        keep = distributed.my_rows(keep_mask((len(windows) * distributed.world_size(), *windows.shape[1:])), groups)
         if self.config.channels_last and self.device.type == "cuda":
             windows = windows.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
-            out = self.G_forward(windows, images.shape[0])
-        return from_windows(out.float(), self.config.num_patch)  # (B, 1, H, W)
+        with self.g_amp.autocast():
+            out = self.G_forward(windows, images.shape[0], keep=keep)
+        return from_windows(out.float(), self.config.num_patch)  # (b, 1, H, W)
 
     def train_step(self) -> dict:
         """One iteration: a critic step, and a generator step every n_critic iterations."""
         cfg = self.config
-        indices = self.batches.next()
-        unlabeled, normal, anomaly, _ = self.train_set.batch(indices, self.device)
+        indices = self.batches.next()  # the whole batch: the same on every process
+        unlabeled, normal, anomaly, _ = map(distributed.my_rows, self.train_set.batch(indices, self.device))
         generator_turn = (self.iteration + 1) % cfg.n_critic == 0
         # Ablations: λ_adv = 0 drops the critic and x_A, λ_mse = 0 drops x_B′; G never sees what is dropped.
         use_critic, use_anomalies = cfg.lambda_adv != 0, cfg.lambda_mse != 0
         fake = normal_rec = anomaly_rec = fake_score = None
+        skipped = {}  # network → whether its float16 gradient scaler skipped this step
 
         joined = generator_turn and self.join_calls
         if joined:
@@ -189,12 +230,11 @@ class SaganTrainer:
 
         losses = {}
         if use_critic:
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
-                d_loss, losses = critic_loss(self.D, normal, fake, cfg.lambda_gp)
+            u = distributed.my_rows(torch.rand(cfg.batch_size, 1, 1, 1)).to(self.device)  # one weight per image
+            with self.d_amp.autocast():
+                d_loss, losses = critic_loss(self.D_train, normal, fake, cfg.lambda_gp, u, self.d_amp.scale)
             losses["D/loss"] = d_loss
-            self.d_optimizer.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.d_optimizer.step()
+            skipped["D"] = self.d_amp.step(d_loss, self.d_optimizer)
 
         if generator_turn:
             if not joined:
@@ -202,26 +242,41 @@ class SaganTrainer:
                 anomaly_rec = self._generate(anomaly) if use_anomalies else None
             if use_critic:
                 self.D.requires_grad_(False)
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
+                with self.g_amp.autocast():
                     fake_score = self.D(fake)[1].float()
             g_loss, g_parts = generator_loss(fake_score, normal, normal_rec, anomaly_rec,
                                              cfg.lambda_id, cfg.lambda_adv, cfg.lambda_mse)
-            self.g_optimizer.zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.g_optimizer.step()
+            skipped["G"] = self.g_amp.step(g_loss, self.g_optimizer)
             self.D.requires_grad_(True)
             losses.update(g_parts, **{"G/loss": g_loss})
 
-        values = {name: float(value.detach()) for name, value in losses.items()}
-        bad = [name for name, value in values.items() if not math.isfinite(value)]
-        if bad:
-            raise TrainingDiverged(
-                f"non-finite {', '.join(bad)} at iteration {self.iteration + 1}; the last good checkpoint is "
-                f"{self.checkpoint_path} ({'none written yet' if not self.checkpoint_path.exists() else 'kept'})"
-            )
+        distributed.average_buffers(self.G)  # the whole batch's InstanceNorm running statistics
+        values = distributed.mean_over_processes(losses)  # the whole batch's mean losses
+        self._check_finite(values, skipped)
+        if self.d_amp.scaler.is_enabled():  # float16: count the steps the scalers skipped
+            values.update({f"{name}/skipped": float(value) for name, value in skipped.items()})
         self.iteration += 1
         self._decay_learning_rates()
         return values
+
+    def _check_finite(self, values: dict, skipped: dict) -> None:
+        """Stop on a non-finite loss, unless it is a gradient-penalty overflow the float16 scaler skipped."""
+        penalty_overflow = skipped.get("D", False) and not math.isfinite(values.get("D/loss_gp", 0.0))
+        bad = [name for name, value in values.items()
+               if not math.isfinite(value) and not (penalty_overflow and name in SCALE_DEPENDENT_LOSSES)]
+        last_good = f"{self.checkpoint_path} ({'none written yet' if not self.checkpoint_path.exists() else 'kept'})"
+        if bad:
+            raise TrainingDiverged(
+                f"non-finite {', '.join(bad)} at iteration {self.iteration + 1}; the last good checkpoint is {last_good}"
+            )
+        for name, amp in (("D", self.d_amp), ("G", self.g_amp)):
+            if amp.diverged:
+                raise TrainingDiverged(
+                    f"the float16 gradients of {name} were inf/NaN in the last {amp.skipped_in_a_row} steps, at "
+                    f"every loss scale down to {amp.scale:g} (iteration {self.iteration + 1}). Train with --amp_dtype "
+                    f"bf16 (on a GPU with native bfloat16) or in float32 (no --amp); the last good checkpoint is "
+                    f"{last_good}"
+                )
 
     def _decay_learning_rates(self) -> None:
         cfg, i = self.config, self.iteration
@@ -249,24 +304,26 @@ class SaganTrainer:
 
     def _train_loop(self, end: int, progress: bool) -> list:
         cfg = self.config
-        running, count = {}, 0
-        bar = tqdm(total=end, initial=self.iteration, desc="SAGAN", unit="it", disable=not progress)
+        running, counts = {}, {}
+        bar = tqdm(total=end, initial=self.iteration, desc="SAGAN", unit="it",
+                   disable=not progress or not distributed.is_main())
         start = time.time()
         while self.iteration < end:
             values = self.train_step()
             for name, value in values.items():
-                running[name] = running.get(name, 0.0) + value
-            count += 1
+                if math.isfinite(value):  # a float16 step the scaler skipped may have an infinite penalty
+                    running[name] = running.get(name, 0.0) + value
+                    counts[name] = counts.get(name, 0) + 1
             bar.update(1)
             if self.iteration % 10 == 0 or self.iteration == end:
                 bar.set_postfix({k.split("/")[1]: f"{v:.3f}" for k, v in values.items()})
             if self.iteration % cfg.log_step == 0 or self.iteration == end:
                 entry = {"iteration": self.iteration, "seconds": time.time() - start}
-                entry.update({k: v / count for k, v in running.items()})
+                entry.update({k: v / counts[k] for k, v in running.items()})
                 self.history.append(entry)
-                running, count = {}, 0
+                running, counts = {}, {}
                 self._select_model()
-            if self.iteration % cfg.sample_step == 0:
+            if self.iteration % cfg.sample_step == 0 and distributed.is_main():
                 self.save_samples()
             if self.iteration % cfg.model_save_step == 0 or self.iteration == end:
                 self.save()
@@ -277,6 +334,12 @@ class SaganTrainer:
         cfg = self.config
         if cfg.select_on == "last":
             return
+        with distributed.together():  # rank 0 evaluates and keeps best-G.ckpt; the others wait for it
+            if distributed.is_main():
+                self._keep_if_best()
+
+    def _keep_if_best(self) -> None:
+        cfg = self.config
         if cfg.select_on == "test":
             report = score_test_set(self.G, self.test_set, cfg.num_patch, device=self.device, progress=False).report
         else:
@@ -298,28 +361,35 @@ class SaganTrainer:
         """Write `{iteration}-G.ckpt` (published format) and `last.ckpt` (everything needed to resume).
 
         Only the snapshots this run wrote are pruned to the newest `keep_last` (0 keeps all);
-        their names are recorded in `last.ckpt`, so a resumed run goes on pruning its own.
+        their names are recorded in `last.ckpt`, so a resumed run goes on pruning its own. Under
+        torchrun rank 0 writes and the other processes wait until it has.
         """
-        folder = Path(self.config.model_save_dir)
         snapshot = f"{self.iteration}-G.ckpt"
-        atomic_save(self.G.state_dict(), folder / snapshot)
         self.snapshots = [name for name in self.snapshots if name != snapshot] + [snapshot]
         keep = self.config.keep_last
         pruned = self.snapshots[:-keep] if keep else []
         self.snapshots = self.snapshots[len(pruned):]
+        with distributed.together():
+            if distributed.is_main():
+                self._write_checkpoints(snapshot, pruned)
+        self.own_checkpoint = self.checkpoint_path.resolve()
+        return self.checkpoint_path
+
+    def _write_checkpoints(self, snapshot: str, pruned: list) -> None:
+        folder = Path(self.config.model_save_dir)
+        atomic_save(self.G.state_dict(), folder / snapshot)
         state = {
             "G": self.G.state_dict(), "D": self.D.state_dict(),
             "g_optimizer": self.g_optimizer.state_dict(), "d_optimizer": self.d_optimizer.state_dict(),
             "iteration": self.iteration, "config": self.config.to_dict(), "rng": capture_rng_state(),
             "batches": self.batches.state_dict(), "history": self.history, "best": self.best,
             "snapshots": self.snapshots,
+            "amp": {"D": self.d_amp.state_dict(), "G": self.g_amp.state_dict()},  # float16 loss scales
         }
         atomic_save(state, self.checkpoint_path)
-        self.own_checkpoint = self.checkpoint_path.resolve()
         self.record_heldout_scores(self.checkpoint_path.name)
         for name in pruned:  # after last.ckpt stopped listing them
             (folder / name).unlink(missing_ok=True)
-        return self.checkpoint_path
 
     def load(self, path=None) -> None:
         """Resume from `path` (default: `model_save_dir/last.ckpt`).
@@ -361,6 +431,8 @@ class SaganTrainer:
         self.history, self.best = list(state["history"]), dict(state["best"])
         self.snapshots = list(state.get("snapshots", []))  # older checkpoints kept no list
         restore_rng_state(state["rng"])
+        scalers = state.get("amp", {})  # float16 loss scales (absent from older checkpoints)
+        self.d_amp.load_state_dict(scalers.get("D")), self.g_amp.load_state_dict(scalers.get("G"))
         self.own_checkpoint = path.resolve()
         self.log(f"resumed from {path} at iteration {self.iteration}")
 
@@ -386,16 +458,18 @@ class SaganTrainer:
         """A PNG grid: unlabeled inputs (top) and their reconstructions (bottom)."""
         from torchvision.utils import save_image
 
-        unlabeled = self.train_set.batch(torch.arange(min(8, len(self.train_set))), self.device)[0]
-        was_training = self.G.training
-        self.G.eval()
-        with torch.no_grad():
-            reconstruction = self._generate(unlabeled)
-        self.G.train(was_training)
+        # A private generator, so that writing samples (on rank 0 only) leaves the training draws alone.
+        indices, generator = torch.arange(min(8, len(self.train_set))), torch.Generator().manual_seed(0)
+        unlabeled = self.train_set.batch(indices, self.device, generator)[0]
+        reconstruction, _ = reconstruct(self.G, unlabeled, self.config.num_patch)  # eval mode, no gradients
         path = Path(self.config.sample_dir) / f"{self.iteration}-images.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         save_image(torch.cat([unlabeled, reconstruction]) * 0.5 + 0.5, path, nrow=len(unlabeled))
         return path
+
+
+def _silent(*_):
+    pass
 
 
 def synthetic_validation(generator, heldout_normals: torch.Tensor, config: SaganConfig, device, seed: int = 1234):

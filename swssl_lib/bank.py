@@ -18,6 +18,8 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from anomaly_lib import distributed
+
 from .sliding import sliding_window_features
 
 
@@ -79,6 +81,16 @@ class FeatureBank:
         bank = cls.__new__(cls)
         bank.shape, bank.dtype, bank.path = tuple(shape), np.dtype(dtype), Path(path)
         bank._offset, bank.filled = offset, shape[0]
+        return bank
+
+    @classmethod
+    def fill_from(cls, path, index: int) -> FeatureBank:
+        """A bank file that exists, ready to ``append`` images from ``index`` on.
+
+        Several processes fill their shares of one file this way, each at its own offset.
+        """
+        bank = cls.open(path)
+        bank.filled = index
         return bank
 
     @classmethod
@@ -163,9 +175,14 @@ def build_feature_bank(
 ) -> FeatureBank:
     """Sliding-window features of every image a loader of ``(image, label)`` batches yields.
 
-    The model is put in eval mode; the bank is written batch by batch.
+    The model is put in eval mode; the bank is written batch by batch. Under torchrun each
+    process extracts its contiguous share of the images into the one file at ``path``
+    (``build_shared_bank``), and every process returns the whole bank.
     """
     model.eval()
+    if distributed.world_size() > 1:
+        return build_shared_bank(model, loader, patch_size, step_size, path, dtype, chunk_size, include_last,
+                                 progress and distributed.is_main(), desc)
     bank = None
     for images, _ in tqdm(loader, desc=desc, unit="batch", disable=not progress):
         features = sliding_window_features(model, images, patch_size, step_size,
@@ -177,3 +194,36 @@ def build_feature_bank(
         raise ValueError("build_feature_bank: the loader yielded no images")
     bank._check_full()
     return bank
+
+
+def build_shared_bank(model, loader: DataLoader, patch_size: int, step_size: int, path, dtype=np.float16,
+                      chunk_size: int = 64, include_last: bool = False, progress: bool = True,
+                      desc: str = "feature bank") -> FeatureBank:
+    """``build_feature_bank`` for several processes: one ``.npy`` file, each process writing its share.
+
+    The processes meet three times (``distributed.together``, so an error in one, such as
+    features float16 cannot hold, stops them all): after each has its first batch's features,
+    after rank 0 has created the file from their shape, and after every share is written.
+    """
+    if path is None:
+        raise ValueError("several processes build one feature bank through a file: give its path "
+                         "(command line: leave out --bank_in_memory)")
+    first_image = distributed.share(len(loader.dataset), "training images").start
+    batches = iter(tqdm(distributed.my_share_of(loader, "training images"), desc=desc, unit="batch",
+                        disable=not progress))
+
+    def features_of(images):
+        return sliding_window_features(model, images, patch_size, step_size,
+                                       chunk_size=chunk_size, include_last=include_last)  # (B, C, P)
+
+    with distributed.together():
+        first = features_of(next(batches)[0])  # every share holds at least one image
+    with distributed.together():
+        if distributed.is_main():
+            FeatureBank(len(loader.dataset), first.shape[1], first.shape[2], path, dtype)  # the file's header
+    with distributed.together():
+        bank = FeatureBank.fill_from(path, first_image)
+        bank.append(first)
+        for images, _ in batches:
+            bank.append(features_of(images))
+    return FeatureBank.open(path)

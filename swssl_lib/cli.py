@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from anomaly_lib import distributed
+from anomaly_lib.amp import AMP_DTYPE_CHOICES
 from anomaly_lib.calibration import HOLDOUT_CHOICES, heldout_count
 from anomaly_lib.cli import add_debug_flag, run_command
 from anomaly_lib.device import describe_device, pick_device
@@ -107,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--backbone", default="wide_resnet50_2", help="a torchvision ResNet, e.g. resnet18")
     model.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=True,
                        help="start from torchvision's ImageNet weights (downloaded once)")
+    model.add_argument("--checkpoint_activations", action="store_true",
+                       help="recompute each backbone stage's activations in backward instead of storing "
+                            "them: less memory, one more forward pass of compute, the same gradients")
 
     train = parser.add_argument_group("training")
     train.add_argument("--batch_size", type=int, default=300)
@@ -119,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--selection", choices=SELECTIONS, default="last",
                        help="which checkpoint to keep: last (default) or test (best test AUC; leaks)")
     train.add_argument("--loss_variant", choices=["paper", "notebook"], default="paper")
+    train.add_argument("--amp", action="store_true",
+                       help="mixed precision: bfloat16 on GPUs with native bfloat16 (compute capability ≥ 8.0), "
+                            "float16 with a gradient scaler on older ones (e.g. a T4); float32 on a CPU")
+    train.add_argument("--amp_dtype", choices=AMP_DTYPE_CHOICES, default="auto",
+                       help="bf16 or fp16: force that type on any device (implies --amp)")
 
     score = parser.add_argument_group("scoring")
     score.add_argument("--scoring", choices=[*SCORINGS, "both"], default=None,
@@ -212,8 +222,14 @@ def run(args, log=print) -> dict:
         batch_size=args.batch_size, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
         clip_value=args.clip_value, epochs=args.epochs, eval_every=args.eval_every,
         selection=args.selection, loss_variant=args.loss_variant, normalization=args.normalization,
-        backbone=args.backbone, pretrained=args.pretrained, seed=args.seed)
-    device = pick_device(args.device)
+        backbone=args.backbone, pretrained=args.pretrained, seed=args.seed, amp=args.amp,
+        amp_dtype=args.amp_dtype)
+    device = distributed.start(pick_device(args.device))  # under torchrun: join the group, take a GPU
+    if distributed.world_size() > 1 and args.bank_in_memory:
+        raise ValueError("--bank_in_memory: several processes share the feature bank through "
+                         "SAVE_DIR/feature_bank.npy; leave the flag out under torchrun")
+    if not distributed.is_main():
+        log = _silent  # rank 0 speaks for all
     if args.report_json:
         check_writable(Path(args.report_json).parent)
     check_data(args, config)
@@ -227,25 +243,41 @@ def build_model(args, resuming: bool) -> PatchModel:
     """The patch model: with the weights of --checkpoint (test, or a start for training) if given."""
     torch.manual_seed(args.seed)
     if not args.checkpoint or resuming:  # resumed weights come from last.pt, in fit
-        return PatchModel(backbone=args.backbone, pretrained=args.pretrained and not resuming)
+        return new_model(args, args.backbone, pretrained=args.pretrained and not resuming)
     checkpoint = load_checkpoint(args.checkpoint)
     backbone = args.backbone if args.mode == "train" else \
         (checkpoint.get("config") or {}).get("backbone", args.backbone)
-    model = PatchModel(backbone=backbone, pretrained=False)  # the weights come next
+    model = new_model(args, backbone, pretrained=False)  # the weights come next
     return load_weights(model, checkpoint, args.checkpoint)
+
+
+def new_model(args, backbone: str, pretrained: bool) -> PatchModel:
+    """A PatchModel; under torchrun rank 0 downloads the ImageNet weights once, then the others
+    read them from torchvision's cache."""
+    def make():
+        return PatchModel(backbone=backbone, pretrained=pretrained, checkpoint_activations=args.checkpoint_activations)
+
+    if not pretrained or distributed.world_size() == 1:
+        return make()
+    model = None
+    with distributed.together():
+        if distributed.is_main():
+            model = make()
+    return make() if model is None else model
 
 
 def train_or_test(args, config: TrainConfig, save_dir: Path, device, resuming: bool, log=print) -> dict:
     started = time.time()
     size = config.image_size
-    log(f"device: {describe_device(device)}")
+    processes = f" × {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
+    log(f"device: {describe_device(device)}{processes}")
     log(f"data: {args.category} at {args.dataset_path}, images {size[0]}×{size[1]}, "
         f"patch {args.patch_size}, step {args.step_size}, normalization {args.normalization}")
     model = build_model(args, resuming).to(device)
     if args.checkpoint and not resuming:
         log(f"{'starting from' if args.mode == 'train' else 'testing'} the weights in {args.checkpoint}")
 
-    load = dict(preload=args.preload, progress=args.progress)
+    load = dict(preload=args.preload, progress=args.progress and distributed.is_main())
     normal_images = read_images(args.dataset_path, args.category, "train", size, **load)
     test_images = read_images(args.dataset_path, args.category, "test", size, **load)
     # the last normals are held out of training and of the bank (anomaly_lib.calibration)
@@ -265,9 +297,11 @@ def train_or_test(args, config: TrainConfig, save_dir: Path, device, resuming: b
                           chunk_size=args.window_chunk, include_last=args.include_last_window,
                           progress=args.progress, heldout_loader=heldout_full)
         evaluations["latest"] = result
-        if training:  # what --mode predict needs, beside the checkpoint
-            record_run_setup(save_dir, model, result, run_settings(args, config), train_images.paths,
-                             heldout_images.paths, bank_path)
+        if training:  # what --mode predict needs, beside the checkpoint (under torchrun written by rank 0)
+            with distributed.together():
+                if distributed.is_main():
+                    record_run_setup(save_dir, model, result, run_settings(args, config), train_images.paths,
+                                     heldout_images.paths, bank_path)
         return result.reports[scorings(args)[0]].auc
 
     report = {"mode": args.mode, "settings": vars(args), "device": describe_device(device)}
@@ -295,6 +329,8 @@ def train_or_test(args, config: TrainConfig, save_dir: Path, device, resuming: b
 
     evaluation = evaluations["latest"]
     log(evaluation.summary())
+    if not distributed.is_main():
+        return report  # rank 0 writes the figures and the report
     report["results"] = evaluation.as_dict()
     report["figures"] = save_figures(evaluation, test_images, save_dir,
                                      title=f"SWSSL on {args.category}")
@@ -316,8 +352,23 @@ def main(argv=None) -> int:
 
         parser.set_defaults(**DEMO_DEFAULTS)  # the demo's small settings; flags still override them
         args = parser.parse_args(argv)
-        return run_command(lambda: run_demo(args), debug=args.debug)
-    return run_command(lambda: run(args), debug=args.debug)
+        return run_command(lambda: in_processes(run_demo, args), debug=args.debug)
+    return run_command(lambda: in_processes(run, args), debug=args.debug)
+
+
+def in_processes(command, args) -> None:
+    """Run ``command(args)``. Under torchrun training and testing use every process; the other
+    modes run in rank 0 alone, and the other processes stop at once."""
+    if args.mode not in ("train", "test") and not distributed.run_alone_in_rank_zero(f"--mode {args.mode}"):
+        return
+    try:
+        command(args)
+    finally:
+        distributed.stop()  # leave torchrun's process group, if any
+
+
+def _silent(*_):
+    pass
 
 
 if __name__ == "__main__":

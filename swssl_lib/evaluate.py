@@ -3,6 +3,11 @@
 As the authors: the model is in eval mode, every image is cut into sliding windows, and each
 window's feature is the pooled backbone embedding. The test features are held in memory
 (float16, M × channels × positions) while the bank is streamed, so the bank is read once.
+
+Under torchrun every process extracts its share of the training images into the one bank on
+disk, then extracts and scores its share of the test images (and of the held-out normals)
+against the whole bank; the scores are gathered, so every process returns the same evaluation
+as one process would. The held-out normals are never part of the bank.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from anomaly_lib import distributed
 from anomaly_lib.metrics import RocReport, roc_report
 
 from .bank import FeatureBank, build_feature_bank, check_storable
@@ -88,24 +94,43 @@ def evaluate(
     model = fold_batchnorm(model)  # an eval-mode copy with faster, identical features
     bank = build_feature_bank(model, train_loader, patch_size, step_size, path=bank_path,
                               chunk_size=chunk_size, include_last=include_last, progress=progress)
-    test, labels, grid = extract_test_features(model, test_loader, patch_size, step_size,
-                                               chunk_size, include_last, progress)
-    device = next(model.parameters()).device
-    evaluation = score_test_features(bank, test, labels, grid, scorings, k, device)
+    windows = dict(patch_size=patch_size, step_size=step_size, k=k, chunk_size=chunk_size,
+                   include_last=include_last, progress=progress)
+    labels, scores, patch_maps, grid = score_loader(model, test_loader, bank, scorings, what="test images", **windows)
+    reports = {name: roc_report(labels, scores[name]) for name in scorings}
+    evaluation = Evaluation(labels, scores, reports, grid, patch_maps)
     if heldout_loader is not None:
-        heldout, _, _ = extract_test_features(model, heldout_loader, patch_size, step_size, chunk_size,
-                                              include_last, progress)
-        evaluation.heldout_scores = {
-            "reference": score_reference(bank, heldout, device=device).image_scores.tolist(),
-            "patch_knn": score_patch_knn(bank, heldout, k=k, device=device).image_scores.tolist(),
-        }
+        _, heldout, _, _ = score_loader(model, heldout_loader, bank, SCORINGS, what="held-out normals", **windows)
+        evaluation.heldout_scores = {name: heldout[name].tolist() for name in SCORINGS}
     return evaluation
 
 
-def score_test_features(bank: FeatureBank, test: torch.Tensor, labels: np.ndarray, grid: WindowGrid,
-                        scorings=SCORINGS, k: int = 1, device=None) -> Evaluation:
-    """Both scorings (or some) for precomputed test features (M, channels, positions)."""
-    scores, reports, patch_maps = {}, {}, None
+def score_loader(model, loader: DataLoader, bank: FeatureBank, scorings, patch_size: int, step_size: int, k: int = 1,
+                 chunk_size: int = 64, include_last: bool = False, progress: bool = True, what: str = "images"):
+    """Labels (M,), scores ``{scoring: (M,)}``, patch_knn maps and the window grid of a loader's images.
+
+    Under torchrun each process extracts and scores its share of the images (every process all
+    of them when there are fewer images than processes), and every process returns them all.
+    """
+    shared = len(loader.dataset) >= distributed.world_size() > 1
+    mine = distributed.my_share_of(loader, what) if shared else loader
+    device = next(model.parameters()).device
+    with distributed.together():  # features a process cannot store (check_storable) stop every process
+        features, labels, grid = extract_test_features(model, mine, patch_size, step_size, chunk_size, include_last,
+                                                       progress and distributed.is_main())
+        scores, patch_maps = scores_per_image(bank, features, grid, scorings, k, device)
+    if shared:
+        shares = distributed.gather_objects((labels, scores, patch_maps))
+        labels = np.concatenate([share[0] for share in shares])  # every process's, in image order
+        scores = {name: np.concatenate([share[1][name] for share in shares]) for name in scorings}
+        patch_maps = None if patch_maps is None else torch.cat([share[2] for share in shares])
+    return labels, scores, patch_maps, grid
+
+
+def scores_per_image(bank: FeatureBank, test: torch.Tensor, grid: WindowGrid, scorings=SCORINGS,
+                     k: int = 1, device=None) -> tuple[dict[str, np.ndarray], torch.Tensor | None]:
+    """Image scores under each scoring, ``{scoring: (M,)}``, and the patch maps of ``patch_knn``."""
+    scores, patch_maps = {}, None
     for name in scorings:
         if name == "reference":
             image_scores = score_reference(bank, test, device=device).image_scores
@@ -113,5 +138,4 @@ def score_test_features(bank: FeatureBank, test: torch.Tensor, labels: np.ndarra
             result = score_patch_knn(bank, test, k=k, grid=grid, device=device)
             image_scores, patch_maps = result.image_scores, result.patch_maps
         scores[name] = image_scores.numpy()
-        reports[name] = roc_report(labels, scores[name])
-    return Evaluation(labels, scores, reports, grid, patch_maps)
+    return scores, patch_maps

@@ -7,11 +7,13 @@ state dicts match key for key.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
+from torch.utils.checkpoint import checkpoint
 
 from anomaly_lib.backbones import PRETRAINED_HELP, build_resnet  # noqa: F401 (kept importable from here)
 
@@ -22,10 +24,16 @@ class PatchModel(nn.Module):
     ``forward(x)`` takes patches (N, input_channel, h, w) and returns
     ``(projection, embedding)``, both (N, width), where width is the backbone's feature
     width (2048 for wide_resnet50_2, 512 for resnet18).
+
+    ``checkpoint_activations=True`` trades compute for memory in training: only the input of
+    each backbone stage is kept for backward, and the stage is run again to get the rest
+    (``torch.utils.checkpoint``). The losses and gradients are the same.
     """
 
-    def __init__(self, input_channel: int = 3, backbone: str = "wide_resnet50_2", pretrained: bool = True):
+    def __init__(self, input_channel: int = 3, backbone: str = "wide_resnet50_2", pretrained: bool = True,
+                 checkpoint_activations: bool = False):
         super().__init__()
+        self.checkpoint_activations = checkpoint_activations
         resnet = build_resnet(backbone, pretrained)
         if input_channel != 3:  # as the authors: a fresh first convolution for other inputs
             resnet.conv1 = nn.Conv2d(input_channel, 64, kernel_size=7, stride=2, padding=3, bias=False)
@@ -44,7 +52,10 @@ class PatchModel(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The pooled backbone feature used for scoring: (N, C, h, w) → (N, width)."""
-        feature_map = self.backbone(x)  # (N, width, h/32, w/32)
+        if self.checkpoint_activations and self.training and torch.is_grad_enabled():
+            feature_map = run_checkpointed(self.backbone, x)  # (N, width, h/32, w/32)
+        else:
+            feature_map = self.backbone(x)  # (N, width, h/32, w/32)
         return self.pool(feature_map).flatten(1)  # (N, width)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,6 +64,48 @@ class PatchModel(nn.Module):
 
 
 Patch_Model = PatchModel  # the authors' name
+
+
+def backbone_stages(backbone: nn.Sequential) -> list[nn.Module]:
+    """The ResNet body as five stages: the stem (conv1, bn1, relu, maxpool), then layer1 … layer4."""
+    children = list(backbone.children())
+    return [nn.Sequential(*children[:-4]), *children[-4:]]
+
+
+def run_checkpointed(backbone: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """The backbone stage by stage, each under activation checkpointing (recomputed in backward)."""
+    for stage in backbone_stages(backbone):
+        x = checkpoint(_run_once_for_statistics(stage), x, use_reentrant=False)
+    return x
+
+
+def _run_once_for_statistics(stage: nn.Module):
+    """`stage` as a function whose second call, the recomputation in backward, leaves the
+    BatchNorm running statistics as it found them: they are updated once per forward, as without
+    checkpointing."""
+    calls = 0
+
+    def run(x):
+        nonlocal calls
+        calls += 1
+        with kept_running_statistics(stage) if calls > 1 else contextlib.nullcontext():
+            return stage(x)
+
+    return run
+
+
+@contextlib.contextmanager
+def kept_running_statistics(module: nn.Module):
+    """Put the BatchNorm buffers (running mean, variance, batch count) back as they were."""
+    buffers = [b for name, b in module.named_buffers() if name.endswith(("running_mean", "running_var",
+                                                                         "num_batches_tracked"))]
+    saved = [b.clone() for b in buffers]
+    try:
+        yield
+    finally:  # also when checkpointing stops the recomputation early, by raising inside it
+        with torch.no_grad():
+            for buffer, value in zip(buffers, saved):
+                buffer.copy_(value)
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:
@@ -68,7 +121,7 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
         names = list(module._modules)
         for first, second in zip(names, names[1:]):  # ResNet order: conv1, bn1, …, conv2, bn2
             conv, norm = module._modules[first], module._modules[second]
-            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+            if isinstance(conv, nn.Conv2d) and isinstance(norm, (nn.BatchNorm2d, nn.SyncBatchNorm)):
                 module._modules[first] = fuse_conv_bn_eval(conv, norm)
                 module._modules[second] = nn.Identity()
         for child in module.children():

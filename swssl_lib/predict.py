@@ -53,9 +53,9 @@ from anomaly_lib.thresholds import choose_threshold
 
 from .bank import FeatureBank, build_feature_bank
 from .data import ImageSet, SWSSLDataset
-from .evaluate import SCORINGS, extract_test_features
+from .evaluate import SCORINGS, extract_test_features, scores_per_image
 from .model import PatchModel, fold_batchnorm
-from .scoring import patch_map_to_pixels, score_patch_knn, score_reference
+from .scoring import patch_map_to_pixels
 from .train import load_checkpoint, load_weights
 
 # The run's settings that prediction takes from calibration.json (flag names of the command line).
@@ -158,9 +158,9 @@ def score_images(images: ImageSet, bank, model, settings: dict, scoring: str, ar
     features, _, grid = extract_test_features(model, loader(images, settings, args), settings["patch_size"],
                                               settings["step_size"], args.window_chunk,
                                               settings["include_last_window"], progress)  # (M, C, P)
-    knn = score_patch_knn(bank, features, k=settings["k"], grid=grid, device=device)
-    scores = knn.image_scores if scoring == "patch_knn" else score_reference(bank, features, device=device).image_scores
-    return scores.numpy(), knn.patch_maps, grid
+    scores, patch_maps = scores_per_image(bank, features, grid, dict.fromkeys([scoring, "patch_knn"]),
+                                          k=settings["k"], device=device)  # the maps are always patch_knn's
+    return scores[scoring], patch_maps, grid
 
 
 def heldout_scores(calibration, weights, bank, model, scoring, args, device, progress, log):

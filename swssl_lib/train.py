@@ -13,6 +13,24 @@ Differences from the authors' script, all on purpose:
   and every random state, so ``resume=True`` continues where training stopped (bit for bit
   with ``num_workers=0``; DataLoader workers draw fresh seeds when they restart).
 * A NaN or infinite loss stops training with a clear error; the last good checkpoint stays.
+
+Mixed precision (``amp``, ``amp_dtype``; see anomaly_lib/amp.py): the three forward passes run
+under autocast, the twin loss (its z-scores and normalisations) in float32; with float16 a
+gradient scaler scales the loss, unscales the gradients before the clipping and skips a step
+whose gradients overflowed (the loss itself is unscaled, so the NaN stop is unaffected). The
+scaler starts at 1, not PyTorch's 2¹⁶: see ``TWIN_LOSS_INIT_SCALE``.
+
+Several processes (``torchrun --nproc_per_node N -m swssl_lib …``; see anomaly_lib/distributed.py):
+each process reads its share of one seeded shuffled order (``DistributedSampler``), B/N patches.
+The twin loss is a statistic of the whole batch (z-scores over the batch, C = z1ᵀ z2 / B), so
+every process gathers all projections with ``torch.distributed.nn.all_gather`` and computes the
+same full loss. Its backward hands each process the sum over processes of the gradients for
+its own rows, N times its share of dL/dθ; DDP averages over the N processes, which leaves dL/dθ,
+exactly one process's gradient. BatchNorm becomes SyncBatchNorm on GPUs, so its statistics are
+the whole batch's too; SyncBatchNorm does not run on a CPU, so CPU processes keep per-process
+BatchNorm statistics (a warning says so). The patches and augmentations are drawn by each
+process's own loader, seeded by (seed, epoch, rank): the same distribution as one process, not
+the same draws.
 """
 
 from __future__ import annotations
@@ -25,9 +43,11 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
+from anomaly_lib import distributed
+from anomaly_lib.amp import AMP_DTYPE_CHOICES, MixedPrecision, choose_amp_dtype
 from anomaly_lib.checkpoints import (
     CheckpointError,
     atomic_save,
@@ -47,6 +67,12 @@ LOSS_VARIANTS = ("paper", "notebook")
 RUN_FILES = ("last.pt", "best.pt", "history.json")
 # Settings that change the model's shapes: a checkpoint only resumes with the same values.
 NETWORK_FIELDS = ("backbone",)
+# The twin loss sums over the feature dimensions (2048 for wide_resnet50_2) and its neighbour
+# term over the batch, so its gradients are large (up to 3·10⁴ for a randomly initialised
+# wide_resnet50_2 on eight 128² patches): they need no scaling up to survive float16. The
+# float16 scaler starts at 1 and halves only on overflow; PyTorch's default start, 2¹⁶, would
+# skip the first ~16 steps, several epochs at the authors' batch of 300.
+TWIN_LOSS_INIT_SCALE = 1.0
 TEST_SELECTION_WARNING = (
     "selection='test' keeps the checkpoint with the best TEST AUC, as the authors do. "
     "This uses the test labels to choose the model, so the AUC it reports is optimistic."
@@ -75,6 +101,8 @@ class TrainConfig:
     backbone: str = "wide_resnet50_2"
     pretrained: bool = True
     seed: int = 0
+    amp: bool = False  # mixed precision by device (anomaly_lib/amp.py)
+    amp_dtype: str = "auto"  # auto | bf16 | fp16 (forces that type; implies amp)
 
     def __post_init__(self):
         """Refuse settings that make no sense, naming the flag, before any image is read."""
@@ -93,6 +121,7 @@ class TrainConfig:
             ("seed", "≥ 0", self.seed >= 0),
             ("selection", f"one of {SELECTIONS}", self.selection in SELECTIONS),
             ("loss_variant", f"one of {LOSS_VARIANTS}", self.loss_variant in LOSS_VARIANTS),
+            ("amp_dtype", f"one of {AMP_DTYPE_CHOICES}", self.amp_dtype in AMP_DTYPE_CHOICES),
         ]
         problems = [f"--{name} must be {rule}, got {getattr(self, name)!r}" for name, rule, ok in rules if not ok]
         if not problems and min(height, width) < self.patch_size + self.step_size:
@@ -107,20 +136,27 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
                            weight_decay=config.weight_decay)
 
 
-def train_step(model: nn.Module, batch, optimizer, config: TrainConfig, device) -> torch.Tensor:
-    """One optimisation step on a batch ``(view1, view2, neighbour, similarity)``; returns the loss."""
+def train_step(model: nn.Module, batch, optimizer, config: TrainConfig, device,
+               precision: MixedPrecision = None) -> torch.Tensor:
+    """One optimisation step on a batch ``(view1, view2, neighbour, similarity)``; returns the loss.
+
+    ``precision`` (default float32) gives the autocast region and the gradient scaler. Under
+    torchrun the batch is this process's share and the loss is the whole batch's.
+    """
+    precision = precision or MixedPrecision(device)
     view1, view2, neighbour, similarity = (x.to(device, non_blocking=True) for x in batch)
-    projection1, _ = model(view1)  # (B, width)
-    projection_neighbour, _ = model(neighbour)  # (B, width)
-    projection2, _ = model(view2)  # (B, width)
-    loss = twin_loss(projection1, projection2, f_neg=projection_neighbour, target=similarity,
+    with precision.autocast():
+        projection1, _ = model(view1)  # (b, width)
+        projection_neighbour, _ = model(neighbour)  # (b, width)
+        projection2, _ = model(view2)  # (b, width)
+    # The whole batch's projections, in float32 for the loss's normalisations: (B, width) each.
+    projection1, projection_neighbour, projection2 = (
+        distributed.gather_rows(p.float()) for p in (projection1, projection_neighbour, projection2))
+    loss = twin_loss(projection1, projection2, f_neg=projection_neighbour, target=distributed.gather_rows(similarity),
                      variant=config.loss_variant)
     if not torch.isfinite(loss):
         return loss  # the caller stops before this step touches the weights
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    nn.utils.clip_grad_value_(model.parameters(), config.clip_value)
-    optimizer.step()
+    precision.step(loss, optimizer, clip=lambda: nn.utils.clip_grad_value_(model.parameters(), config.clip_value))
     return loss.detach()
 
 
@@ -135,23 +171,50 @@ def check_batch_fits(n_images: int, batch_size: int) -> None:
 
 
 def patch_loader(dataset, config: TrainConfig, num_workers: int = 0) -> DataLoader:
-    """Shuffled training batches; a last batch of one is dropped (the loss needs ≥ 2)."""
+    """Shuffled training batches; a last batch of one is dropped (the loss needs ≥ 2).
+
+    Under torchrun each process reads its share of one shuffled order, seeded by
+    ``config.seed`` and the epoch, in batches of batch_size / N (the last few images that do not
+    split evenly over the processes are left out of that epoch).
+    """
     check_batch_fits(len(dataset), config.batch_size)
-    return DataLoader(dataset, batch_size=config.batch_size, shuffle=True,
-                      drop_last=len(dataset) % config.batch_size == 1,
+    if distributed.world_size() == 1:
+        return DataLoader(dataset, batch_size=config.batch_size, shuffle=True,
+                          drop_last=len(dataset) % config.batch_size == 1,
+                          num_workers=num_workers, persistent_workers=num_workers > 0)
+    sampler = DistributedSampler(dataset, seed=config.seed, drop_last=True)
+    batch_size = distributed.local_batch_size(config.batch_size)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=len(sampler) % batch_size == 1,
                       num_workers=num_workers, persistent_workers=num_workers > 0)
 
 
-def save_checkpoint(path, model, optimizer, epoch: int, config: TrainConfig, history: list) -> Path:
-    """Everything needed to resume, written atomically."""
-    return atomic_save({
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "epoch": epoch,
-        "rng": capture_rng_state(),
-        "config": asdict(config),
-        "history": history,
-    }, path)
+def parallel_model(model: nn.Module, device, log=print) -> nn.Module:
+    """The model to train: itself in one process; under torchrun DDP, with SyncBatchNorm on GPUs."""
+    if distributed.world_size() == 1:
+        return model
+    if torch.device(device).type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # in place: the same parameters
+    else:
+        log("WARNING: SyncBatchNorm needs GPUs, so on the CPU each process normalises with its own "
+            "share's BatchNorm statistics: the steps differ slightly from one process on the whole batch")
+    return distributed.data_parallel(model, device)
+
+
+def save_checkpoint(path, model, optimizer, epoch: int, config: TrainConfig, history: list,
+                    precision: MixedPrecision = None) -> Path:
+    """Everything needed to resume, written atomically (under torchrun by rank 0; the others wait)."""
+    with distributed.together():
+        if distributed.is_main():
+            atomic_save({
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "epoch": epoch,
+                "rng": capture_rng_state(),
+                "config": asdict(config),
+                "history": history,
+                "amp": precision.state_dict() if precision else {},  # the float16 loss scale
+            }, path)
+    return Path(path)
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:
@@ -200,8 +263,10 @@ def fit(
     ``evaluate_fn(model) -> float`` gives a test AUC (or None to skip evaluation). Returns a
     summary: history, evaluations and which checkpoint was selected. ``save_dir`` is claimed
     for this run (``anomaly_lib.runs``): locked while training, and a run already there is
-    refused unless ``resume`` continues it or ``overwrite`` deletes it.
+    refused unless ``resume`` continues it or ``overwrite`` deletes it. Under torchrun every
+    process runs this (``evaluate_fn`` too); rank 0 claims the folder, logs and writes the files.
     """
+    device = distributed.start(device or "cpu")  # under torchrun: join the group (before the claim), take a GPU
     resuming = resume and (Path(save_dir) / RUN_FILES[0]).is_file()
     with claim_run_folder(save_dir, RUN_FILES, resuming, overwrite, log=log):
         return _fit(model, loader, config, save_dir, device, evaluate_fn, resume, progress, log)
@@ -210,11 +275,14 @@ def fit(
 def _fit(model, loader, config, save_dir, device, evaluate_fn, resume, progress, log) -> dict:
     if config.selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {SELECTIONS}, got {config.selection!r}")
-    device = torch.device(device or "cpu")
+    if not distributed.is_main():
+        log, progress = _silent, False
     save_dir = Path(save_dir)
     last_path, best_path = save_dir / "last.pt", save_dir / "best.pt"
     model.to(device)
     optimizer = make_optimizer(model, config)
+    amp_dtype, precision_in_words = choose_amp_dtype(device, config.amp, config.amp_dtype)
+    precision = MixedPrecision(device, amp_dtype, init_scale=TWIN_LOSS_INIT_SCALE)
     history, evaluations, start_epoch = [], [], 0
     best_auc = -math.inf
 
@@ -231,6 +299,7 @@ def _fit(model, loader, config, save_dir, device, evaluate_fn, resume, progress,
         load_weights(model, checkpoint, last_path)
         optimizer.load_state_dict(checkpoint["optimizer"])
         restore_rng_state(checkpoint["rng"])
+        precision.load_state_dict(checkpoint.get("amp"))
         start_epoch, history = checkpoint["epoch"], checkpoint["history"]
         evaluations = [h for h in history if "auc" in h]
         best_auc = max((h["auc"] for h in evaluations), default=-math.inf)
@@ -245,14 +314,20 @@ def _fit(model, loader, config, save_dir, device, evaluate_fn, resume, progress,
         log("WARNING: " + TEST_SELECTION_WARNING)
     else:
         log("checkpoint selection: the last epoch (the test set is not used to choose the model)")
+    if config.amp or config.amp_dtype != "auto":
+        log(f"precision: {precision_in_words}")
+    train_model = parallel_model(model, device, log)
 
     for epoch in range(start_epoch + 1, config.epochs + 1):
         model.train()
         losses = []
+        if isinstance(loader.sampler, DistributedSampler):
+            loader.sampler.set_epoch(epoch)  # a new shared order each epoch
+            torch.manual_seed(config.seed + epoch * distributed.world_size() + distributed.rank())  # own draws
         with tqdm(total=len(loader.dataset), desc=f"epoch {epoch}/{config.epochs}", unit="img",
                   disable=not progress) as bar:
             for step, batch in enumerate(loader):
-                loss = train_step(model, batch, optimizer, config, device)
+                loss = train_step(train_model, batch, optimizer, config, device, precision)
                 if not torch.isfinite(loss):
                     kept = f"the last good checkpoint {last_path} is kept" if last_path.is_file() \
                         else "no checkpoint was written yet"
@@ -261,9 +336,15 @@ def _fit(model, loader, config, save_dir, device, evaluate_fn, resume, progress,
                         f"training stopped and {kept}. Try a smaller --lr, check the images "
                         "(a constant patch has zero std), or a larger --batch_size."
                     )
+                if precision.diverged:
+                    raise FloatingPointError(
+                        f"the float16 gradients were inf/NaN in the last {precision.skipped_in_a_row} steps "
+                        f"(epoch {epoch}, step {step}), at every loss scale down to {precision.scale:g}; "
+                        "train with --amp_dtype bf16 (on a GPU with native bfloat16) or without --amp"
+                    )
                 losses.append(loss.item())
                 bar.set_postfix(twin_loss=f"{loss.item():.4g}")
-                bar.update(len(batch[0]))
+                bar.update(len(batch[0]) * distributed.world_size())
         record = {"epoch": epoch, "loss": sum(losses) / max(len(losses), 1)}
 
         if evaluate_fn is not None and (epoch % config.eval_every == 0 or epoch == config.epochs):
@@ -274,12 +355,19 @@ def _fit(model, loader, config, save_dir, device, evaluate_fn, resume, progress,
                 log(f"epoch {epoch}: mean twin loss {record['loss']:.4g}, test AUC {auc:.4f}")
                 if config.selection == "test" and auc > best_auc:
                     best_auc = auc
-                    atomic_save(model.state_dict(), best_path)
+                    with distributed.together():
+                        if distributed.is_main():
+                            atomic_save(model.state_dict(), best_path)
                     log(f"  best test AUC so far: kept {best_path} (selection on the test set)")
         history.append(record)
-        save_checkpoint(last_path, model, optimizer, epoch, config, history)
+        save_checkpoint(last_path, model, optimizer, epoch, config, history, precision)
 
     selected = best_path if config.selection == "test" and best_path.is_file() else last_path
     summary = {"history": history, "selection": config.selection, "checkpoint": str(selected)}
-    (save_dir / "history.json").write_text(json.dumps(history, indent=2))
+    if distributed.is_main():
+        (save_dir / "history.json").write_text(json.dumps(history, indent=2))
     return summary
+
+
+def _silent(*_):
+    pass
