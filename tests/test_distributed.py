@@ -343,8 +343,8 @@ def test_sagan_heldout_scores_are_written_once_from_the_unwrapped_generator_in_e
     from anomaly_lib.calibration import weights_fingerprint
     from sagan_lib.cli import main
     from sagan_lib.data import MedADTrainSet, to_model_range
-    from sagan_lib.scoring import score_images
     from sagan_lib.generator import Generator
+    from sagan_lib.scoring import score_images
 
     folder, _ = sagan_command_lines
     models = folder / "models"
