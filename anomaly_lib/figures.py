@@ -38,6 +38,9 @@ def _save(figure: Figure, path) -> None:
     figure.savefig(path, dpi=120, bbox_inches="tight")
 
 
+COLOUR_BAR_INCHES = 1.8  # a colour bar with its ticks and a two-line label
+
+
 def _image_grid(n_rows: int, column_titles: list[str], row_titles) -> tuple[Figure, np.ndarray]:
     """An empty grid of image axes without ticks; column titles on top, row titles on the left."""
     n_columns = len(column_titles)
@@ -63,6 +66,8 @@ def add_scale_colourbar(figure: Figure, axes, scale: HeatScale, label: str = "an
     from matplotlib.colors import ListedColormap, Normalize
 
     colours = ScalarMappable(Normalize(scale.low, scale.high), ListedColormap(jet_colours() / 255.0))
+    width, height = figure.get_size_inches()
+    figure.set_size_inches(width + COLOUR_BAR_INCHES, height)  # room for the bar, so the images keep their size
     bar = figure.colorbar(colours, ax=axes, shrink=0.8, label=label)
     ticks = [scale.low, scale.high] if scale.anchor is None else [scale.low, scale.anchor, scale.high]
     names = [f"{value:.3g}" for value in ticks]

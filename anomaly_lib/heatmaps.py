@@ -14,7 +14,10 @@ Two ways to put a map on the colours (0 = blue ... 1 = red):
   threshold: 0 is the bottom colour, the threshold the middle one (green) and
   twice the threshold the top one (red); above that stays red. What a pixel at the
   threshold means depends on how the image score is made from the map, see
-  ``HeatScale``.
+  ``HeatScale``. ``HeatScale.marked(threshold, largest)`` runs from 0 to the largest
+  value instead and only marks the threshold on the colour bar: the better picture
+  for SAGAN, whose pixel errors are heavy-tailed (lesions reach many times the
+  threshold, and a whole normal lung field passes twice it).
 """
 
 from __future__ import annotations
@@ -52,8 +55,8 @@ class HeatScale:
     """One colour scale for many maps: ``low`` gets the bottom colour, ``high`` the top one.
 
     Values in between are spread linearly; values outside are held at the ends. ``anchor``,
-    when set, is the decision threshold the scale was built around (``around``): it sits
-    exactly in the middle colour, and the colour bar marks it.
+    when set, is the decision threshold, and the colour bar marks it: in the middle colour
+    for ``around``, wherever it falls for ``marked``.
 
     What "a pixel at the threshold" means follows from how the image score is made from the
     map, with the score compared as ``score >= threshold``:
@@ -83,6 +86,18 @@ class HeatScale:
             raise ValueError(f"cannot anchor a colour scale at threshold {threshold}: it must be above {low}")
         return cls(low, 2 * threshold - low, float(threshold))
 
+    @classmethod
+    def marked(cls, threshold: float, largest: float, low: float = 0.0) -> HeatScale:
+        """``low`` to ``largest`` (at least twice the threshold), the threshold marked where it falls."""
+        if not np.isfinite(threshold) or threshold <= low:
+            raise ValueError(f"cannot mark threshold {threshold} on a colour scale from {low}")
+        return cls(low, float(max(largest, 2 * threshold - low)), float(threshold))
+
+    @property
+    def centred(self) -> bool:
+        """Whether the anchor is the middle colour (as ``around`` makes it)."""
+        return self.anchor is not None and np.isclose(self.anchor, (self.low + self.high) / 2)
+
     def unit(self, values) -> np.ndarray:
         """``values`` on this scale as float32 in [0, 1] (NaN stays NaN)."""
         values = to_numpy(values).astype(np.float32)
@@ -93,14 +108,19 @@ class HeatScale:
         ends = f"{self.low:.3g} (blue) to {self.high:.3g} (red)"
         if self.anchor is None:
             return f"one colour scale for all images, {ends}"
-        return f"one colour scale for all images, {ends}, threshold {self.anchor:.3g} in the middle (green)"
+        where = "in the middle (green)" if self.centred else "marked on the colour bar"
+        return f"one colour scale for all images, {ends}, threshold {self.anchor:.3g} {where}"
 
 
-def shared_scale(threshold: float | None = None, largest: float | None = None, low: float = 0.0) -> HeatScale:
-    """The scale for a set of maps: around ``threshold`` when there is one (above ``low``),
-    otherwise from ``low`` to the ``largest`` value of the maps."""
+def shared_scale(threshold: float | None = None, largest: float | None = None, low: float = 0.0,
+                 centre: bool = True) -> HeatScale:
+    """The scale for a set of maps: around ``threshold`` when there is one (above ``low``), or
+    with ``centre=False`` up to the ``largest`` value with the threshold marked; without a
+    threshold, from ``low`` to the ``largest`` value of the maps."""
     if threshold is not None and np.isfinite(threshold) and threshold > low:
-        return HeatScale.around(threshold, low)
+        if centre or largest is None or not np.isfinite(largest):
+            return HeatScale.around(threshold, low)
+        return HeatScale.marked(threshold, largest, low)
     if largest is None or not np.isfinite(largest) or largest <= low:
         largest = low + 1.0  # all maps at the bottom: any top will do
     return HeatScale(low, float(largest))

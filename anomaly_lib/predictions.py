@@ -7,10 +7,10 @@ scores every image it finds and writes to ``OUT``:
   ``abnormal`` when ``score >= threshold``, else ``normal``; without a threshold the column is
   left out (scores only).
 * ``overlays/NAME.png``: the image as the model saw it (resized), with its heatmap blended in.
-  All overlays share **one** colour scale (``anomaly_lib.heatmaps.HeatScale``): with a threshold
-  it is anchored there (0 blue, the threshold green, twice the threshold red), so a normal
-  image does not look as hot as a lesion; without one it runs from 0 to the largest value of
-  this run. Pixels no window covered (SWSSL) show the plain image.
+  All overlays share **one** colour scale (``anomaly_lib.heatmaps.HeatScale``), so a normal
+  image does not look as hot as a lesion: anchored at the threshold (SWSSL: 0 blue, the
+  threshold green, twice it red), or from 0 to the largest value of this run with the
+  threshold marked (SAGAN), or without a threshold from 0 to the largest value. Pixels no window covered (SWSSL) show the plain image.
 * ``overview.png``: the most and least abnormal images in one panel, with the colour bar.
 * ``summary.json``: the threshold and where it came from, counts above and below, the
   colour scale, and the settings; the same is printed.

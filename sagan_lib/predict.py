@@ -137,7 +137,7 @@ def run_predict(args, progress: bool = True, log=print) -> dict:
         images = torch.from_numpy(load_grayscale(inputs, config.image_size, "bilinear", desc="input images",
                                                  progress=progress))  # (N, H, W) uint8
         scores, maps = score_with_maps(generator, images, config.num_patch, device)
-        scale = shared_scale(threshold.value if threshold else None, largest=float(maps.max()))
+        scale = shared_scale(threshold.value if threshold else None, largest=float(maps.max()), centre=False)
         info = {"method": "sagan", "checkpoint": str(checkpoint),
                 "settings": {**{name: getattr(config, name) for name in PREDICT_SETTINGS},
                              "resize": "bilinear to image_size, then [-1, 1] (as --mode test)"},

@@ -93,8 +93,9 @@ def save_figures(generator, test_set, result: TestScores, save_dir, num_patch: i
     images = torch.stack([test_set[i][0] for i in chosen]).to(device)
     reconstructions, maps = reconstruct(generator, images, num_patch)
     titles = [f"{'abnormal' if labels[i] else 'normal'} · score {result.image_scores[i]:.4f}" for i in chosen]
-    # one colour scale for all overlays, the authors' cutoff in the middle (anomaly_lib.heatmaps.HeatScale)
-    scale = shared_scale(result.report.authors_cutoff.threshold, largest=float(maps.max()))
+    # one colour scale for all overlays, 0 to the largest pixel error, the authors' cutoff marked on it
+    # (anomaly_lib.heatmaps.HeatScale.marked: SAGAN's score is a mean, so lung texture passes the cutoff)
+    scale = shared_scale(result.report.authors_cutoff.threshold, largest=float(maps.max()), centre=False)
     figure = reconstruction_panel(images, reconstructions, maps, titles=titles, path=paths["panel"], scale=scale,
                                   scale_label="pixel anomaly |x − G(x)| / 2; threshold: the authors' cutoff")
     plt.close(figure)

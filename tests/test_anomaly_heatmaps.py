@@ -127,3 +127,15 @@ def test_pixels_without_a_value_stay_uncoloured_in_the_overlay():
     assert (overlay[:, 4:] == 100).all()  # the plain grey image
     assert (overlay[:, :4, 0] > overlay[:, :4, 2]).all()  # coloured (red: twice the threshold)
     assert np.isnan(normalize_map(anomaly_map)[:, 4:]).all() and normalize_map(anomaly_map)[0, 0] == 0
+
+
+def test_a_marked_scale_reaches_the_largest_value_and_marks_the_threshold_where_it_falls():
+    scale = shared_scale(0.03, largest=0.3, centre=False)  # SAGAN: lesions at 10× the threshold
+    assert (scale.low, scale.anchor, scale.high) == (0.0, 0.03, 0.3)
+    assert not scale.centred and "marked" in scale.describe()
+    lung, lesion = jet_heatmap(np.full((2, 2), 0.07), scale), jet_heatmap(np.full((2, 2), 0.3), scale)
+    assert lung[0, 0, 2] > lung[0, 0, 0] and lesion[0, 0, 0] > lesion[0, 0, 2]  # twice the cutoff stays blue-ish
+    assert shared_scale(0.03, largest=0.04, centre=False).high == pytest.approx(0.06)  # never below 2 × threshold
+    assert HeatScale.around(0.03).centred and "in the middle" in HeatScale.around(0.03).describe()
+    with pytest.raises(ValueError, match="cannot mark threshold 0"):
+        HeatScale.marked(0.0, 1.0)

@@ -73,7 +73,8 @@ def test_predict_writes_csv_overlays_overview_and_summary(run_dir, data_root, tm
     counts = summary["counts"]
     assert counts["abnormal (score >= threshold)"] == sum(row["decision"] == "abnormal" for row in rows)
     assert sum(counts.values()) == len(rows)
-    assert summary["heatmap_scale"]["anchor"] == threshold and summary["heatmap_scale"]["high"] == 2 * threshold
+    # SAGAN's scale reaches the largest pixel error (at least twice the threshold), the threshold marked
+    assert summary["heatmap_scale"]["anchor"] == threshold and summary["heatmap_scale"]["high"] >= 2 * threshold
     for row in rows:  # one overlay per image, at the size the model saw
         overlay = np.asarray(Image.open(out / row["overlay"]))
         assert overlay.shape == (32, 32, 3)
