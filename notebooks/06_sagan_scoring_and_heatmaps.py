@@ -217,6 +217,20 @@ titles = [f"{'abnormal' if labels[i] else 'normal'}, score {result.image_scores[
 show_figure(reconstruction_panel(images[chosen], chosen_rec, chosen_maps, titles=titles), "reconstruction_panel", OUT)
 
 # %% [markdown]
+# Look at the overlay column of the normal rows: stretched to its own range, each normal map
+# looks as hot as a lesion, although its difference map is dim. Given a `scale`, every overlay
+# uses the same colours; here from 0 to the largest error of the six maps (the README's figure
+# and `--mode predict` do the same and mark the threshold on the colour bar). Now only the lesions are red.
+
+# %%
+from anomaly_lib.heatmaps import shared_scale
+
+one_scale = shared_scale(None, largest=float(chosen_maps.max()))
+print("overlay scale:", one_scale.describe())
+show_figure(reconstruction_panel(images[chosen], chosen_rec, chosen_maps, titles=titles, scale=one_scale),
+            "reconstruction_panel_one_scale", OUT)
+
+# %% [markdown]
 # The phantoms come with their true lesion masks (`masks/` in the dataset folder), which real data
 # rarely has. Overlaying the map (`overlay_heatmap`: jet colours, red = large error) with the mask's
 # outline shows whether the error sits on the lesion. As a number, the **pixel-level AUC** asks
