@@ -45,6 +45,7 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
 from anomaly_lib.figures import heatmap_panel, roc_pr_figure, show_figure
+from anomaly_lib.heatmaps import shared_scale
 from anomaly_lib.images import load_grayscale
 from anomaly_lib.metrics import roc_report
 from anomaly_lib.phantoms import make_phantom_dataset
@@ -425,8 +426,13 @@ for name, report in reports.items():
 #
 # `patch_map_to_pixels` spreads each window's `patch_knn` score over the pixels it covers (a pixel gets
 # the mean of the windows that contain it), and `heatmap_panel` overlays it on the image. The yellow
-# outline is the phantom's true lesion mask, which the model never saw. Each map is scaled to its own
-# range, so compare *where* it is hot, and use the score in the title to compare images.
+# outline is the phantom's true lesion mask, which the model never saw. All maps share one colour
+# scale anchored at `patch_knn`'s authors' cutoff (`shared_scale`, as `--mode test` and
+# `--mode predict` draw them): the cutoff is the middle colour, so a normal image stays cool. A
+# pixel shows the mean of the windows over it, so a pixel above the middle proves a window above
+# the cutoff, while a lesion's one hot window, averaged with cooler neighbours, can look a little
+# cooler than its score. (Scaled each to its own range, as `heatmap_panel` does without `scale=`,
+# every normal map would show a red spot somewhere.)
 
 # %%
 abnormal_rows = list(np.flatnonzero(labels == 1)[:3])
@@ -434,7 +440,10 @@ normal_rows = list(np.flatnonzero(labels == 0)[:2])
 rows = abnormal_rows + normal_rows
 pixel_maps = patch_map_to_pixels(knn.patch_maps[rows], grid)  # (n, H, W)
 titles = [f"{'abnormal' if labels[i] else 'normal'}\nscore {knn.image_scores[i]:.3g}" for i in rows]
-panel = heatmap_panel(test_images.pixels[rows].numpy(), pixel_maps, titles=titles)
+one_scale = shared_scale(reports["patch_knn"].authors_cutoff.threshold, largest=float(np.nanmax(np.asarray(pixel_maps))))
+print("heatmap scale:", one_scale.describe())
+panel = heatmap_panel(test_images.pixels[rows].numpy(), pixel_maps, titles=titles, scale=one_scale,
+                      scale_label="patch_knn window score")
 for row, i in enumerate(rows):
     if i in masks:
         panel.axes[2 * row + 1].contour(masks[i], levels=[0.5], colors="yellow", linewidths=1)
