@@ -55,7 +55,8 @@ def _image_grid(n_rows: int, column_titles: list[str], row_titles) -> tuple[Figu
         ax.set_title(column_title)
     if row_titles is not None:
         for ax, row_title in zip(axes[:, 0], row_titles):
-            ax.set_ylabel(row_title)
+            longest = max(len(line) for line in str(row_title).split("\n"))
+            ax.set_ylabel(row_title, fontsize="small" if longest > 24 else "medium")  # long file names fit a row
     figure.set_layout_engine("constrained")
     return figure, axes
 
