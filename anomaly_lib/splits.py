@@ -97,7 +97,9 @@ def check_splits(splits: dict, allow_overlap: bool = False) -> list[str]:
         if any(n.startswith("test_") for n in names) and not all(n.startswith("test_") for n in names):
             overlaps.append(f"{files}{more}")
         else:
-            messages.append(f"one image is listed {len(listed)} times: {files}{more}")
+            what = ("one image is listed" if len(set(group)) == 1 else  # one file, or copies of one image
+                    f"{len(set(group))} files hold the same pixels, listed")
+            messages.append(f"{what} {len(listed)} times: {files}{more}")
     if overlaps:
         text = (f"{len(overlaps)} image(s) are in a training split and a test split, so the model has seen "
                 f"test images: {'; '.join(overlaps[:3])}{' …' if len(overlaps) > 3 else ''}")

@@ -35,6 +35,14 @@ def test_a_name_listed_twice_in_a_split_warns(medad):
         check_splits(read_medad(medad))
 
 
+def test_copies_of_one_image_under_several_names_are_called_so(medad):
+    images = medad / "images"
+    for name in ("test_normal_0001.png", "test_abnormal_0000.png"):  # e.g. blank images: the same pixels
+        shutil.copy(images / "test_normal_0000.png", images / name)
+    with pytest.warns(UserWarning, match="3 files hold the same pixels, listed 3 times: test_normal_0000.png"):
+        check_splits(read_medad(medad))
+
+
 def test_a_test_image_in_a_training_list_is_refused_unless_allowed(medad):
     edit_lists(medad, lambda d: d["train"]["0"].append(d["test"]["1"][0]))
     with pytest.raises(SplitOverlapError, match="training split and a test split.*test_abnormal_0000.png") as error:
