@@ -90,15 +90,16 @@ def check_splits(splits: dict, allow_overlap: bool = False) -> list[str]:
             where.setdefault(Path(path), []).append(split)
     messages, overlaps = [], []
     for group in same_images([path for paths in splits.values() for path in paths]):
-        listed = [(split, path) for path in dict.fromkeys(group) for split in where[path]]
+        group = list(dict.fromkeys(group))  # each path once, in order
+        listed = [(split, path) for path in group for split in where[path]]
         names = sorted({split for split, _ in listed})
         files = ", ".join(f"{path.name} ({split})" for split, path in listed[:4])
         more = f" and {len(listed) - 4} more" if len(listed) > 4 else ""
         if any(n.startswith("test_") for n in names) and not all(n.startswith("test_") for n in names):
             overlaps.append(f"{files}{more}")
         else:
-            what = ("one image is listed" if len(set(group)) == 1 else  # one file, or copies of one image
-                    f"{len(set(group))} files hold the same pixels, listed")
+            what = ("one image is listed" if len(group) == 1 else  # one file, or copies of one image
+                    f"{len(group)} files hold the same pixels, listed")
             messages.append(f"{what} {len(listed)} times: {files}{more}")
     if overlaps:
         text = (f"{len(overlaps)} image(s) are in a training split and a test split, so the model has seen "
