@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
+
+from .checkpoints import atomic_write
 
 HOLDOUT_CHOICES = ("split", "reference")
 CALIBRATION_FILE = "calibration.json"
@@ -73,17 +73,7 @@ def weights_fingerprint(state_dict: dict) -> str:
 
 def write_json(path, payload: dict) -> Path:
     """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w") as file:
-            json.dump(payload, file, indent=2)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda file: json.dump(payload, file, indent=2), mode="w")
 
 
 def read_calibration(folder) -> dict | None:

@@ -18,12 +18,10 @@ import numpy as np
 import torch
 
 
-def atomic_save(obj, path) -> Path:
-    """``torch.save`` that never leaves a half-written file at ``path``.
-
-    The object is written to a temporary file in the same folder, flushed to
-    disk, then renamed onto ``path`` in one step (``os.replace``). A crash
-    leaves either the old file or the new one, never a mix.
+def atomic_write(path, write, mode: str = "wb") -> Path:
+    """Write a file so that ``path`` never holds half of it: ``write(file)`` fills a temporary
+    file in the same folder, which is flushed to disk and then renamed onto ``path`` in one step
+    (``os.replace``). A crash leaves either the old file or the new one, never a mix.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,8 +29,8 @@ def atomic_save(obj, path) -> Path:
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )
     try:
-        with os.fdopen(file_descriptor, "wb") as temp_file:
-            torch.save(obj, temp_file)
+        with os.fdopen(file_descriptor, mode) as temp_file:
+            write(temp_file)
             temp_file.flush()
             os.fsync(temp_file.fileno())
         os.replace(temp_name, path)
@@ -40,6 +38,11 @@ def atomic_save(obj, path) -> Path:
         Path(temp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_save(obj, path) -> Path:
+    """``torch.save`` that never leaves a half-written file at ``path`` (see ``atomic_write``)."""
+    return atomic_write(path, lambda file: torch.save(obj, file))
 
 
 def capture_rng_state() -> dict:

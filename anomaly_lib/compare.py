@@ -38,6 +38,7 @@ from sagan_lib.scoring import average_by_id, score_images
 from sagan_lib.train import SaganTrainer
 
 from .baselines import AutoencoderBaseline, FeatureKNNBaseline, MeanImageBaseline, PCABaseline
+from .calibration import write_json
 from .device import pick_device
 from .metrics import RocReport, roc_report
 
@@ -461,10 +462,7 @@ def save_finished_run(run_dir: Path, scores, seconds: float) -> None:
         saved.update(scores=scores.scores.tolist(), labels=scores.labels.tolist(), ids=scores.ids)
     else:
         saved["scores"] = np.asarray(scores).tolist()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    temporary = run_dir / "scores.json.tmp"
-    temporary.write_text(json.dumps(saved))
-    temporary.replace(run_dir / "scores.json")  # atomic: a run counts as finished only when complete
+    write_json(run_dir / "scores.json", saved)  # atomic: a run counts as finished only when complete
 
 
 def run_comparison(medad_root, settings: CompareSettings, out_dir, log=print) -> Comparison:
