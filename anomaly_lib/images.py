@@ -69,6 +69,8 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from .layouts import IMAGE_EXTENSIONS
+
 RESAMPLE_FILTERS = {
     "bilinear": Image.Resampling.BILINEAR,
     "lanczos": Image.Resampling.LANCZOS,
@@ -135,6 +137,15 @@ def is_dicom(path) -> bool:
         return True
     with open(path, "rb") as file:
         return file.read(132)[128:132] == b"DICM"
+
+
+def is_image_file(path) -> bool:
+    """Whether a folder search should take ``path``: a visible file with an image extension
+    (``layouts.IMAGE_EXTENSIONS``), or a DICOM file under any name (e.g. a UID ``1.2.840.5``)."""
+    path = Path(path)
+    if path.name.startswith(".") or not path.is_file():
+        return False
+    return path.suffix.lower() in IMAGE_EXTENSIONS or is_dicom(path)
 
 
 def _check_pixel_count(height: int, width: int) -> None:

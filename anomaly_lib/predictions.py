@@ -16,7 +16,7 @@ scores every image it finds and writes to ``OUT``:
   colour scale, and the settings; the same is printed.
 
 ``--input`` takes files and folders; folders are searched recursively for the formats
-``anomaly_lib.images`` reads (by extension, plus DICOM files without an extension). The
+``anomaly_lib.images`` reads (by extension, plus DICOM files under any name). The
 folder ``OUT`` itself is skipped. A file that cannot be read stops the run with one error
 listing every such file.
 """
@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from .calibration import write_json
 from .heatmaps import HeatScale, overlay_heatmap
-from .images import is_dicom
+from .images import is_image_file
 from .layouts import IMAGE_EXTENSIONS
 from .runs import RunFolderError
 
@@ -83,12 +83,6 @@ def check_predict_flags(args) -> None:
         raise ValueError(f"--threshold must be a finite number, got {args.threshold}")
 
 
-def _is_image(path: Path) -> bool:
-    if path.name.startswith(".") or not path.is_file():
-        return False
-    return path.suffix.lower() in IMAGE_EXTENSIONS or (path.suffix == "" and is_dicom(path))
-
-
 def collect_inputs(inputs, skip=None) -> list[Path]:
     """The image files named by ``--input`` (files as given, folders searched recursively), each once.
 
@@ -99,11 +93,11 @@ def collect_inputs(inputs, skip=None) -> list[Path]:
     for given in inputs:
         path = Path(given)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if _is_image(p)
+            found = sorted(p for p in path.rglob("*") if is_image_file(p)
                            and (skip is None or skip not in p.resolve().parents))
             if not found:
                 raise ValueError(f"--input {path}: no image files in this folder or below (looked for "
-                                 f"{', '.join(IMAGE_EXTENSIONS)} and DICOM files without an extension)")
+                                 f"{', '.join(IMAGE_EXTENSIONS)} and DICOM files under any name)")
             files += found
         elif path.exists():
             files.append(path)

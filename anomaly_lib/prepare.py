@@ -66,7 +66,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .images import describe_mappings, frame_count, is_dicom, map_files, read_image, resize_grey
+from .images import (
+    describe_mappings,
+    frame_count,
+    is_image_file,
+    map_files,
+    read_image,
+    resize_grey,
+)
 from .layouts import DBT_FOLDERS, IMAGE_EXTENSIONS, MEDAD_JSON_KEYS, write_medad_json
 
 MARKER = "prepare.json"  # marks a folder as made by prepare, so --overwrite may replace it
@@ -129,12 +136,6 @@ def safe_id(text: str) -> str:
 # ---------------------------------------------------------------------------- Med-AD inputs
 
 
-def _is_image_file(path: Path) -> bool:
-    if path.name.startswith(".") or not path.is_file():
-        return False
-    return path.suffix.lower() in IMAGE_EXTENSIONS or is_dicom(path)  # DICOM without .dcm too
-
-
 def sources_from_folders(normal_dirs, abnormal_dirs, patient_from_subfolder: bool = False) -> list[Source]:
     """Every image file under the folders (subfolders included), labelled by the folder it came from.
 
@@ -146,7 +147,7 @@ def sources_from_folders(normal_dirs, abnormal_dirs, patient_from_subfolder: boo
         for folder in map(Path, folders):
             if not folder.is_dir():
                 raise FileNotFoundError(f"input folder {folder} does not exist")
-            found = sorted(path for path in folder.rglob("*") if _is_image_file(path))
+            found = sorted(path for path in folder.rglob("*") if is_image_file(path))
             if not found:
                 raise ValueError(f"{folder} holds no image files ({', '.join(IMAGE_EXTENSIONS)} or DICOM)")
             for path in found:

@@ -72,12 +72,13 @@ def test_folders_are_searched_recursively_files_taken_as_given_each_once(tmp_pat
     a = write_png(tmp_path / "in" / "a.png")
     b = write_png(tmp_path / "in" / "sub" / "b.PNG")
     dicom = write_dicom(tmp_path / "in" / "sub" / "IM0001", np.full((8, 8), 500, np.uint16))  # no extension
+    uid = write_dicom(tmp_path / "in" / "sub" / "1.2.840.5", np.full((8, 8), 500, np.uint16))  # named by its UID
     (tmp_path / "in" / "notes.txt").write_text("not an image")
     (tmp_path / "in" / ".hidden.png").write_bytes(b"")
     write_png(tmp_path / "in" / "out" / "overlays" / "a.png")  # an earlier prediction inside the input
     extra = write_png(tmp_path / "other.tif")
     found = collect_inputs([tmp_path / "in", extra, a], skip=tmp_path / "in" / "out")
-    assert found == [a, dicom, b, extra]  # sorted per folder; a given twice is taken once
+    assert found == [a, uid, dicom, b, extra]  # sorted per folder; a given twice is taken once
 
 
 def test_missing_inputs_and_folders_without_images_are_named(tmp_path):
