@@ -123,6 +123,29 @@ def run_alone_in_rank_zero(what: str) -> bool:
     return True
 
 
+def in_processes(mode: str, command, modes_in_every_process) -> None:
+    """Run ``command()`` for ``--mode mode``, then leave torchrun's process group (if any).
+
+    Modes in ``modes_in_every_process`` use every process; any other mode runs in rank 0
+    alone and the other processes stop at once (``run_alone_in_rank_zero``).
+    """
+    if mode not in modes_in_every_process and not run_alone_in_rank_zero(f"--mode {mode}"):
+        return
+    try:
+        command()
+    finally:
+        stop()
+
+
+def log_of_this_process(log):
+    """``log`` in rank 0, which speaks for all; a function that prints nothing in the others."""
+    return log if is_main() else _silent
+
+
+def _silent(*_):
+    pass
+
+
 def local_batch_size(batch_size: int, flag: str = "batch_size") -> int:
     """This process's share B/N of a batch of B; B must split evenly."""
     processes = world_size()

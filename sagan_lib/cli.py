@@ -188,12 +188,7 @@ def run(args) -> None:
     other modes run in rank 0 alone and the other processes stop at once."""
     from anomaly_lib import distributed
 
-    if args.mode != "train" and not distributed.run_alone_in_rank_zero(f"--mode {args.mode}"):
-        return
-    try:
-        run_mode(args)
-    finally:
-        distributed.stop()  # leave torchrun's process group, if any
+    distributed.in_processes(args.mode, lambda: run_mode(args), modes_in_every_process=("train",))
 
 
 def run_mode(args) -> None:

@@ -149,8 +149,7 @@ class SaganTrainer:
     def __init__(self, config: SaganConfig, train_set: Dataset, test_set: Dataset = None, log=print):
         self.device = distributed.start(pick_device(config.device))  # under torchrun: this process's GPU
         self.local_batch = distributed.local_batch_size(config.batch_size)  # B/N images per process
-        if not distributed.is_main():
-            log = _silent  # rank 0 speaks for all
+        log = distributed.log_of_this_process(log)  # rank 0 speaks for all
         self.config, self.train_set, self.test_set, self.log = config, train_set, test_set, log
         torch.manual_seed(config.seed)
         self.G = Generator(config.g_conv_dim, 0, config.g_repeat_num, config.num_memory, config.image_size,
@@ -466,10 +465,6 @@ class SaganTrainer:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_image(torch.cat([unlabeled, reconstruction]) * 0.5 + 0.5, path, nrow=len(unlabeled))
         return path
-
-
-def _silent(*_):
-    pass
 
 
 def synthetic_validation(generator, heldout_normals: torch.Tensor, config: SaganConfig, device, seed: int = 1234):

@@ -228,8 +228,7 @@ def run(args, log=print) -> dict:
     if distributed.world_size() > 1 and args.bank_in_memory:
         raise ValueError("--bank_in_memory: several processes share the feature bank through "
                          "SAVE_DIR/feature_bank.npy; leave the flag out under torchrun")
-    if not distributed.is_main():
-        log = _silent  # rank 0 speaks for all
+    log = distributed.log_of_this_process(log)  # rank 0 speaks for all
     if args.report_json:
         check_writable(Path(args.report_json).parent)
     check_data(args, config)
@@ -359,16 +358,7 @@ def main(argv=None) -> int:
 def in_processes(command, args) -> None:
     """Run ``command(args)``. Under torchrun training and testing use every process; the other
     modes run in rank 0 alone, and the other processes stop at once."""
-    if args.mode not in ("train", "test") and not distributed.run_alone_in_rank_zero(f"--mode {args.mode}"):
-        return
-    try:
-        command(args)
-    finally:
-        distributed.stop()  # leave torchrun's process group, if any
-
-
-def _silent(*_):
-    pass
+    distributed.in_processes(args.mode, lambda: command(args), modes_in_every_process=("train", "test"))
 
 
 if __name__ == "__main__":

@@ -275,8 +275,7 @@ def fit(
 def _fit(model, loader, config, save_dir, device, evaluate_fn, resume, progress, log) -> dict:
     if config.selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {SELECTIONS}, got {config.selection!r}")
-    if not distributed.is_main():
-        log, progress = _silent, False
+    log, progress = distributed.log_of_this_process(log), progress and distributed.is_main()
     save_dir = Path(save_dir)
     last_path, best_path = save_dir / "last.pt", save_dir / "best.pt"
     model.to(device)
@@ -367,7 +366,3 @@ def _fit(model, loader, config, save_dir, device, evaluate_fn, resume, progress,
     if distributed.is_main():
         (save_dir / "history.json").write_text(json.dumps(history, indent=2))
     return summary
-
-
-def _silent(*_):
-    pass
