@@ -263,10 +263,10 @@ class SaganTrainer:
         penalty_overflow = skipped.get("D", False) and not math.isfinite(values.get("D/loss_gp", 0.0))
         bad = [name for name, value in values.items()
                if not math.isfinite(value) and not (penalty_overflow and name in SCALE_DEPENDENT_LOSSES)]
-        last_good = f"{self.checkpoint_path} ({'none written yet' if not self.checkpoint_path.exists() else 'kept'})"
         if bad:
             raise TrainingDiverged(
-                f"non-finite {', '.join(bad)} at iteration {self.iteration + 1}; the last good checkpoint is {last_good}"
+                f"non-finite {', '.join(bad)} at iteration {self.iteration + 1}; the last good checkpoint is "
+                f"{self._last_good()}"
             )
         for name, amp in (("D", self.d_amp), ("G", self.g_amp)):
             if amp.diverged:
@@ -274,8 +274,12 @@ class SaganTrainer:
                     f"the float16 gradients of {name} were inf/NaN in the last {amp.skipped_in_a_row} steps, at "
                     f"every loss scale down to {amp.scale:g} (iteration {self.iteration + 1}). Train with --amp_dtype "
                     f"bf16 (on a GPU with native bfloat16) or in float32 (no --amp); the last good checkpoint is "
-                    f"{last_good}"
+                    f"{self._last_good()}"
                 )
+
+    def _last_good(self) -> str:
+        """The checkpoint to go back to, for an error message (looked up only when one is raised)."""
+        return f"{self.checkpoint_path} ({'kept' if self.checkpoint_path.exists() else 'none written yet'})"
 
     def _decay_learning_rates(self) -> None:
         cfg, i = self.config, self.iteration
