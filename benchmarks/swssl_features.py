@@ -17,14 +17,13 @@ convolutions (``fold_batchnorm``, as ``swssl_lib.evaluate`` does). Same model (e
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import time
 
 import numpy as np
 import torch
 
-from anomaly_lib.amp import AMP_DTYPES
+from anomaly_lib.amp import AMP_DTYPES, MixedPrecision
 from anomaly_lib.device import describe_device, pick_device
 from anomaly_lib.phantoms import chest_phantom
 from swssl_lib.model import PatchModel, fold_batchnorm
@@ -60,17 +59,14 @@ def benchmark(model, device, size, patch, step, args) -> None:
 
     folded = fold_batchnorm(model)  # BatchNorm merged into the convolutions: same features
 
+    precision = MixedPrecision(device, AMP_DTYPES.get(args.amp_dtype))  # fp32: no autocast
+
     def batched(chunk, channels_last, fold):
         def run():
-            with autocast():
+            with precision.autocast():
                 return sliding_window_features(folded if fold else model, images, patch, step,
                                                chunk_size=chunk, channels_last=channels_last)
         return run
-
-    def autocast():
-        if args.amp_dtype == "fp32":
-            return contextlib.nullcontext()
-        return torch.autocast(device.type, dtype=AMP_DTYPES[args.amp_dtype])
 
     methods = {} if args.skip_loop else {"loop": loop}
     for chunk in args.chunks:

@@ -19,13 +19,13 @@ from anomaly_lib.amp import AMP_DTYPE_CHOICES
 from anomaly_lib.calibration import HOLDOUT_CHOICES, heldout_count
 from anomaly_lib.cli import add_debug_flag, run_command
 from anomaly_lib.device import describe_device, pick_device
-from anomaly_lib.layouts import read_chest, read_dbt
 from anomaly_lib.predictions import add_predict_flags, check_predict_flags
 from anomaly_lib.runs import check_writable, claim_run_folder
 from anomaly_lib.splits import check_splits
 
-from .data import DEFAULT_IMAGE_SIZES, NORMALIZATIONS, SWSSLDataset, read_images
+from .data import DEFAULT_IMAGE_SIZES, LAYOUT_READERS, NORMALIZATIONS, SWSSLDataset, read_images
 from .evaluate import SCORINGS, evaluate
+from .loss import VARIANTS as LOSS_VARIANTS
 from .model import PatchModel
 from .outputs import save_figures, write_report
 from .predict import record_run_setup, run_settings
@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--eval_every", type=int, default=10, help="evaluate every N epochs (and at the end)")
     train.add_argument("--selection", choices=SELECTIONS, default="last",
                        help="which checkpoint to keep: last (default) or test (best test AUC; leaks)")
-    train.add_argument("--loss_variant", choices=["paper", "notebook"], default="paper")
+    train.add_argument("--loss_variant", choices=LOSS_VARIANTS, default="paper")
     train.add_argument("--amp", action="store_true",
                        help="mixed precision: bfloat16 on GPUs with native bfloat16 (compute capability ≥ 8.0), "
                             "float16 with a gradient scaler on older ones (e.g. a T4); float32 on a CPU")
@@ -187,7 +187,7 @@ def check_numbers(args) -> None:
 def check_data(args, config: TrainConfig) -> None:
     """Warn about repeated images; refuse images in both a training and a test folder, and too few
     training images for one batch."""
-    splits = {"chest": read_chest, "dbt": read_dbt}[args.category](args.dataset_path)
+    splits = LAYOUT_READERS[args.category](args.dataset_path)
     check_splits({name: splits[name] for name in ("train_normal", "test_normal", "test_abnormal")},
                  args.allow_overlap)
     n_heldout = heldout_count(len(splits["train_normal"]), args.holdout, args.val_holdout)

@@ -59,10 +59,10 @@ from anomaly_lib.checkpoints import (
 )
 from anomaly_lib.runs import claim_run_folder
 
+from .loss import VARIANTS as LOSS_VARIANTS
 from .loss import twin_loss
 
 SELECTIONS = ("last", "test")
-LOSS_VARIANTS = ("paper", "notebook")
 # The files a run writes to save_dir, its resume checkpoint first (see anomaly_lib.runs).
 RUN_FILES = ("last.pt", "best.pt", "history.json")
 # Settings that change the model's shapes: a checkpoint only resumes with the same values.
