@@ -53,7 +53,7 @@ from anomaly_lib.thresholds import choose_threshold
 
 from .bank import FeatureBank, build_feature_bank
 from .data import ImageSet, SWSSLDataset
-from .evaluate import SCORINGS, extract_test_features, scores_per_image
+from .evaluate import SCORINGS, score_loader
 from .model import PatchModel, fold_batchnorm
 from .scoring import patch_map_to_pixels
 from .train import load_checkpoint, load_weights
@@ -153,17 +153,17 @@ def open_bank(calibration: dict, weights: str, model, args, save_dir: Path, prog
                               include_last=settings["include_last_window"], progress=progress)
 
 
-def score_images(images: ImageSet, bank, model, settings: dict, scoring: str, args, device, progress):
-    """Scores of ``scoring`` (M,) and the patch_knn window maps (M, rows, cols) of ``images``, with the grid."""
-    features, _, grid = extract_test_features(model, loader(images, settings, args), settings["patch_size"],
-                                              settings["step_size"], args.window_chunk,
-                                              settings["include_last_window"], progress)  # (M, C, P)
-    scores, patch_maps = scores_per_image(bank, features, grid, dict.fromkeys([scoring, "patch_knn"]),
-                                          k=settings["k"], device=device)  # the maps are always patch_knn's
+def score_images(images: ImageSet, bank, model, settings: dict, scoring: str, args, progress, maps: bool = True):
+    """Scores of ``scoring`` (M,) and, with ``maps``, the patch_knn window maps (M, rows, cols) of
+    ``images`` (None without), with the grid."""
+    scorings = dict.fromkeys([scoring, "patch_knn"] if maps else [scoring])  # the maps are always patch_knn's
+    _, scores, patch_maps, grid = score_loader(model, loader(images, settings, args), bank, scorings,
+                                               settings["patch_size"], settings["step_size"], settings["k"],
+                                               args.window_chunk, settings["include_last_window"], progress)
     return scores[scoring], patch_maps, grid
 
 
-def heldout_scores(calibration, weights, bank, model, scoring, args, device, progress, log):
+def heldout_scores(calibration, weights, bank, model, scoring, args, progress, log):
     """The held-out normal scores of these weights: stored by training, or scored now. ``(scores, where)``."""
     where = calibration["path"]
     stored = stored_heldout_scores(calibration, weights, scoring, k=calibration["settings"]["k"])
@@ -180,7 +180,7 @@ def heldout_scores(calibration, weights, bank, model, scoring, args, device, pro
         images = image_set(files, calibration["settings"], "held-out normals", progress)
     except ImageLoadError as error:
         raise ValueError(f"--specificity: the held-out normals listed in {where} cannot all be read\n{error}") from None
-    scores, _, _ = score_images(images, bank, model, calibration["settings"], scoring, args, device, progress)
+    scores, _, _ = score_images(images, bank, model, calibration["settings"], scoring, args, progress, maps=False)
     return scores.tolist(), f"{where}, scored now"
 
 
@@ -210,10 +210,10 @@ def run_predict(args, defaults: dict, log=print) -> dict:
     with claim_run_folder(save_dir, PREDICT_FILES, overwrite=args.overwrite, log=log):
         bank = open_bank(calibration, weights, model, args, save_dir, progress, log)
         threshold = choose_threshold(
-            args, lambda: heldout_scores(calibration, weights, bank, model, scoring, args, device, progress, log),
+            args, lambda: heldout_scores(calibration, weights, bank, model, scoring, args, progress, log),
             scoring=scoring, checkpoint=checkpoint)
         images = image_set(inputs, settings, "input images", progress)
-        scores, patch_maps, grid = score_images(images, bank, model, settings, scoring, args, device, progress)
+        scores, patch_maps, grid = score_images(images, bank, model, settings, scoring, args, progress)
         anchor = threshold.value if threshold and scoring == "patch_knn" else None
         scale = shared_scale(anchor, largest=float(patch_maps.max()))
         label = MAP_LABEL if anchor is not None or threshold is None else \
