@@ -44,11 +44,11 @@ from anomaly_lib.thresholds import choose_threshold
 
 from .cli import config_from_args
 from .data import to_model_range
-from .scoring import reconstruct
+from .scoring import reconstruct, score_images
 from .train import PREDICT_SETTINGS, SCORING
 from .weights import generator_from_checkpoint
 
-BATCH_SIZE = 64  # images per generator call, as in score_test_set
+BATCH_SIZE = 64  # images per generator call, as in score_images
 MAP_LABEL = "pixel anomaly |x − G(x)| / 2 (the image score is its mean)"
 
 
@@ -107,8 +107,10 @@ def heldout_scores(calibration, generator, config, checkpoint: Path, device, pro
         images = load_grayscale(files, config.image_size, "bilinear", desc="held-out normals", progress=progress)
     except ImageLoadError as error:
         raise ValueError(f"--specificity: the held-out normals listed in {where} cannot all be read\n{error}") from None
-    scores, _ = score_with_maps(generator, torch.from_numpy(images), config.num_patch, device)
-    return scores.tolist(), f"{where}, scored now"
+    with torch.no_grad():  # scored as training scored them (SaganTrainer.heldout_scores)
+        normals = to_model_range(torch.from_numpy(images)).unsqueeze(1).to(device)  # (V, 1, H, W)
+        scores = score_images(generator, normals, config.num_patch).cpu().tolist()
+    return scores, f"{where}, scored now"
 
 
 def run_predict(args, progress: bool = True, log=print) -> dict:
