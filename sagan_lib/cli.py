@@ -17,7 +17,7 @@ from anomaly_lib.predictions import add_predict_flags, check_predict_flags
 from .config import SaganConfig
 
 DATASET_FOLDERS = {"rsna": "RSNA", "vincxr": "VinCXR", "lag": "LAG"}
-TYPES = {int: int, float: float, bool: bool, "int": int, "float": float, "bool": bool}  # field type → flag type
+TYPES = {int: int, float: float, bool: bool}  # field type → flag type
 
 HELP = {
     "dataset": "rsna | vincxr | lag (DATA_ROOT/RSNA, …) or folder (DATA_ROOT itself is a Med-AD folder)",

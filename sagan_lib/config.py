@@ -84,7 +84,7 @@ class SaganConfig:
 
     def _rules(self):
         """(field, what it must be, whether it is) for every checked field."""
-        floats = [f.name for f in fields(self) if f.type in (float, "float")]
+        floats = [f.name for f in fields(self) if f.type is float]
         yield from ((name, "a finite number", math.isfinite(getattr(self, name))) for name in floats)
         yield from ((name, "≥ 0", getattr(self, name) >= 0) for name in floats if name.startswith("lambda_"))
         for name in ("image_size", "num_patch", "g_conv_dim", "d_conv_dim", "d_repeat_num", "num_iters",

@@ -211,11 +211,6 @@ def critic_diagram(critic: Discriminator, image_size: int = 64, path=None) -> Fi
     return d.finish(path)
 
 
-def _loss_weight(config: SaganConfig, name: str) -> float:
-    """A loss weight from the config; configs without it weight that term by 1."""
-    return getattr(config, name, 1.0)
-
-
 def training_diagram(config: SaganConfig, path=None) -> Figure:
     """One training iteration: which batch goes through G, which losses, which gradients.
 
@@ -227,13 +222,13 @@ def training_diagram(config: SaganConfig, path=None) -> Figure:
     windows = to_windows(images, config.num_patch)  # (B·M, 1, ws, ws)
     image_shape, window_shape = tuple(images.shape), tuple(windows.shape)
     every = ordinal_every(config.n_critic)
-    weight = {name: f"{_loss_weight(config, name):g}·" for name in ("lambda_adv", "lambda_id", "lambda_mse")}
+    weight = {name: f"{getattr(config, name):g}·" for name in ("lambda_adv", "lambda_id", "lambda_mse")}
     weight = {name: "" if text == "1·" else text for name, text in weight.items()}  # a weight of 1 is left out
 
     d = Diagram(18.9, 11.2, unit=0.52, title=(
         f"One SAGAN training iteration: batches of {batch} images of {size}×{size}, "
         f"{config.num_patch}×{config.num_patch} windows\nλ_gp = {config.lambda_gp:g}, "
-        f"λ_id = {_loss_weight(config, 'lambda_id'):g}, n_critic = {config.n_critic}"))
+        f"λ_id = {config.lambda_id:g}, n_critic = {config.n_critic}"))
     rows = {"a": 7.6, "b": 5.0, "b'": 2.4}
     batches = {
         "a": d.box(2.3, rows["a"], 3.4, 1.05, "x_A: unlabeled images", f"normal and abnormal mixed\n{image_shape}",
