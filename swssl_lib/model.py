@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torch.utils.checkpoint import checkpoint
 
-from anomaly_lib.backbones import PRETRAINED_HELP, build_resnet  # noqa: F401 (kept importable from here)
+from anomaly_lib.backbones import build_resnet
 
 
 class PatchModel(nn.Module):
