@@ -138,6 +138,7 @@ class SplitData:
     test_images: torch.Tensor  # (M, 1, H, W) in [-1, 1]
     test_paths: list
     test_ids: list
+    resized: dict = field(default_factory=dict, repr=False)  # images read again at another size, by key
 
 
 def load_split(root, image_size: int = 64, progress: bool = False) -> tuple[SplitData, np.ndarray]:
@@ -200,12 +201,29 @@ def run_sagan(method: str, data: SplitData, settings: CompareSettings, seed: int
     return torch.cat(scores).cpu().numpy()
 
 
+def swssl_images(data: SplitData, settings: CompareSettings, size: tuple):
+    """SWSSL's training and test images at ``size``: the chest folder's, or the Med-AD split's with
+    the test labels withheld (all 0 here, never used)."""
+    from anomaly_lib.images import load_grayscale
+    from swssl_lib.data import ImageSet, read_images
+
+    if settings.chest_root:
+        return tuple(read_images(settings.chest_root, "chest", split, size, progress=settings.progress)
+                     for split in ("train", "test"))
+
+    def image_set(paths):
+        pixels = load_grayscale(paths, size, resample="lanczos", progress=settings.progress)
+        return ImageSet(list(paths), [0] * len(paths), size, torch.from_numpy(pixels))
+
+    return image_set(data.train_set.normal_paths), image_set(data.test_paths)
+
+
 def run_swssl(method: str, data: SplitData, settings: CompareSettings, seed: int, run_dir: Path, device):
     """SWSSL from its pieces: train on normal patches, bank the normal windows, the authors' scoring."""
     from torch.utils.data import DataLoader
 
     from swssl_lib.bank import build_feature_bank
-    from swssl_lib.data import ImageSet, SWSSLDataset, read_images
+    from swssl_lib.data import SWSSLDataset
     from swssl_lib.evaluate import extract_test_features
     from swssl_lib.model import PatchModel, fold_batchnorm
     from swssl_lib.scoring import score_reference
@@ -219,17 +237,10 @@ def run_swssl(method: str, data: SplitData, settings: CompareSettings, seed: int
     config = TrainConfig(image_size=size, patch_size=values["patch_size"], step_size=values["step_size"],
                          batch_size=values["batch_size"], lr=values["lr"], epochs=settings.budget("swssl"),
                          backbone=values["backbone"], pretrained=settings.pretrained, seed=seed)
-    if settings.chest_root:
-        train = read_images(settings.chest_root, "chest", "train", size, progress=settings.progress)
-        test = read_images(settings.chest_root, "chest", "test", size, progress=settings.progress)
-    else:  # the Med-AD split; the test labels are withheld (all 0 here, never used)
-        from anomaly_lib.images import load_grayscale
-
-        def image_set(paths):
-            pixels = load_grayscale(paths, size, resample="lanczos", progress=settings.progress)
-            return ImageSet(list(paths), [0] * len(paths), size, torch.from_numpy(pixels))
-
-        train, test = image_set(data.train_set.normal_paths), image_set(data.test_paths)
+    key = ("swssl", settings.chest_root, size)  # read once per comparison, not once per seed
+    if key not in data.resized:
+        data.resized[key] = swssl_images(data, settings, size)
+    train, test = data.resized[key]
     torch.manual_seed(seed)
     model = PatchModel(backbone=config.backbone, pretrained=config.pretrained)
     patches = SWSSLDataset(train, patch=True, patch_size=config.patch_size, step_size=config.step_size)
