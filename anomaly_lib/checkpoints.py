@@ -150,6 +150,19 @@ def state_dict_mismatch(expected: dict, found: dict, shown: int = 5) -> list[str
     return lines
 
 
+def settings_changed_on_resume(path, saved: dict, current: dict, network_fields, built: str) -> list[str]:
+    """Refuse to resume from ``path`` when a setting that shapes the networks (``network_fields``)
+    differs; return the other settings that differ, for the caller to report.
+
+    ``built``: what the settings built, for the message (e.g. "its networks were").
+    """
+    different = config_differences(saved, current, network_fields)
+    if different:
+        raise CheckpointError(f"cannot resume from {path}: {built} built with other settings ("
+                              + "; ".join(different) + "). Use the checkpoint's values or start a new run.")
+    return config_differences(saved, current, [name for name in current if name not in network_fields])
+
+
 def config_differences(saved: dict, current: dict, names) -> list[str]:
     """``"name: checkpoint A, now B"`` for each of ``names`` whose value differs between a
     checkpoint's saved settings and the current ones (tuples and lists compare alike)."""

@@ -64,9 +64,9 @@ from anomaly_lib.checkpoints import (
     CheckpointError,
     atomic_save,
     capture_rng_state,
-    config_differences,
     load_checkpoint_file,
     restore_rng_state,
+    settings_changed_on_resume,
     state_dict_mismatch,
 )
 from anomaly_lib.device import pick_device
@@ -408,11 +408,8 @@ class SaganTrainer:
             holds = ", ".join(map(str, list(state)[:4])) if isinstance(state, dict) else type(state).__name__
             raise CheckpointError(f"{path} is not a SAGAN training checkpoint (it holds {holds}); resuming "
                                   "needs the last.ckpt of a training run, not just a generator's weights")
-        current = self.config.to_dict()
-        different = config_differences(state["config"], current, NETWORK_FIELDS)
-        if different:
-            raise CheckpointError(f"cannot resume from {path}: its networks were built with other settings ("
-                                  + "; ".join(different) + "). Use the checkpoint's values or start a new run.")
+        changed = settings_changed_on_resume(path, state["config"], self.config.to_dict(), NETWORK_FIELDS,
+                                             built="its networks were")
         trained_on = len(state["batches"]["order"])
         if trained_on != len(self.train_set):
             raise CheckpointError(f"cannot resume from {path}: it was trained on {trained_on} image pairs, "
@@ -422,7 +419,6 @@ class SaganTrainer:
             if mismatch:
                 raise CheckpointError(f"cannot resume from {path}: its {name} does not fit this config's\n"
                                       + "\n".join(mismatch))
-        changed = config_differences(state["config"], current, [k for k in current if k not in NETWORK_FIELDS])
         if changed:
             self.log("resuming with changed settings: " + "; ".join(changed))
         self.G.load_state_dict(state["G"])

@@ -52,9 +52,9 @@ from anomaly_lib.checkpoints import (
     CheckpointError,
     atomic_save,
     capture_rng_state,
-    config_differences,
     load_checkpoint_file,
     restore_rng_state,
+    settings_changed_on_resume,
     state_dict_mismatch,
 )
 from anomaly_lib.runs import claim_run_folder
@@ -288,11 +288,8 @@ def _fit(model, loader, config, save_dir, device, evaluate_fn, resume, progress,
     if resume and last_path.is_file():
         checkpoint = load_checkpoint(last_path)
         saved = checkpoint.get("config") or {}
-        different = config_differences(saved, asdict(config), NETWORK_FIELDS)
-        if different:
-            raise CheckpointError(f"cannot resume from {last_path}: its model was built with other settings ("
-                                  + "; ".join(different) + "). Use the checkpoint's values or start a new run.")
-        changed = config_differences(saved, asdict(config), [k for k in asdict(config) if k not in NETWORK_FIELDS])
+        changed = settings_changed_on_resume(last_path, saved, asdict(config), NETWORK_FIELDS,
+                                             built="its model was")
         if changed:
             log("resuming with changed settings: " + "; ".join(changed))
         load_weights(model, checkpoint, last_path)
