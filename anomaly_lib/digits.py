@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .layouts import write_medad_json
+from .layouts import unlabeled_counts, write_medad_json
 
 SETTINGS_FILE = "digits_dataset.json"  # marks a folder as ours, so it may be rewritten
 
@@ -35,9 +35,9 @@ def split_sizes(normal_count: int, ar: float = 0.6) -> dict:
     """How many normal images go to each split, for `normal_count` images of the normal digit."""
     test_normal = normal_count // 4
     rest = normal_count - test_normal
-    train_normal = max(n for n in range(rest + 1) if n + (n - int(n * ar)) <= rest)
+    train_normal = max(n for n in range(rest + 1) if n + unlabeled_counts(n, ar)[1] <= rest)
     return {"train_normal": train_normal, "unlabeled_normal": rest - train_normal, "test_normal": test_normal,
-            "unlabeled_abnormal": int(train_normal * ar), "test_abnormal": test_normal}
+            "unlabeled_abnormal": unlabeled_counts(train_normal, ar)[0], "test_abnormal": test_normal}
 
 
 def make_digits_dataset(out_dir, normal_digits=0, image_size: int = 64, seed: int = 0) -> Path:

@@ -92,6 +92,13 @@ def read_medad(root) -> dict[str, list[Path]]:
     return splits
 
 
+def unlabeled_counts(n_train_normal: int, ar: float) -> tuple[int, int]:
+    """SAGAN's unlabeled mix for N labeled normals (the authors' rule): (int(N·ar) abnormal,
+    N − int(N·ar) normal) images, one per labeled normal."""
+    n_abnormal = int(n_train_normal * ar)
+    return n_abnormal, n_train_normal - n_abnormal
+
+
 def write_medad_json(root, lists: dict[str, list[str]]) -> Path:
     """Write ``ROOT/data.json`` from one list of file names per split; returns its path."""
     unknown = sorted(set(lists) - set(MEDAD_JSON_KEYS))

@@ -74,7 +74,13 @@ from .images import (
     read_image,
     resize_grey,
 )
-from .layouts import DBT_FOLDERS, IMAGE_EXTENSIONS, MEDAD_JSON_KEYS, write_medad_json
+from .layouts import (
+    DBT_FOLDERS,
+    IMAGE_EXTENSIONS,
+    MEDAD_JSON_KEYS,
+    unlabeled_counts,
+    write_medad_json,
+)
 
 MARKER = "prepare.json"  # marks a folder as made by prepare, so --overwrite may replace it
 MANIFEST = "manifest.csv"
@@ -206,7 +212,8 @@ def largest_train_normal(n_normal: int, n_abnormal: int, ar: float) -> int:
     """The largest N whose SAGAN unlabeled mix fits: int(N·ar) <= abnormal, N + N − int(N·ar) <= normal."""
     best = 0
     for n in range(n_normal + 1):
-        if int(n * ar) <= n_abnormal and 2 * n - int(n * ar) <= n_normal:
+        need_abnormal, need_normal = unlabeled_counts(n, ar)
+        if need_abnormal <= n_abnormal and n + need_normal <= n_normal:
             best = n
     return best
 
@@ -291,7 +298,7 @@ def medad_splits(sources: list[Source], counts: dict | None = None, test_fractio
 def sagan_check(splits: dict, ar: float) -> str | None:
     """None if SAGAN can train on the splits with ``ar``, else what is missing."""
     n = len(splits["train_normal"])
-    need_abnormal, need_normal = int(n * ar), n - int(n * ar)
+    need_abnormal, need_normal = unlabeled_counts(n, ar)
     problems = []
     if n < 2:
         problems.append(f"{n} train normal images (SAGAN needs at least 2)")

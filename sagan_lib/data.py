@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 from anomaly_lib.images import load_grayscale
-from anomaly_lib.layouts import MEDAD_JSON_KEYS, read_medad
+from anomaly_lib.layouts import MEDAD_JSON_KEYS, read_medad, unlabeled_counts
 
 from .synthetic_anomaly import paste_anomalies, pick_sources
 
@@ -38,8 +38,7 @@ def unlabeled_mix(splits: dict, ar: float = 0.6, num_normals: int = None) -> lis
     N is the number of labeled normals that train (default: all), so unlabeled image i pairs with normal i.
     """
     num_normals = len(splits["train_normal"]) if num_normals is None else num_normals
-    num_abnormal = int(num_normals * ar)
-    num_normal = num_normals - num_abnormal
+    num_abnormal, num_normal = unlabeled_counts(num_normals, ar)
     have_abnormal, have_normal = len(splits["unlabeled_abnormal"]), len(splits["unlabeled_normal"])
     if have_abnormal < num_abnormal or have_normal < num_normal:
         raise ValueError(
