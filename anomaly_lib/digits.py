@@ -20,13 +20,13 @@ against the odd ones are harder (PCA 0.90, the mean image 0.82).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from .layouts import unlabeled_counts, write_medad_json
+from .phantoms import prepare_output_folder
 
 SETTINGS_FILE = "digits_dataset.json"  # marks a folder as ours, so it may be rewritten
 
@@ -51,11 +51,8 @@ def make_digits_dataset(out_dir, normal_digits=0, image_size: int = 64, seed: in
     if not normal_digits or not set(normal_digits) < set(range(10)):
         raise ValueError(f"normal_digits must be some of the digits 0 to 9 (not all), got {normal_digits}")
     out_dir = Path(out_dir)
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        if not (out_dir / SETTINGS_FILE).is_file():
-            raise FileExistsError(f"{out_dir} is not empty and holds no {SETTINGS_FILE}; refusing to overwrite it")
-        shutil.rmtree(out_dir)
-    (out_dir / "images").mkdir(parents=True)
+    prepare_output_folder(out_dir, marker=SETTINGS_FILE)
+    (out_dir / "images").mkdir()
 
     digits = load_digits()
     images = (digits.images * (255 / 16)).round().astype(np.uint8)  # (1797, 8, 8), ink values 0-16 → 0-255

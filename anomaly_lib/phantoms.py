@@ -368,12 +368,12 @@ SPLIT_IDS = {
 SETTINGS_FILE = "phantom_dataset.json"  # marks a folder as ours, so it may be rewritten
 
 
-def _prepare_output_folder(out_dir: Path) -> None:
-    """Create ``out_dir``; clear it first if an earlier phantom dataset lives there."""
+def prepare_output_folder(out_dir: Path, marker: str = SETTINGS_FILE) -> None:
+    """Create ``out_dir``; clear it first if an earlier dataset of ours lives there (it holds ``marker``)."""
     if out_dir.is_dir() and any(out_dir.iterdir()):
-        if not (out_dir / SETTINGS_FILE).is_file():
+        if not (out_dir / marker).is_file():
             raise FileExistsError(
-                f"{out_dir} is not empty and holds no {SETTINGS_FILE}; "
+                f"{out_dir} is not empty and holds no {marker}; "
                 "refusing to overwrite it. Choose a new or empty folder."
             )
         shutil.rmtree(out_dir)
@@ -419,7 +419,7 @@ def make_phantom_dataset(out_dir, layout="medad", image_size=64, counts=None, se
     height, width = as_height_width(image_size)
 
     out_dir = Path(out_dir)
-    _prepare_output_folder(out_dir)
+    prepare_output_folder(out_dir)
     mask_dir = out_dir / "masks"
     mask_dir.mkdir()
     file_names = {}
