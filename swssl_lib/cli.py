@@ -23,7 +23,14 @@ from anomaly_lib.predictions import add_predict_flags, check_predict_flags
 from anomaly_lib.runs import check_writable, claim_run_folder
 from anomaly_lib.splits import check_splits
 
-from .data import DEFAULT_IMAGE_SIZES, LAYOUT_READERS, NORMALIZATIONS, SWSSLDataset, read_images
+from .data import (
+    DEFAULT_IMAGE_SIZES,
+    LAYOUT_READERS,
+    NORMALIZATIONS,
+    SWSSLDataset,
+    full_image_loader,
+    read_images,
+)
 from .evaluate import SCORINGS, evaluate
 from .loss import VARIANTS as LOSS_VARIANTS
 from .model import PatchModel
@@ -159,8 +166,7 @@ def scorings(args) -> tuple[str, ...]:
 
 
 def full_loader(images, args) -> DataLoader:
-    dataset = SWSSLDataset(images, patch=False, category=args.category, normalization=args.normalization)
-    return DataLoader(dataset, batch_size=args.eval_batch_size, shuffle=False, num_workers=args.num_workers)
+    return full_image_loader(images, args.category, args.normalization, args.eval_batch_size, args.num_workers)
 
 
 def check_paths(args) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from anomaly_lib.images import as_height_width, load_grayscale
 from anomaly_lib.layouts import read_chest, read_dbt
@@ -169,3 +169,10 @@ class DBTDataset(SWSSLDataset):
                  preload: bool = True, channels: int = 3, progress: bool = True):
         images = read_images(root, "dbt", phase, image_size, preload, progress=progress)
         super().__init__(images, patch, patch_size, step_size, "dbt", normalization, channels)
+
+
+def full_image_loader(images: ImageSet, category: str, normalization: str, batch_size: int,
+                      num_workers: int = 0) -> DataLoader:
+    """Whole images (``SWSSLDataset`` full mode), normalised for ``category``, in order."""
+    dataset = SWSSLDataset(images, patch=False, category=category, normalization=normalization)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)

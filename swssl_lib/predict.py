@@ -52,7 +52,7 @@ from anomaly_lib.runs import check_writable, claim_run_folder
 from anomaly_lib.thresholds import choose_threshold
 
 from .bank import FeatureBank, build_feature_bank
-from .data import ImageSet, SWSSLDataset
+from .data import ImageSet, full_image_loader
 from .evaluate import SCORINGS, score_loader
 from .model import PatchModel, fold_batchnorm
 from .scoring import patch_map_to_pixels
@@ -123,10 +123,9 @@ def image_set(files, settings: dict, what: str, progress: bool) -> ImageSet:
 
 
 def loader(images: ImageSet, settings: dict, args) -> DataLoader:
-    """Full images, normalised as in the run (``SWSSLDataset`` full mode), in ``--eval_batch_size`` batches."""
-    dataset = SWSSLDataset(images, patch=False, category=settings["category"],
-                           normalization=settings["normalization"])
-    return DataLoader(dataset, batch_size=args.eval_batch_size, shuffle=False, num_workers=args.num_workers)
+    """Full images, normalised as in the run, in ``--eval_batch_size`` batches."""
+    return full_image_loader(images, settings["category"], settings["normalization"], args.eval_batch_size,
+                             args.num_workers)
 
 
 def open_bank(calibration: dict, weights: str, model, args, save_dir: Path, progress, log) -> FeatureBank:
