@@ -73,25 +73,19 @@ def backbone_stages(backbone: nn.Sequential) -> list[nn.Module]:
 
 
 def run_checkpointed(backbone: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-    """The backbone stage by stage, each under activation checkpointing (recomputed in backward)."""
+    """The backbone stage by stage, each under activation checkpointing (recomputed in backward).
+
+    The recomputation runs inside ``kept_running_statistics``, so the BatchNorm running statistics
+    are updated once per forward, as without checkpointing.
+    """
     for stage in backbone_stages(backbone):
-        x = checkpoint(_run_once_for_statistics(stage), x, use_reentrant=False)
+        x = checkpoint(stage, x, use_reentrant=False, context_fn=_contexts_keeping_statistics(stage))
     return x
 
 
-def _run_once_for_statistics(stage: nn.Module):
-    """`stage` as a function whose second call, the recomputation in backward, leaves the
-    BatchNorm running statistics as it found them: they are updated once per forward, as without
-    checkpointing."""
-    calls = 0
-
-    def run(x):
-        nonlocal calls
-        calls += 1
-        with kept_running_statistics(stage) if calls > 1 else contextlib.nullcontext():
-            return stage(x)
-
-    return run
+def _contexts_keeping_statistics(stage: nn.Module):
+    """For ``checkpoint``'s ``context_fn``: (the forward's context, the recomputation's context)."""
+    return lambda: (contextlib.nullcontext(), kept_running_statistics(stage))
 
 
 @contextlib.contextmanager
