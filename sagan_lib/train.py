@@ -179,6 +179,7 @@ class SaganTrainer:
         self.best = {"iteration": None, "auc": -1.0, "ap": -1.0}
         self.snapshots = []  # the {iteration}-G.ckpt names this run wrote and keeps, oldest first
         self.own_checkpoint = None  # the last.ckpt this trainer wrote or resumed from
+        self._heldout_scored = None  # (iteration, weights fingerprint, scores) last stored in calibration.json
         if config.select_on == "test":
             if test_set is None:
                 raise ValueError("select_on='test' needs the test set")
@@ -428,6 +429,7 @@ class SaganTrainer:
         self.iteration = int(state["iteration"])
         self.batches.load_state_dict(state["batches"])
         self.history, self.best = list(state["history"]), dict(state["best"])
+        self._heldout_scored = None
         self.snapshots = list(state.get("snapshots", []))  # older checkpoints kept no list
         restore_rng_state(state["rng"])
         scalers = state.get("amp", {})  # float16 loss scales (absent from older checkpoints)
@@ -443,10 +445,14 @@ class SaganTrainer:
         heldout = getattr(self.train_set, "heldout_normals", ())
         if not len(heldout):
             return None
-        images = to_model_range(heldout).unsqueeze(1).to(self.device)  # (V, 1, H, W)
-        scores = score_images(self.G, images, self.config.num_patch).cpu().tolist()
-        entry = {"checkpoint": checkpoint_name, "weights": weights_fingerprint(self.G.state_dict()),
-                 "iteration": self.iteration, "scores": {SCORING: scores}}
+        # best-G.ckpt and last.ckpt written at one iteration hold the same G: score it once
+        if self._heldout_scored is None or self._heldout_scored[0] != self.iteration:
+            images = to_model_range(heldout).unsqueeze(1).to(self.device)  # (V, 1, H, W)
+            scores = score_images(self.G, images, self.config.num_patch).cpu().tolist()
+            self._heldout_scored = (self.iteration, weights_fingerprint(self.G.state_dict()), scores)
+        _, weights, scores = self._heldout_scored
+        entry = {"checkpoint": checkpoint_name, "weights": weights, "iteration": self.iteration,
+                 "scores": {SCORING: scores}}
         settings = {**{name: getattr(self.config, name) for name in PREDICT_SETTINGS},
                     "resize": "bilinear", "value_range": [-1, 1]}  # as MedADTestSet
         files = [str(Path(path).resolve()) for path in self.train_set.heldout_paths]
