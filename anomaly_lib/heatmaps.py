@@ -22,6 +22,7 @@ Two ways to put a map on the colours (0 = blue ... 1 = red):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -138,10 +139,15 @@ def normalize_map(anomaly_map) -> np.ndarray:
     return (anomaly_map - known.min()) / (known.max() - known.min())
 
 
+@functools.cache
 def jet_colours() -> np.ndarray:
-    """OpenCV's jet colormap as uint8 RGB (256, 3): row i is the colour of unit value i / 255."""
+    """OpenCV's jet colormap as uint8 RGB (256, 3): row i is the colour of unit value i / 255.
+
+    Made once and shared, so it is read-only."""
     ramp = np.arange(256, dtype=np.uint8)[:, None]  # (256, 1)
-    return cv2.cvtColor(cv2.applyColorMap(ramp, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)[:, 0]  # (256, 3)
+    colours = cv2.cvtColor(cv2.applyColorMap(ramp, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)[:, 0]  # (256, 3)
+    colours.setflags(write=False)
+    return colours
 
 
 def jet_heatmap(anomaly_map, scale: HeatScale | None = None) -> np.ndarray:

@@ -84,7 +84,7 @@ def check_splits(splits: dict, allow_overlap: bool = False) -> list[str]:
     ``splits`` maps split names to image paths. Returns the warnings it issued; raises
     ``SplitOverlapError`` for a train/test overlap unless ``allow_overlap``.
     """
-    where = {}  # path → the split it was listed in (the first one)
+    where = {}  # path → every split it is listed in
     for split, paths in splits.items():
         for path in paths:
             where.setdefault(Path(path), []).append(split)
