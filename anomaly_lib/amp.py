@@ -113,6 +113,13 @@ class MixedPrecision:
         """Whether the last MAX_SKIPPED_IN_A_ROW steps were all skipped."""
         return self.skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW
 
+    def divergence(self, when: str, network: str = "") -> str:
+        """The error message once ``diverged``: of which ``network``, ``when`` (e.g. "iteration 7")."""
+        of = f" of {network}" if network else ""
+        return (f"the float16 gradients{of} were inf/NaN in the last {self.skipped_in_a_row} steps ({when}), at "
+                f"every loss scale down to {self.scale:g}. Train with --amp_dtype bf16 (on a GPU with native "
+                "bfloat16) or in float32 (no --amp)")
+
     def state_dict(self) -> dict:
         if not self.scaler.is_enabled():
             return {}  # nothing to keep in float32 or bfloat16

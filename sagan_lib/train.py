@@ -271,12 +271,8 @@ class SaganTrainer:
             )
         for name, amp in (("D", self.d_amp), ("G", self.g_amp)):
             if amp.diverged:
-                raise TrainingDiverged(
-                    f"the float16 gradients of {name} were inf/NaN in the last {amp.skipped_in_a_row} steps, at "
-                    f"every loss scale down to {amp.scale:g} (iteration {self.iteration + 1}). Train with --amp_dtype "
-                    f"bf16 (on a GPU with native bfloat16) or in float32 (no --amp); the last good checkpoint is "
-                    f"{self._last_good()}"
-                )
+                raise TrainingDiverged(f"{amp.divergence(f'iteration {self.iteration + 1}', network=name)}; "
+                                       f"the last good checkpoint is {self._last_good()}")
 
     def _last_good(self) -> str:
         """The checkpoint to go back to, for an error message (looked up only when one is raised)."""

@@ -333,11 +333,7 @@ def _fit(model, loader, config, save_dir, device, evaluate_fn, resume, progress,
                         "(a constant patch has zero std), or a larger --batch_size."
                     )
                 if precision.diverged:
-                    raise FloatingPointError(
-                        f"the float16 gradients were inf/NaN in the last {precision.skipped_in_a_row} steps "
-                        f"(epoch {epoch}, step {step}), at every loss scale down to {precision.scale:g}; "
-                        "train with --amp_dtype bf16 (on a GPU with native bfloat16) or without --amp"
-                    )
+                    raise FloatingPointError(precision.divergence(f"epoch {epoch}, step {step}"))
                 losses.append(loss.item())
                 bar.set_postfix(twin_loss=f"{loss.item():.4g}")
                 bar.update(len(batch[0]) * distributed.world_size())
