@@ -76,8 +76,9 @@ def write_json(path, payload: dict) -> Path:
     return atomic_write(path, lambda file: json.dump(payload, file, indent=2), mode="w")
 
 
-def read_calibration(folder) -> dict | None:
-    """``FOLDER/calibration.json`` as a dict, or None when the folder has none."""
+def read_calibration(folder, method: str | None = None) -> dict | None:
+    """``FOLDER/calibration.json`` as a dict, or None when the folder has none; given a ``method``
+    ("sagan", "swssl"), a file of another method's run is refused."""
     path = Path(folder) / CALIBRATION_FILE
     if not path.is_file():
         return None
@@ -87,6 +88,8 @@ def read_calibration(folder) -> dict | None:
         raise ValueError(f"{path} cannot be read as JSON ({error}); delete it and train again") from None
     if not isinstance(calibration, dict) or "settings" not in calibration:
         raise ValueError(f"{path} is not a calibration file of the kit (no 'settings')")
+    if method is not None and calibration.get("method") != method:
+        raise ValueError(f"{path} belongs to a {calibration.get('method')} run, not {method.upper()}")
     calibration["path"] = str(path)
     return calibration
 

@@ -122,9 +122,7 @@ def run_predict(args, progress: bool = True, log=print) -> dict:
     check_writable(save_dir)
     inputs = collect_inputs(args.input, skip=save_dir)
     state = load_checkpoint_file(checkpoint, what="generator checkpoint")
-    calibration = read_calibration(checkpoint.parent)
-    if calibration is not None and calibration.get("method") != "sagan":
-        raise ValueError(f"{calibration['path']} belongs to a {calibration.get('method')} run, not SAGAN")
+    calibration = read_calibration(checkpoint.parent, method="sagan")
     settings, where = run_settings(state, calibration)
     config = predict_config(args, settings, where)
     device = pick_device(config.device)

@@ -99,15 +99,13 @@ def check_run_flags(args, defaults: dict, calibration: dict) -> None:
 
 def find_run(checkpoint: Path) -> dict:
     """The calibration.json beside ``checkpoint``, or an error naming what is missing."""
-    calibration = read_calibration(checkpoint.parent)
+    calibration = read_calibration(checkpoint.parent, method="swssl")
     if calibration is None:
         raise FileNotFoundError(
             f"SWSSL predicts against the feature bank of its training images, and {checkpoint.parent / CALIBRATION_FILE}"
             ", which names them and the settings (image size, patch, step, backbone, normalisation), does not "
             "exist. `python -m swssl_lib --mode train` writes it beside last.pt; keep the checkpoint in its run "
             "folder (a run from an older kit: train again)")
-    if calibration.get("method") != "swssl":
-        raise ValueError(f"{calibration['path']} belongs to a {calibration.get('method')} run, not SWSSL")
     missing = [key for key in ("train_files", "heldout_files") if key not in calibration] + \
               [name for name in RUN_SETTINGS if name not in calibration["settings"]]
     if missing:

@@ -130,3 +130,6 @@ def test_fingerprints_tell_weights_apart_and_calibration_entries_follow_them(tmp
     update_calibration(tmp_path, {"checkpoint": "x", "weights": "w", "scores": {"s": [0]}},
                        **{**run, "heldout_files": ["c.png"]})
     assert [e["checkpoint"] for e in read_calibration(tmp_path)["heldout_scores"]] == ["x"]
+    assert read_calibration(tmp_path, method="m")["method"] == "m"
+    with pytest.raises(ValueError, match=r"calibration.json belongs to a m run, not SWSSL"):
+        read_calibration(tmp_path, method="swssl")  # a predict of the other method
