@@ -30,10 +30,10 @@ def check_storable(features: torch.Tensor, dtype, what: str) -> None:
     rate) even when its loss still looked finite; stored, they would turn every score into NaN.
     """
     limit = float(np.finfo(dtype).max)
-    finite = torch.isfinite(features)
-    largest = float(features[finite].abs().max()) if finite.any() else float("nan")
-    if finite.all() and largest <= limit:
+    if features.numel() == 0 or features.abs().max() <= limit:  # NaN and inf fail this test too
         return
+    finite = torch.isfinite(features)  # what went wrong, only when something did
+    largest = float(features[finite].abs().max()) if finite.any() else float("nan")
     problem = (f"{int((~finite).sum())} of {features.numel()} values are NaN or infinite" if not finite.all()
                else f"the largest |value| is {largest:.3g}, more than {np.dtype(dtype).name} holds ({limit:.6g})")
     raise FloatingPointError(
