@@ -11,6 +11,11 @@ import torch
 import torchvision
 from torch import nn
 
+# The per-channel mean and standard deviation of ImageNet's RGB images, which the pretrained
+# backbones expect their inputs normalised with.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
 PRETRAINED_HELP = (
     "Could not load the ImageNet weights of {name!r} (see the error above).\n"
     "  * Without internet, build the model with pretrained=False (SWSSL's command line: --no-pretrained;\n"

@@ -26,8 +26,7 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .backbones import IMAGENET_MEAN, IMAGENET_STD
 
 
 def as_images(images) -> torch.Tensor:

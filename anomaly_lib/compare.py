@@ -40,6 +40,7 @@ from sagan_lib.train import SaganTrainer
 from .baselines import AutoencoderBaseline, FeatureKNNBaseline, MeanImageBaseline, PCABaseline
 from .calibration import write_json
 from .device import pick_device
+from .images import as_height_width
 from .metrics import RocReport, roc_report
 
 # SAGAN and its ablations: the SaganConfig changes that make each one.
@@ -233,7 +234,7 @@ def run_swssl(method: str, data: SplitData, settings: CompareSettings, seed: int
     if settings.chest_root:  # the paper's setting on a chest folder, unless changed
         values = {**asdict(TrainConfig()), **settings.swssl}
     size = values["image_size"]
-    size = (size, size) if isinstance(size, int) else tuple(size)
+    size = as_height_width(size)
     config = TrainConfig(image_size=size, patch_size=values["patch_size"], step_size=values["step_size"],
                          batch_size=values["batch_size"], lr=values["lr"], epochs=settings.budget("swssl"),
                          backbone=values["backbone"], pretrained=settings.pretrained, seed=seed)

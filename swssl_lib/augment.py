@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import torch
 from torchvision.transforms import v2
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from anomaly_lib.backbones import IMAGENET_MEAN, IMAGENET_STD
+
 BLUR_KERNEL = 13  # odd and ≥ 6·sigma_max + 1, so sigma up to 2 is not truncated
 
 
