@@ -17,11 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .files import regular_file, writing
+
 
 def atomic_write(path, write, mode: str = "wb") -> Path:
     """Write a file so that ``path`` never holds half of it: ``write(file)`` fills a temporary
     file in the same folder, which is flushed to disk and then renamed onto ``path`` in one step
-    (``os.replace``). A crash leaves either the old file or the new one, never a mix.
+    (``os.replace``). A crash leaves either the old file or the new one, never a mix. A full disk
+    raises ``DiskFullError`` ("no space left on device while writing PATH"); the old file stays.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -29,7 +32,7 @@ def atomic_write(path, write, mode: str = "wb") -> Path:
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )
     try:
-        with os.fdopen(file_descriptor, mode) as temp_file:
+        with writing(path), os.fdopen(file_descriptor, mode) as temp_file:
             write(temp_file)
             temp_file.flush()
             os.fsync(temp_file.fileno())
@@ -100,8 +103,9 @@ def load_checkpoint_file(path, map_location="cpu", what: str = "checkpoint"):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{what} not found: {path}")
-    if not path.is_file():
+    if path.is_dir():
         raise CheckpointError(f"{what} {path} is a folder, not a file")
+    regular_file(path, what)  # a FIFO or a device: refused, not read (reading one can wait forever)
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path} is empty (0 bytes), not a {what}")
     try:

@@ -54,11 +54,17 @@ with a reason each. An image with more pixels than ``PIL.Image.MAX_IMAGE_PIXELS`
 (about 89 million by default, PIL's guard against decompression bombs) is one of them;
 for real large images raise that limit before loading (``None`` turns it off), or give
 ``--max-pixels`` to ``python -m anomaly_lib prepare``. The same limit applies to each
-DICOM frame.
+DICOM frame. Before anything is allocated, the size a file declares is checked against the
+bytes it holds: an uncompressed DICOM's rows × columns × frames × samples × bytes per sample
+must fit in the file (a compressed one needs at least 8 bytes per frame), and a PNG needs at
+least one bit per pixel compressed no more than zlib can (1032 : 1). A FIFO, device or socket
+is refused before it is opened (``anomaly_lib.files.regular_file``).
 """
 
 from __future__ import annotations
 
+import math
+import os
 import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -69,6 +75,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from .files import regular_file
 from .layouts import IMAGE_EXTENSIONS
 
 RESAMPLE_FILTERS = {
@@ -77,6 +84,8 @@ RESAMPLE_FILTERS = {
 }
 DICOM_EXTRA = 'pip install -e ".[dicom]" (pydicom, pylibjpeg, pylibjpeg-openjpeg, pylibjpeg-libjpeg)'
 HIGH_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")  # PIL modes of more than 8 bits
+ZLIB_MAX_RATIO = 1032  # deflate never shrinks data more than this (5 bytes of output per 1032·5 input)
+MIN_BYTES_PER_ENCAPSULATED_FRAME = 8  # a compressed DICOM frame is at least one item header
 # enhanced multi-frame DICOM keeps a frame's rescale and window in these functional groups
 FRAME_LUT_GROUPS = ("PixelValueTransformationSequence", "FrameVOILUTSequence")
 
@@ -135,6 +144,7 @@ def is_dicom(path) -> bool:
     path = Path(path)
     if path.suffix.lower() == ".dcm":
         return True
+    regular_file(path)  # a FIFO would wait forever in open()
     with open(path, "rb") as file:
         return file.read(132)[128:132] == b"DICM"
 
@@ -157,6 +167,14 @@ def _check_pixel_count(height: int, width: int) -> None:
         )
 
 
+def _check_declared_bytes(path: Path, least: float, declared: str) -> None:
+    """Refuse a file too small to hold what its header declares, before anything is allocated."""
+    size = os.path.getsize(path)
+    if least > size:
+        raise ValueError(f"its header declares {declared}, which needs at least {math.ceil(least):,} bytes, "
+                         f"but the file holds {size:,}: damaged or forged, refused before reading the pixels")
+
+
 # ---------------------------------------------------------------------------- PIL formats
 
 
@@ -164,6 +182,9 @@ def _read_pil(path: Path) -> tuple[np.ndarray, str | None]:
     """PNG, TIFF, JPEG, BMP -> grey uint8 (1, H, W) and how it was mapped (None: as stored)."""
     with Image.open(path) as image:
         _check_pixel_count(image.height, image.width)  # PIL checks on open too; same rule
+        if image.format == "PNG":  # at least 1 bit per pixel (and a filter byte per row), deflated
+            least = image.height * (1 + math.ceil(image.width / 8)) / ZLIB_MAX_RATIO
+            _check_declared_bytes(path, least, f"a {image.width}×{image.height} PNG")
         if image.mode in HIGH_DEPTH_MODES:
             return to_uint8(np.asarray(image))[None], "own min-max range"
         return np.asarray(image.convert("L"), dtype=np.uint8)[None], None
@@ -196,6 +217,22 @@ def _check_decoder(pydicom, dataset) -> None:
             f"transfer syntax {syntax.name} ({syntax}) needs a decoder plugin that is not "
             f"installed: {DICOM_EXTRA}"
         )
+
+
+def _check_dicom_size(path: Path, dataset) -> int:
+    """The frame count the header declares, once the declared pixel bytes fit in the file."""
+    n_frames = int(dataset.get("NumberOfFrames") or 1)
+    rows, columns = int(dataset.get("Rows") or 0), int(dataset.get("Columns") or 0)
+    syntax = getattr(dataset, "file_meta", {}).get("TransferSyntaxUID")
+    if syntax is not None and syntax.is_encapsulated:
+        least = n_frames * MIN_BYTES_PER_ENCAPSULATED_FRAME
+        declared = f"{n_frames:,} compressed frame(s)"
+    else:
+        samples, bits = int(dataset.get("SamplesPerPixel") or 1), int(dataset.get("BitsAllocated") or 8)
+        least = rows * columns * n_frames * samples * bits / 8
+        declared = f"{n_frames:,} frame(s) of {rows}×{columns} × {samples} sample(s) of {bits} bits"
+    _check_declared_bytes(path, least, declared)
+    return n_frames
 
 
 def _use_frame_luts(dataset, index: int) -> None:
@@ -273,7 +310,7 @@ def _read_dicom(path: Path, frames) -> tuple[np.ndarray, str | None]:
         raise ValueError("DICOM file without pixel data (not an image)")
     _check_decoder(pydicom, dataset)
     _check_pixel_count(int(dataset.Rows), int(dataset.Columns))
-    n_frames = int(dataset.get("NumberOfFrames") or 1)
+    n_frames = _check_dicom_size(path, dataset)
     if frames == "middle":
         frames = [n_frames // 2]
     elif frames is None:
@@ -329,7 +366,7 @@ def read_image(path, frames="middle") -> tuple[np.ndarray, str | None]:
     raised as they come). ``frames``: "middle" (the 2-D readers), None (all frames) or a
     list of frame indices.
     """
-    path = Path(path)
+    path = regular_file(path)
     if is_dicom(path):
         return _read_dicom(path, frames)
     images, mapping = _read_pil(path)
@@ -390,7 +427,10 @@ def frame_count(path) -> int:
         return 1
     pydicom = _import_pydicom()
     header = pydicom.dcmread(path, force=True, stop_before_pixels=True)
-    return int(header.get("NumberOfFrames") or 1)
+    try:
+        return _check_dicom_size(Path(path), header)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
 
 
 def map_files(function, paths, workers: int | None = None, desc: str = "reading images",

@@ -17,13 +17,18 @@
       ROOT/images-tumor-full/val/
 
 Every reader returns a dict from split name (e.g. ``"test_abnormal"``) to a
-list of image paths.
+list of image paths. Every path stays inside the dataset (``anomaly_lib.files.inside``):
+a ``data.json`` entry that is absolute or climbs out of ``ROOT/images`` is refused, and so
+is an image that is a symbolic link leading out of the dataset folder, unless
+``follow_symlinks=True``.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from .files import inside, regular_file
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm")  # see images.py
 
@@ -55,14 +60,14 @@ DBT_FOLDERS = {
 # ---------------------------------------------------------------------------- Med-AD
 
 
-def read_medad(root) -> dict[str, list[Path]]:
+def read_medad(root, follow_symlinks: bool = False) -> dict[str, list[Path]]:
     """Read ``ROOT/data.json`` into full image paths under ``ROOT/images``, one list per split.
 
-    Only the JSON is checked here; whether the image files exist is checked
-    when they are loaded.
+    The JSON is checked here, and that every entry stays inside ``ROOT/images`` (links too,
+    unless ``follow_symlinks``); whether the image files exist is checked when they are loaded.
     """
     root = Path(root)
-    json_path = root / "data.json"
+    json_path = regular_file(root / "data.json", "the Med-AD list")
     if not json_path.is_file():
         raise FileNotFoundError(f"Med-AD layout needs {json_path}, which does not exist")
     try:
@@ -88,7 +93,8 @@ def read_medad(root) -> dict[str, list[Path]]:
             raise ValueError(
                 f"data.json key {key_path} must list file names (strings); found {not_names[:3]!r}"
             )
-        splits[split] = [root / "images" / name for name in value]
+        splits[split] = [inside(root / "images", name, f"{json_path} ({key_path})", follow_symlinks, [root])
+                         for name in value]
     return splits
 
 
@@ -123,11 +129,16 @@ def write_medad_json(root, lists: dict[str, list[str]]) -> Path:
 # ---------------------------------------------------------------------------- folder layouts
 
 
-def list_images(folder) -> list[Path]:
-    """The image files directly inside ``folder``, sorted (extensions case-insensitive)."""
+def list_images(folder, follow_symlinks: bool = False, within=()) -> list[Path]:
+    """The image files directly inside ``folder``, sorted (extensions case-insensitive).
+
+    A link that leads out of ``folder`` (and out of the folders ``within``) is refused unless
+    ``follow_symlinks``.
+    """
+    folder = Path(folder)
     return sorted(
-        path
-        for path in Path(folder).iterdir()
+        inside(folder, path.name, f"the folder {folder}", follow_symlinks, within)
+        for path in folder.iterdir()
         if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS
     )
 
@@ -149,7 +160,7 @@ def _folders_found(root: Path, max_shown: int = 20) -> str:
     return f"found under {root}: {shown}{more}"
 
 
-def _read_split(root: Path, layout: str, candidates: tuple[str, ...]) -> list[Path] | None:
+def _read_split(root: Path, layout: str, candidates: tuple[str, ...], follow_symlinks: bool) -> list[Path] | None:
     """Images of the one existing candidate folder; None if none exists."""
     existing = [root / name for name in candidates if (root / name).is_dir()]
     if not existing:
@@ -158,7 +169,7 @@ def _read_split(root: Path, layout: str, candidates: tuple[str, ...]) -> list[Pa
         raise ValueError(
             f"{layout} layout: both {existing[0]} and {existing[1]} exist; keep only one"
         )
-    images = list_images(existing[0])
+    images = list_images(existing[0], follow_symlinks, [root])
     if not images:
         raise ValueError(
             f"{existing[0]} contains no images (looked for {', '.join(IMAGE_EXTENSIONS)})"
@@ -166,14 +177,15 @@ def _read_split(root: Path, layout: str, candidates: tuple[str, ...]) -> list[Pa
     return images
 
 
-def _read_folders(root, layout: str, required: dict, optional: dict) -> dict[str, list[Path]]:
+def _read_folders(root, layout: str, required: dict, optional: dict,
+                  follow_symlinks: bool) -> dict[str, list[Path]]:
     """Shared reader for the folder-per-split layouts."""
     root = Path(root)
     splits = {}
     for split, candidates in {**required, **optional}.items():
         if isinstance(candidates, str):
             candidates = (candidates,)
-        images = _read_split(root, layout, candidates)
+        images = _read_split(root, layout, candidates, follow_symlinks)
         if images is not None:
             splits[split] = images
         elif split in required:
@@ -184,25 +196,25 @@ def _read_folders(root, layout: str, required: dict, optional: dict) -> dict[str
     return splits
 
 
-def read_chest(root) -> dict[str, list[Path]]:
+def read_chest(root, follow_symlinks: bool = False) -> dict[str, list[Path]]:
     """Image paths of the chest layout: train_normal, test_normal, test_abnormal.
 
     ``train_abnormal`` is included too when such a folder exists (the public
     release has one); SWSSL trains on normal images only and ignores it.
     """
-    return _read_folders(root, "chest", CHEST_FOLDERS, CHEST_OPTIONAL_FOLDERS)
+    return _read_folders(root, "chest", CHEST_FOLDERS, CHEST_OPTIONAL_FOLDERS, follow_symlinks)
 
 
-def read_dbt(root) -> dict[str, list[Path]]:
+def read_dbt(root, follow_symlinks: bool = False) -> dict[str, list[Path]]:
     """Image paths of the DBT layout: train_normal, test_normal, test_abnormal."""
-    return _read_folders(root, "dbt", DBT_FOLDERS, {})
+    return _read_folders(root, "dbt", DBT_FOLDERS, {}, follow_symlinks)
 
 
 LAYOUT_READERS = {"medad": read_medad, "chest": read_chest, "dbt": read_dbt}
 
 
-def read_layout(root, layout: str) -> dict[str, list[Path]]:
+def read_layout(root, layout: str, follow_symlinks: bool = False) -> dict[str, list[Path]]:
     """Call the reader of ``layout`` ("medad", "chest" or "dbt")."""
     if layout not in LAYOUT_READERS:
         raise ValueError(f"unknown layout {layout!r}; choose one of {list(LAYOUT_READERS)}")
-    return LAYOUT_READERS[layout](root)
+    return LAYOUT_READERS[layout](root, follow_symlinks)

@@ -19,6 +19,7 @@ splits, the others training splits.
 from __future__ import annotations
 
 import hashlib
+import stat
 import warnings
 from collections import defaultdict
 from pathlib import Path
@@ -44,7 +45,8 @@ def _digest(path: Path, limit: int | None = None) -> str:
 def same_images(paths) -> list[list[Path]]:
     """Groups (≥ 2 entries) of ``paths`` that are one image: the same file or identical bytes.
 
-    Missing or unreadable files are skipped here; loading the images reports them.
+    Missing or unreadable files, and anything that is not a regular file, are skipped here;
+    loading the images reports them.
     """
     by_file = defaultdict(list)
     for path in paths:
@@ -52,9 +54,11 @@ def same_images(paths) -> list[list[Path]]:
     by_size = defaultdict(list)
     for resolved in by_file:
         try:
-            by_size[resolved.stat().st_size].append(resolved)
+            status = resolved.stat()
         except OSError:
             continue
+        if stat.S_ISREG(status.st_mode):  # a FIFO or device is never read here (it could wait forever)
+            by_size[status.st_size].append(resolved)
     by_content = defaultdict(list)  # (size, hash) → resolved files
     for size, files in by_size.items():
         if len(files) < 2:
