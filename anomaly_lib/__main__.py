@@ -126,6 +126,8 @@ def add_prepare_parser(commands) -> None:
         sub.add_argument("--max-pixels", type=int,
                          help="raise PIL's decompression-bomb limit for real large images (0: no limit)")
         sub.add_argument("--workers", type=int, help="reading threads (default: Python's choice)")
+        sub.add_argument("--follow-symlinks", "--follow_symlinks", dest="follow_symlinks", action="store_true",
+                         help="read links that lead out of the input folders (refused by default)")
 
 
 def parse_count_value(text: str) -> int:
@@ -156,9 +158,10 @@ def run_prepare(args) -> int:
             if args.csv and (args.abnormal or args.patient_from_subfolder):
                 raise ValueError("--abnormal and --patient-from-subfolder go with --normal, not --csv")
             if args.csv:
-                sources, inputs = sources_from_csv(args.csv), []
+                sources, inputs = sources_from_csv(args.csv, args.follow_symlinks), []
             else:
-                sources = sources_from_folders(args.normal, args.abnormal, args.patient_from_subfolder)
+                sources = sources_from_folders(args.normal, args.abnormal, args.patient_from_subfolder,
+                                               args.follow_symlinks)
                 inputs = args.normal + args.abnormal
             counts = {split: getattr(args, split) for split in MEDAD_SPLITS if getattr(args, split) is not None}
             summary = prepare_medad(sources, args.out, counts, args.test_fraction, args.ar, args.seed,
@@ -166,8 +169,9 @@ def run_prepare(args) -> int:
                                     args.workers)
         else:
             summary = prepare_dbt(args.source, args.out, args.tables, args.slices_per_view, args.val_fraction,
-                                  args.seed, args.image_size, args.overwrite, args.workers)
-    except (ValueError, OSError) as error:  # OSError: missing files, ImageLoadError, a full disk
+                                  args.seed, args.image_size, args.overwrite, args.workers,
+                                  follow_symlinks=args.follow_symlinks)
+    except (ValueError, OSError, RuntimeError) as error:  # OSError: missing files, a full disk; Runtime: the lock
         print(f"error: {error}", file=sys.stderr)
         return 2
     seconds = time.perf_counter() - started
@@ -348,7 +352,7 @@ def main(argv=None) -> int:
             counts=dict(args.count),
             seed=args.seed,
         )
-    except (ValueError, FileExistsError) as error:
+    except (ValueError, OSError) as error:  # OSError: a full disk, an unwritable folder
         print(f"error: {error}", file=sys.stderr)
         return 2
     seconds = time.perf_counter() - started

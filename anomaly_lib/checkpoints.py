@@ -105,7 +105,10 @@ def load_checkpoint_file(path, map_location="cpu", what: str = "checkpoint"):
         raise FileNotFoundError(f"{what} not found: {path}")
     if path.is_dir():
         raise CheckpointError(f"{what} {path} is a folder, not a file")
-    regular_file(path, what)  # a FIFO or a device: refused, not read (reading one can wait forever)
+    try:
+        regular_file(path, what)  # a FIFO or a device: refused, not read (reading one can wait forever)
+    except ValueError as error:
+        raise CheckpointError(str(error)) from None
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path} is empty (0 bytes), not a {what}")
     try:

@@ -75,7 +75,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .files import regular_file
+from .files import DiskFullError, regular_file
 from .layouts import IMAGE_EXTENSIONS
 
 RESAMPLE_FILTERS = {
@@ -445,7 +445,7 @@ def map_files(function, paths, workers: int | None = None, desc: str = "reading 
     def run_one(path: Path):
         try:
             return function(path), None
-        except MemoryError:
+        except (MemoryError, DiskFullError):  # not the file's fault: stop at once
             raise
         except Exception as error:  # noqa: BLE001 - any failure is reported with its file
             return None, _reason(error)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .files import inside, regular_file
+from .files import inside, regular_file, writing
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm")  # see images.py
 
@@ -122,7 +122,8 @@ def write_medad_json(root, lists: dict[str, list[str]]) -> Path:
         parent[json_keys[-1]] = [str(name) for name in lists[split]]
     json_path = Path(root) / "data.json"
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(data, indent=2))
+    with writing(json_path):
+        json_path.write_text(json.dumps(data, indent=2))
     return json_path
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .files import write_bytes
 from .images import as_height_width
 from .layouts import CHEST_FOLDERS, DBT_FOLDERS, write_medad_json
 
@@ -380,6 +381,15 @@ def prepare_output_folder(out_dir: Path, marker: str = SETTINGS_FILE) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
+def _write_png(path: Path, image: np.ndarray) -> None:
+    """Encode in memory, then write: a full disk is one error naming the file (``files.DiskFullError``),
+    not a stream of libpng messages and a silent ``False`` from ``cv2.imwrite``."""
+    encoded, data = cv2.imencode(".png", image)
+    if not encoded:
+        raise ValueError(f"OpenCV could not encode {path.name} as PNG")
+    write_bytes(path, data.tobytes())
+
+
 def _split_folder(out_dir: Path, layout: str, split: str) -> Path:
     """Where the images of one split go, according to the layout definitions."""
     if layout == "medad":
@@ -432,14 +442,14 @@ def make_phantom_dataset(out_dir, layout="medad", image_size=64, counts=None, se
             rng = np.random.default_rng([seed, SPLIT_IDS[split], index])
             phantom = draw(rng, (height, width), abnormal, lesion_scale)
             name = f"{split}_{index:04d}.png"
-            cv2.imwrite(str(folder / name), phantom.image)
+            _write_png(folder / name, phantom.image)
             if abnormal:
-                cv2.imwrite(str(mask_dir / name), phantom.lesion_mask.astype(np.uint8) * 255)
+                _write_png(mask_dir / name, phantom.lesion_mask.astype(np.uint8) * 255)
             file_names[split].append(name)
 
     if layout == "medad":
         write_medad_json(out_dir, file_names)
     settings = {"layout": layout, "image_size": [height, width], "counts": counts, "seed": seed,
                 "lesion_scale": lesion_scale}
-    (out_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
+    write_bytes(out_dir / SETTINGS_FILE, json.dumps(settings, indent=2).encode())
     return out_dir

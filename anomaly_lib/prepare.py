@@ -7,6 +7,15 @@ write 8-bit grey PNGs, a ``manifest.csv`` that names the source of every file wr
 and ``prepare.json`` with the settings. They never write into a non-empty folder that
 ``prepare`` did not make, and replace one it made only with ``overwrite=True``.
 
+**Nothing lost, nothing outside.** Every input is checked before anything is written: a path
+in a CSV must stay inside the CSV's folder (Med-AD) or ``--source`` (DBT), and a link leading
+out of an input folder is refused unless ``follow_symlinks`` (``anomaly_lib.files.inside``).
+The new result is written into a temporary folder beside ``--out`` while ``--out`` holds the
+same lock as a training run (``anomaly_lib.runs``), so a second ``prepare`` into it is
+refused. ``prepare.json`` says ``"complete": true`` only once every file the manifest lists
+exists; then the new folder takes the old one's place. A failure at any point before that
+leaves the old result whole.
+
 **Med-AD** (``images/`` + ``data.json``, see ``layouts.py``). Images are split into
 train normal, unlabeled normal + abnormal, and test normal + abnormal. With patient ids,
 whole patients are assigned: a patient sits on the train side (train normal and
@@ -57,15 +66,19 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
+import tempfile
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from .files import inside, regular_file, writing
 from .images import (
     describe_mappings,
     frame_count,
@@ -81,6 +94,7 @@ from .layouts import (
     unlabeled_counts,
     write_medad_json,
 )
+from .runs import LOCK_NAME, acquire_lock, check_writable, release_lock
 
 MARKER = "prepare.json"  # marks a folder as made by prepare, so --overwrite may replace it
 MANIFEST = "manifest.csv"
@@ -100,35 +114,71 @@ class Source:
 # ---------------------------------------------------------------------------- output folder
 
 
-def _start_output(out_dir: Path, overwrite: bool, inputs, settings: dict) -> None:
-    """Create ``out_dir`` and write the marker; refuse a folder that holds anything else."""
-    out_dir = out_dir.resolve()
+def _write_text(path: Path, text: str) -> None:
+    with writing(path):
+        path.write_text(text)
+
+
+@contextmanager
+def _new_output(out_dir, overwrite: bool, inputs, settings: dict):
+    """Yield an empty temporary folder beside ``out_dir`` for the new result; when the block
+    ends without an error, that folder replaces ``out_dir``. Refuses a folder ``prepare`` did
+    not make, an earlier result without ``overwrite``, and a folder another process holds."""
+    out_dir = Path(out_dir).resolve()  # a link given as --out: its folder is replaced, not the link
     for folder in inputs:
         if out_dir == folder.resolve() or folder.resolve() in out_dir.parents:
             raise ValueError(f"the output folder {out_dir} lies inside the input folder {folder}")
-    if out_dir.exists() and any(out_dir.iterdir()):
-        if not (out_dir / MARKER).is_file():
-            raise FileExistsError(
-                f"{out_dir} is not empty and was not made by `prepare`; choose a new or empty folder"
-            )
-        if not overwrite:
-            raise FileExistsError(f"{out_dir} holds an earlier `prepare` output; add --overwrite to replace it")
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / MARKER).write_text(json.dumps({**settings, "complete": False}, indent=2))
+    created = not out_dir.exists()
+    lock = acquire_lock(check_writable(out_dir))  # a second prepare (or a training run) is refused
+    work = work_lock = None
+    try:
+        if any(path.name != LOCK_NAME for path in out_dir.iterdir()):
+            if not (out_dir / MARKER).is_file():
+                raise FileExistsError(
+                    f"{out_dir} is not empty and was not made by `prepare`; choose a new or empty folder"
+                )
+            if not overwrite:
+                raise FileExistsError(f"{out_dir} holds an earlier `prepare` output; add --overwrite to replace it")
+        work = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.prepare-"))
+        work_lock = acquire_lock(work)  # moves with the folder: --out stays locked after the swap
+        _write_text(work / MARKER, json.dumps({**settings, "complete": False}, indent=2))
+        yield work
+        old = work.with_name(work.name.replace(".prepare-", ".replaced-"))
+        os.rename(out_dir, old)
+        try:
+            os.rename(work, out_dir)
+        except OSError:
+            os.rename(old, out_dir)  # put the old result back
+            raise
+        work = None
+        shutil.rmtree(old)  # never follows links: only the old result's own files go
+    finally:
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+        for held in (work_lock, lock):
+            if held is not None:
+                release_lock(held)
+        if created and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # made only to hold the lock of a run that failed
 
 
-def _finish_output(out_dir: Path, settings: dict, manifest_rows: list[dict]) -> None:
-    with open(out_dir / MANIFEST, "w", newline="") as file:
+def _finish_output(folder: Path, settings: dict, manifest_rows: list[dict], listed) -> None:
+    """Write the manifest, then mark the result complete once every ``listed`` file exists."""
+    missing = [path for path in listed if not path.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} of {len(listed)} listed files were not written "
+                                f"(first: {missing[0]}); the result is not marked complete")
+    with writing(folder / MANIFEST), open(folder / MANIFEST, "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(manifest_rows[0]))
         writer.writeheader()
         writer.writerows(manifest_rows)
-    (out_dir / MARKER).write_text(json.dumps({**settings, "complete": True}, indent=2))
+    _write_text(folder / MARKER, json.dumps({**settings, "complete": True}, indent=2))
 
 
 def _save_png(image: np.ndarray, path: Path) -> None:
     # zlib level 1: on 256 x 256 phantoms about 5x faster to write than PIL's default 6, files ~18 % larger
-    Image.fromarray(image).save(path, compress_level=1)
+    with writing(path):
+        Image.fromarray(image).save(path, compress_level=1)
 
 
 def safe_id(text: str) -> str:
@@ -142,11 +192,13 @@ def safe_id(text: str) -> str:
 # ---------------------------------------------------------------------------- Med-AD inputs
 
 
-def sources_from_folders(normal_dirs, abnormal_dirs, patient_from_subfolder: bool = False) -> list[Source]:
+def sources_from_folders(normal_dirs, abnormal_dirs, patient_from_subfolder: bool = False,
+                         follow_symlinks: bool = False) -> list[Source]:
     """Every image file under the folders (subfolders included), labelled by the folder it came from.
 
     With ``patient_from_subfolder``, the first subfolder under a given folder names the
-    patient (``NORMAL/patient7/a.png`` -> ``patient7``).
+    patient (``NORMAL/patient7/a.png`` -> ``patient7``). A link leading out of its folder is
+    refused unless ``follow_symlinks``.
     """
     sources = []
     for label, folders in ((0, normal_dirs), (1, abnormal_dirs)):
@@ -157,6 +209,7 @@ def sources_from_folders(normal_dirs, abnormal_dirs, patient_from_subfolder: boo
             if not found:
                 raise ValueError(f"{folder} holds no image files ({', '.join(IMAGE_EXTENSIONS)} or DICOM)")
             for path in found:
+                inside(folder, path.relative_to(folder), f"the input folder {folder}", follow_symlinks)
                 patient = None
                 if patient_from_subfolder:
                     parts = path.relative_to(folder).parts
@@ -167,12 +220,14 @@ def sources_from_folders(normal_dirs, abnormal_dirs, patient_from_subfolder: boo
     return sources
 
 
-def sources_from_csv(csv_path) -> list[Source]:
+def sources_from_csv(csv_path, follow_symlinks: bool = False) -> list[Source]:
     """Rows of ``path,label[,patient_id]`` (a header row with those names is optional).
 
-    Labels are 0/1 or normal/abnormal; relative paths are relative to the CSV's folder.
+    Labels are 0/1 or normal/abnormal. Paths are relative to the CSV's folder and must stay
+    inside it (put the CSV at the top of your images); a link leading out of it is refused
+    unless ``follow_symlinks``.
     """
-    csv_path = Path(csv_path)
+    csv_path = regular_file(csv_path, "the CSV")
     with open(csv_path, newline="") as file:
         rows = [(number, row) for number, row in enumerate(csv.reader(file), start=1) if any(row)]
     if not rows:
@@ -200,8 +255,7 @@ def sources_from_csv(csv_path) -> list[Source]:
             patient = row[columns["patient_id"]].strip() if len(row) > columns["patient_id"] else ""
             if not patient:
                 raise ValueError(f"{where}: empty patient_id (give one for every row, or none)")
-        path = Path(path)
-        sources.append(Source(path if path.is_absolute() else csv_path.parent / path, LABEL_WORDS[label], patient))
+        sources.append(Source(inside(csv_path.parent, path, where, follow_symlinks), LABEL_WORDS[label], patient))
     return sources
 
 
@@ -353,20 +407,20 @@ def prepare_medad(sources: list[Source], out_dir, counts: dict | None = None, te
     names = medad_names(splits, score_per_patient)
     settings = {"command": "prepare medad", "counts": counts or {}, "test_fraction": test_fraction,
                 "ar": ar, "seed": seed, "image_size": image_size, "score_per_patient": score_per_patient}
-    _start_output(out_dir, overwrite, [Path(folder) for folder in inputs], settings)
-    (out_dir / "images").mkdir()
+    with _new_output(out_dir, overwrite, [Path(folder) for folder in inputs], settings) as work:
+        (work / "images").mkdir()
 
-    def convert(path: Path):
-        images, mapping = read_image(path)  # (1, H, W) uint8: the middle frame of a volume
-        image = images[0] if image_size is None else resize_grey(images[0], image_size, "lanczos")
-        _save_png(image, out_dir / "images" / names[path])
-        return mapping
+        def convert(path: Path):
+            images, mapping = read_image(path)  # (1, H, W) uint8: the middle frame of a volume
+            image = images[0] if image_size is None else resize_grey(images[0], image_size, "lanczos")
+            _save_png(image, work / "images" / names[path])
+            return mapping
 
-    mappings = map_files(convert, list(names), workers, "writing Med-AD images", progress)
-    write_medad_json(out_dir, {split: [names[s.path] for s in splits[split]] for split in MEDAD_SPLITS})
-    manifest = [{"file": names[s.path], "split": split, "label": s.label, "patient_id": s.patient or "",
-                 "source": str(s.path)} for split in MEDAD_SPLITS for s in splits[split]]
-    _finish_output(out_dir, settings, manifest)
+        mappings = map_files(convert, list(names), workers, "writing Med-AD images", progress)
+        write_medad_json(work, {split: [names[s.path] for s in splits[split]] for split in MEDAD_SPLITS})
+        manifest = [{"file": names[s.path], "split": split, "label": s.label, "patient_id": s.patient or "",
+                     "source": str(s.path)} for split in MEDAD_SPLITS for s in splits[split]]
+        _finish_output(work, settings, manifest, [work / "images" / row["file"] for row in manifest])
     return {"counts": {split: len(splits[split]) for split in MEDAD_SPLITS}, "unused": len(sources) - len(names),
             "mapped": describe_mappings(mappings), "sagan": sagan_check(splits, ar)}
 
@@ -382,11 +436,15 @@ DBT_TABLES = {  # kind -> columns that identify it (and that the code reads)
 PATH_COLUMNS = ("descriptive_path", "classic_path")
 
 
-def read_dbt_tables(csv_paths) -> dict[str, list[dict]]:
-    """The collection's CSVs, recognised by their columns -> {"file_paths", "labels", "boxes"} rows."""
+def read_dbt_tables(csv_paths, source_dir=None, follow_symlinks: bool = False) -> dict[str, list[dict]]:
+    """The collection's CSVs, recognised by their columns -> {"file_paths", "labels", "boxes"} rows.
+
+    With ``source_dir``, every path in a file-path table must stay inside it (both ways
+    ``find_volume`` reads it; links too, unless ``follow_symlinks``).
+    """
     tables = {kind: [] for kind in DBT_TABLES}
     for csv_path in map(Path, csv_paths):
-        with open(csv_path, newline="", encoding="utf-8-sig") as file:
+        with open(regular_file(csv_path, "the CSV table"), newline="", encoding="utf-8-sig") as file:
             reader = csv.DictReader(file)
             columns = set(reader.fieldnames or [])
             if set(DBT_TABLES["boxes"]) <= columns:
@@ -398,7 +456,13 @@ def read_dbt_tables(csv_paths) -> dict[str, list[dict]]:
             else:
                 raise ValueError(f"{csv_path} is not a file-path, label or box table of the collection "
                                  f"(columns: {sorted(columns)})")
-            tables[kind] += list(reader)
+            for row in reader:
+                if kind == "file_paths" and source_dir is not None:
+                    for column in PATH_COLUMNS:
+                        for relative in _volume_candidates(row.get(column)):
+                            inside(source_dir, relative, f"{csv_path} line {reader.line_num} ({column})",
+                                   follow_symlinks)
+                tables[kind].append(row)
     for kind, rows in tables.items():
         if not rows:
             raise ValueError(f"no {kind.replace('_', ' ')} table among {[str(p) for p in csv_paths]}")
@@ -409,15 +473,22 @@ def view_key(row: dict) -> tuple[str, str, str]:
     return row["PatientID"].strip(), row["StudyUID"].strip(), row["View"].strip().lower()
 
 
+def _volume_candidates(text) -> list[str]:
+    """Where a path column's value may point under the download: as written, and without its
+    leading collection folder."""
+    relative = (text or "").strip().replace("\\", "/")
+    return [relative, relative.split("/", 1)[-1]] if relative else []
+
+
 def find_volume(source_dir: Path, row: dict) -> Path | None:
     """The view's DICOM file under ``source_dir``, by either path column, with or without the
-    leading collection folder; None when it is not in the download."""
+    leading collection folder; None when it is not in the download. ``read_dbt_tables`` has
+    checked that these paths stay inside ``source_dir``."""
     for column in PATH_COLUMNS:
-        relative = (row.get(column) or "").strip().replace("\\", "/")
-        if relative:
-            for candidate in (source_dir / relative, source_dir / relative.split("/", 1)[-1]):
-                if candidate.is_file():
-                    return candidate
+        for relative in _volume_candidates(row.get(column)):
+            candidate = source_dir / relative
+            if candidate.is_file():
+                return candidate
     return None
 
 
@@ -442,11 +513,12 @@ def _dbt_name(patient: str, study: str, view: str, slice_index: int) -> str:
 
 def prepare_dbt(source_dir, out_dir, tables=None, slices_per_view: int = 1, val_fraction: float = 0.2,
                 seed: int = 0, image_size=None, overwrite: bool = False, workers: int | None = None,
-                progress: bool = True) -> dict:
+                progress: bool = True, follow_symlinks: bool = False) -> dict:
     """Write the SWSSL DBT layout and ``boxes.json`` from a collection download (module docstring).
 
     ``tables``: the CSVs; default every ``*.csv`` directly in ``source_dir``. ``image_size``
-    ((height, width) or int) resizes with Lanczos; None keeps the slices' size.
+    ((height, width) or int) resizes with Lanczos; None keeps the slices' size. Paths in the
+    tables must stay inside ``source_dir`` (links too, unless ``follow_symlinks``).
     """
     source_dir, out_dir = Path(source_dir), Path(out_dir)
     if slices_per_view < 1 or not 0 <= val_fraction < 1:
@@ -455,7 +527,7 @@ def prepare_dbt(source_dir, out_dir, tables=None, slices_per_view: int = 1, val_
     tables = sorted(source_dir.glob("*.csv")) if tables is None else [Path(t) for t in tables]
     if not tables:
         raise FileNotFoundError(f"no CSV tables in {source_dir}; give them with --tables")
-    rows = read_dbt_tables(tables)
+    rows = read_dbt_tables(tables, source_dir, follow_symlinks)
     paths = {view_key(row): row for row in rows["file_paths"]}
 
     lesions = defaultdict(list)  # (patient, study, view) -> box rows
@@ -492,48 +564,48 @@ def prepare_dbt(source_dir, out_dir, tables=None, slices_per_view: int = 1, val_
 
     settings = {"command": "prepare dbt", "tables": [str(t) for t in tables], "slices_per_view": slices_per_view,
                 "val_fraction": val_fraction, "seed": seed, "image_size": image_size}
-    _start_output(out_dir, overwrite, [], settings)
-    for folder in DBT_FOLDERS.values():
-        (out_dir / folder).mkdir(parents=True, exist_ok=True)
+    with _new_output(out_dir, overwrite, [], settings) as work:
+        for folder in DBT_FOLDERS.values():
+            (work / folder).mkdir(parents=True, exist_ok=True)
 
-    def export(volume: Path):
-        (patient, study, view), outputs = jobs[volume]
-        n_frames = frame_count(volume)
-        wanted = [(folder, index, boxes) for folder, slice_index, boxes in outputs
-                  for index in ([slice_index] if slice_index is not None else normal_slices(n_frames, slices_per_view))]
-        images, mapping = read_image(volume, sorted({index for _, index, _ in wanted}))
-        by_index = dict(zip(sorted({index for _, index, _ in wanted}), images))
-        written = []
-        for folder, index, boxes in wanted:
-            image, flipped = orient_like_the_boxes(by_index[index], view)
-            image = image - image.min()  # the background, the darkest value, becomes exactly 0
-            height, width = image.shape
-            if image_size is not None:
-                image = resize_grey(image, image_size, "lanczos")
-            scale_y, scale_x = image.shape[0] / height, image.shape[1] / width
-            name = f"{folder}/{_dbt_name(patient, study, view, index)}"
-            _save_png(image, out_dir / name)
-            written.append({
-                "file": name, "patient": patient, "study": study, "view": view, "slice": index,
-                "slices": n_frames, "flipped": flipped, "source": str(volume), "height": image.shape[0],
-                "width": image.shape[1], "boxes": [{
-                    "x": float(box["X"]) * scale_x, "y": float(box["Y"]) * scale_y,
-                    "width": float(box["Width"]) * scale_x, "height": float(box["Height"]) * scale_y,
-                    "class": box.get("Class", ""), "architectural_distortion": box.get("AD", ""),
-                } for box in boxes],
-            })
-        return mapping, written
+        def export(volume: Path):
+            (patient, study, view), outputs = jobs[volume]
+            n_frames = frame_count(volume)
+            wanted = [(folder, index, boxes) for folder, slice_index, boxes in outputs
+                      for index in ([slice_index] if slice_index is not None else normal_slices(n_frames, slices_per_view))]
+            images, mapping = read_image(volume, sorted({index for _, index, _ in wanted}))
+            by_index = dict(zip(sorted({index for _, index, _ in wanted}), images))
+            written = []
+            for folder, index, boxes in wanted:
+                image, flipped = orient_like_the_boxes(by_index[index], view)
+                image = image - image.min()  # the background, the darkest value, becomes exactly 0
+                height, width = image.shape
+                if image_size is not None:
+                    image = resize_grey(image, image_size, "lanczos")
+                scale_y, scale_x = image.shape[0] / height, image.shape[1] / width
+                name = f"{folder}/{_dbt_name(patient, study, view, index)}"
+                _save_png(image, work / name)
+                written.append({
+                    "file": name, "patient": patient, "study": study, "view": view, "slice": index,
+                    "slices": n_frames, "flipped": flipped, "source": str(volume), "height": image.shape[0],
+                    "width": image.shape[1], "boxes": [{
+                        "x": float(box["X"]) * scale_x, "y": float(box["Y"]) * scale_y,
+                        "width": float(box["Width"]) * scale_x, "height": float(box["Height"]) * scale_y,
+                        "class": box.get("Class", ""), "architectural_distortion": box.get("AD", ""),
+                    } for box in boxes],
+                })
+            return mapping, written
 
-    results = map_files(export, list(jobs), workers, "exporting DBT slices", progress)
-    written = [entry for _, entries in results for entry in entries]
-    boxes = {entry["file"]: {key: entry[key] for key in ("height", "width", "slice", "source", "boxes")}
-             for entry in written if entry["boxes"]}
-    (out_dir / "boxes.json").write_text(json.dumps({
-        "coordinates": "pixels of the written image: x to the right and y down from its top-left corner",
-        "images": boxes,
-    }, indent=2))
-    manifest = [{key: value for key, value in entry.items() if key != "boxes"} for entry in written]
-    _finish_output(out_dir, settings, manifest)
+        results = map_files(export, list(jobs), workers, "exporting DBT slices", progress)
+        written = [entry for _, entries in results for entry in entries]
+        boxes = {entry["file"]: {key: entry[key] for key in ("height", "width", "slice", "source", "boxes")}
+                 for entry in written if entry["boxes"]}
+        _write_text(work / "boxes.json", json.dumps({
+            "coordinates": "pixels of the written image: x to the right and y down from its top-left corner",
+            "images": boxes,
+        }, indent=2))
+        manifest = [{key: value for key, value in entry.items() if key != "boxes"} for entry in written]
+        _finish_output(work, settings, manifest, [work / entry["file"] for entry in written])
     per_folder = {folder: sum(entry["file"].startswith(folder + "/") for entry in written)
                   for folder in DBT_FOLDERS.values()}
     return {"counts": per_folder, "missing_views": len(missing), "first_missing": missing[:3],
