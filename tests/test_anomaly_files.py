@@ -11,6 +11,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -361,3 +362,40 @@ def test_phantoms_on_a_full_disk_say_so_in_one_line(tmp_path, outside, monkeypat
     code, out, err = cli(["phantoms", "--out", tmp_path / "ph", "--image-size", "16"], capsys)
     assert code == 2 and out == ""
     assert_one_line(err, f"no space left on device while writing {calls[-1]}")
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A real full disk: a 2 MB tmpfs. Mounting needs root; skipped elsewhere (the tests above
+    cover the same cases with the write raising ENOSPC)."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill(disk: Path, leave: int) -> None:
+    """Fill ``disk`` until about ``leave`` bytes are free."""
+    status = os.statvfs(disk)
+    (disk / "filler").write_bytes(b"\0" * max(0, status.f_bavail * status.f_frsize - leave))
+
+
+def test_a_real_full_disk_phantoms_and_checkpoints(tiny_disk, capsys):
+    fill(tiny_disk, 64_000)
+    code, out, err = cli(["phantoms", "--out", tiny_disk / "ph", "--image-size", "64"], capsys)
+    assert code == 2 and out == ""
+    assert_one_line(err, f"no space left on device while writing {tiny_disk / 'ph'}/", ".png")
+    shutil.rmtree(tiny_disk / "ph")
+    path = tiny_disk / "last.pt"
+    atomic_save({"weights": torch.ones(100)}, path)
+    before = path.read_bytes()
+    with pytest.raises(DiskFullError, match=f"^no space left on device while writing {path}$"):
+        atomic_save({"weights": torch.zeros(100_000)}, path)  # 400 kB into about 60 kB
+    assert path.read_bytes() == before and sorted(p.name for p in tiny_disk.iterdir()) == ["filler", "last.pt"]
