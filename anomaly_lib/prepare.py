@@ -94,7 +94,7 @@ from .layouts import (
     unlabeled_counts,
     write_medad_json,
 )
-from .runs import LOCK_NAME, acquire_lock, check_writable, release_lock
+from .runs import LOCK_NAME, RunFolderError, acquire_lock, check_writable, release_lock
 
 MARKER = "prepare.json"  # marks a folder as made by prepare, so --overwrite may replace it
 MANIFEST = "manifest.csv"
@@ -139,6 +139,7 @@ def _new_output(out_dir, overwrite: bool, inputs, settings: dict):
                 )
             if not overwrite:
                 raise FileExistsError(f"{out_dir} holds an earlier `prepare` output; add --overwrite to replace it")
+        _remove_leftovers(out_dir)
         work = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.prepare-"))
         work_lock = acquire_lock(work)  # moves with the folder: --out stays locked after the swap
         _write_text(work / MARKER, json.dumps({**settings, "complete": False}, indent=2))
@@ -160,6 +161,27 @@ def _new_output(out_dir, overwrite: bool, inputs, settings: dict):
                 release_lock(held)
         if created and out_dir.is_dir() and not any(out_dir.iterdir()):
             out_dir.rmdir()  # made only to hold the lock of a run that failed
+
+
+def _remove_leftovers(out_dir: Path) -> None:
+    """Delete the temporary folders a killed ``prepare`` left beside ``out_dir``: unfinished new
+    results, and old results already replaced by a complete one. A folder whose lock a running
+    process holds is left alone."""
+    try:
+        complete = json.loads((out_dir / MARKER).read_text()).get("complete") is True
+    except (OSError, ValueError, AttributeError):
+        complete = False
+    kinds = ["prepare"] + (["replaced"] if complete else [])
+    for kind in kinds:
+        for leftover in out_dir.parent.glob(f".{out_dir.name}.{kind}-*"):
+            if leftover.is_symlink() or not leftover.is_dir():
+                continue
+            try:
+                lock = acquire_lock(leftover, log=lambda *_: None)  # refused while its process runs
+            except RunFolderError:
+                continue
+            shutil.rmtree(leftover)
+            release_lock(lock)
 
 
 def _finish_output(folder: Path, settings: dict, manifest_rows: list[dict], listed) -> None:

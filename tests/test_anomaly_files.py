@@ -327,6 +327,19 @@ def test_prepare_into_a_folder_another_process_holds_is_refused(prepared, capsys
     assert code == 0 and json.loads((out / "prepare.json").read_text())["seed"] == 9 and leftovers(out) == []
 
 
+def test_prepare_removes_what_a_killed_prepare_left_beside_its_output(prepared, capsys):
+    out, argv = prepared
+    dead = subprocess.Popen(["true"])  # a process that has ended: its pid holds no lock
+    dead.wait()
+    for kind in ("prepare", "replaced"):  # unfinished new work; an old result already replaced
+        leftover = out.parent / f".out.{kind}-killed"
+        (leftover / "images").mkdir(parents=True)
+        (leftover / ".lock").write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
+    code, _, err = cli(argv + ["--overwrite"], capsys)
+    assert code == 0, err
+    assert leftovers(out) == []
+
+
 # ---------------------------------------------------------------------------- full disk
 
 
