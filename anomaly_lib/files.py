@@ -49,12 +49,16 @@ def inside(folder, entry, source, follow_symlinks: bool = False, within=()) -> P
     ``OutsideFolderError``; the returned path is not resolved, so names stay as listed.
     """
     folder, text = Path(folder), str(entry)
+    if "\0" in text:
+        raise ValueError(f"{source}: entry {text!r} holds a NUL character; it cannot name a file")
     if Path(text).is_absolute():
         raise OutsideFolderError(f"{source}: entry {text!r} is an absolute path; entries must be relative "
                                  f"to {folder} and stay inside it")
     path = folder / text
     if not _is_within(os.path.normpath(path), os.path.normpath(folder)):
         raise OutsideFolderError(f"{source}: entry {text!r} leads out of {folder}; entries must stay inside it")
+    if os.path.normpath(path) == os.path.normpath(folder):
+        raise ValueError(f"{source}: entry {text!r} names the folder {folder} itself, not a file in it")
     if not follow_symlinks:
         target = os.path.realpath(path)
         allowed = [os.path.realpath(place) for place in (folder, *within)]

@@ -90,6 +90,9 @@ def test_inside_refuses_climbing_out_absolute_paths_and_links_out(tmp_path, outs
         with pytest.raises(OutsideFolderError, match="list.json: entry") as error:
             inside(folder, entry, "list.json")
         assert why in str(error.value) and repr(entry) in str(error.value)
+    for entry, why in [("", "names the folder"), ("sub/..", "names the folder"), ("x\0.png", "NUL character")]:
+        with pytest.raises(ValueError, match=why):
+            inside(folder, entry, "list.json")
     (folder / "link.png").symlink_to(outside / "img000.png")
     with pytest.raises(OutsideFolderError, match="is a link to .*outside.*pass --follow_symlinks"):
         inside(folder, "link.png", "list.json")
