@@ -255,6 +255,22 @@ def test_prepare_dbt_table_path_leaving_source_is_refused(tmp_path, outside, cap
     assert snapshot(download) == before and not (tmp_path / "dbt").exists()
 
 
+def test_prepare_dbt_volume_linked_from_outside_needs_follow_symlinks(tmp_path, capsys):
+    download = tmp_path / "download"
+    make_collection(download)
+    volume = next(download.rglob("*.dcm"))
+    kept = tmp_path / "elsewhere" / "1-1.dcm"
+    kept.parent.mkdir()
+    volume.rename(kept)
+    volume.symlink_to(kept)
+    argv = ["prepare", "dbt", "--source", download, "--out", tmp_path / "dbt"]
+    code, _, err = cli(argv, capsys)
+    assert code == 2
+    assert_one_line(err, f"is a link to {kept}, outside {download}", "--follow_symlinks")
+    code, out, err = cli(argv + ["--follow_symlinks"], capsys)
+    assert code == 0 and "wrote a dbt layout" in out, err
+
+
 # ---------------------------------------------------------------------------- prepare: nothing lost
 
 
