@@ -5,7 +5,8 @@
   leaves it: an absolute path (``/etc/passwd``), or one whose ``..`` climbs out
   (``../../outside/x.png``). A symbolic link inside the folder that leads out of it is refused
   too, unless ``follow_symlinks=True`` (``--follow_symlinks`` on the command lines) says the
-  user trusts the data. Every refusal is one line naming the file and the entry.
+  user trusts the data. Every refusal is one line naming the file and the entry. A reader
+  of a long list builds one ``Folder`` and checks each entry with ``Folder.entry``.
 * **Something that is not a regular file** (a FIFO, a device, a socket) is refused by
   ``regular_file`` before it is opened: reading a FIFO waits for a writer forever.
 * **A full disk** raises ``DiskFullError``, ``no space left on device while writing FILE``,
@@ -41,31 +42,59 @@ def _is_within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def inside(folder, entry, source, follow_symlinks: bool = False, within=()) -> Path:
-    """``folder / entry``, after checking that ``entry`` (read from the file ``source``) stays inside.
+class Folder:
+    """A folder that paths read from a file must stay inside (the rule of the module docstring).
 
     ``within``: further folders a link may lead into (e.g. the whole dataset, for a layout whose
-    split folders hold links to each other); ``folder`` itself always counts. Raises
-    ``OutsideFolderError``; the returned path is not resolved, so names stay as listed.
+    split folders hold links to each other); the folder itself always counts. Built once per
+    list, so that a list of many entries costs about one ``lstat`` per entry.
     """
-    folder, text = Path(folder), str(entry)
-    if "\0" in text:
-        raise ValueError(f"{source}: entry {text!r} holds a NUL character; it cannot name a file")
-    if Path(text).is_absolute():
-        raise OutsideFolderError(f"{source}: entry {text!r} is an absolute path; entries must be relative "
-                                 f"to {folder} and stay inside it")
-    path = folder / text
-    if not _is_within(os.path.normpath(path), os.path.normpath(folder)):
-        raise OutsideFolderError(f"{source}: entry {text!r} leads out of {folder}; entries must stay inside it")
-    if os.path.normpath(path) == os.path.normpath(folder):
-        raise ValueError(f"{source}: entry {text!r} names the folder {folder} itself, not a file in it")
-    if not follow_symlinks:
-        target = os.path.realpath(path)
-        allowed = [os.path.realpath(place) for place in (folder, *within)]
-        if not any(_is_within(target, place) for place in allowed):
-            raise OutsideFolderError(f"{source}: entry {text!r} is a link to {target}, outside {folder}; "
-                                     "pass --follow_symlinks (follow_symlinks=True) to read it anyway")
-    return path
+
+    def __init__(self, folder, follow_symlinks: bool = False, within=()):
+        self.path, self.follow_symlinks = Path(folder), follow_symlinks
+        self.normal = os.path.normpath(self.path)
+        self.allowed = [os.path.realpath(place) for place in (self.path, *within)]
+
+    def entry(self, entry, source) -> Path:
+        """``folder / entry``, once ``entry`` (read from the file ``source``) is known to stay inside;
+        not resolved, so names stay as listed. Raises ``OutsideFolderError`` (or ``ValueError``
+        for an entry that cannot name a file)."""
+        text = str(entry)
+        if "\0" in text:
+            raise ValueError(f"{source}: entry {text!r} holds a NUL character; it cannot name a file")
+        if os.path.isabs(text):
+            raise OutsideFolderError(f"{source}: entry {text!r} is an absolute path; entries must be relative "
+                                     f"to {self.path} and stay inside it")
+        path = self.path / text
+        normal = os.path.normpath(path)
+        if not _is_within(normal, self.normal):
+            raise OutsideFolderError(f"{source}: entry {text!r} leads out of {self.path}; entries must stay "
+                                     "inside it")
+        if normal == self.normal:
+            raise ValueError(f"{source}: entry {text!r} names the folder {self.path} itself, not a file in it")
+        if not self.follow_symlinks and self._through_a_link(path, text):
+            target = os.path.realpath(path)
+            if not any(_is_within(target, place) for place in self.allowed):
+                raise OutsideFolderError(f"{source}: entry {text!r} is a link to {target}, outside {self.path}; "
+                                         "pass --follow_symlinks (follow_symlinks=True) to read it anyway")
+        return path
+
+    def _through_a_link(self, path: Path, text: str) -> bool:
+        """Whether the entry's own parts pass a link (or a ``..``, which a link before it moves)."""
+        parts = [part for part in text.split(os.sep) if part not in ("", ".")]
+        if ".." in parts:
+            return True
+        current = str(self.path)
+        for part in parts:
+            current += os.sep + part
+            if os.path.islink(current):
+                return True
+        return False
+
+
+def inside(folder, entry, source, follow_symlinks: bool = False, within=()) -> Path:
+    """``Folder(folder, follow_symlinks, within).entry(entry, source)``, for a single entry."""
+    return Folder(folder, follow_symlinks, within).entry(entry, source)
 
 
 def regular_file(path, what: str = "file") -> Path:

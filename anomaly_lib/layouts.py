@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .files import inside, regular_file, writing
+from .files import Folder, regular_file, writing
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm")  # see images.py
 
@@ -93,8 +93,8 @@ def read_medad(root, follow_symlinks: bool = False) -> dict[str, list[Path]]:
             raise ValueError(
                 f"data.json key {key_path} must list file names (strings); found {not_names[:3]!r}"
             )
-        splits[split] = [inside(root / "images", name, f"{json_path} ({key_path})", follow_symlinks, [root])
-                         for name in value]
+        images = Folder(root / "images", follow_symlinks, [root])
+        splits[split] = [images.entry(name, f"{json_path} ({key_path})") for name in value]
     return splits
 
 
@@ -136,10 +136,10 @@ def list_images(folder, follow_symlinks: bool = False, within=()) -> list[Path]:
     A link that leads out of ``folder`` (and out of the folders ``within``) is refused unless
     ``follow_symlinks``.
     """
-    folder = Path(folder)
+    checked = Folder(folder, follow_symlinks, within)
     return sorted(
-        inside(folder, path.name, f"the folder {folder}", follow_symlinks, within)
-        for path in folder.iterdir()
+        checked.entry(path.name, f"the folder {folder}")
+        for path in Path(folder).iterdir()
         if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS
     )
 

@@ -78,7 +78,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .files import inside, regular_file, writing
+from .files import Folder, regular_file, writing
 from .images import (
     describe_mappings,
     frame_count,
@@ -230,8 +230,9 @@ def sources_from_folders(normal_dirs, abnormal_dirs, patient_from_subfolder: boo
             found = sorted(path for path in folder.rglob("*") if is_image_file(path))
             if not found:
                 raise ValueError(f"{folder} holds no image files ({', '.join(IMAGE_EXTENSIONS)} or DICOM)")
+            checked = Folder(folder, follow_symlinks)
             for path in found:
-                inside(folder, path.relative_to(folder), f"the input folder {folder}", follow_symlinks)
+                checked.entry(path.relative_to(folder), f"the input folder {folder}")
                 patient = None
                 if patient_from_subfolder:
                     parts = path.relative_to(folder).parts
@@ -262,6 +263,7 @@ def sources_from_csv(csv_path, follow_symlinks: bool = False) -> list[Source]:
             raise ValueError(f"{csv_path}: the header has no column {missing[0]!r} (found {header})")
         columns = {name: header.index(name) for name in columns if name in header}
         rows = rows[1:]
+    folder = Folder(csv_path.parent, follow_symlinks)
     has_patients = "patient_id" in columns and any(len(row) > columns["patient_id"] for _, row in rows)
     sources = []
     for number, row in rows:
@@ -277,7 +279,7 @@ def sources_from_csv(csv_path, follow_symlinks: bool = False) -> list[Source]:
             patient = row[columns["patient_id"]].strip() if len(row) > columns["patient_id"] else ""
             if not patient:
                 raise ValueError(f"{where}: empty patient_id (give one for every row, or none)")
-        sources.append(Source(inside(csv_path.parent, path, where, follow_symlinks), LABEL_WORDS[label], patient))
+        sources.append(Source(folder.entry(path, where), LABEL_WORDS[label], patient))
     return sources
 
 
@@ -465,6 +467,7 @@ def read_dbt_tables(csv_paths, source_dir=None, follow_symlinks: bool = False) -
     ``find_volume`` reads it; links too, unless ``follow_symlinks``).
     """
     tables = {kind: [] for kind in DBT_TABLES}
+    download = Folder(source_dir, follow_symlinks) if source_dir is not None else None
     for csv_path in map(Path, csv_paths):
         with open(regular_file(csv_path, "the CSV table"), newline="", encoding="utf-8-sig") as file:
             reader = csv.DictReader(file)
@@ -479,11 +482,10 @@ def read_dbt_tables(csv_paths, source_dir=None, follow_symlinks: bool = False) -
                 raise ValueError(f"{csv_path} is not a file-path, label or box table of the collection "
                                  f"(columns: {sorted(columns)})")
             for row in reader:
-                if kind == "file_paths" and source_dir is not None:
+                if kind == "file_paths" and download is not None:
                     for column in PATH_COLUMNS:
                         for relative in _volume_candidates(row.get(column)):
-                            inside(source_dir, relative, f"{csv_path} line {reader.line_num} ({column})",
-                                   follow_symlinks)
+                            download.entry(relative, f"{csv_path} line {reader.line_num} ({column})")
                 tables[kind].append(row)
     for kind, rows in tables.items():
         if not rows:
