@@ -56,8 +56,10 @@ for real large images raise that limit before loading (``None`` turns it off), o
 ``--max-pixels`` to ``python -m anomaly_lib prepare``. The same limit applies to each
 DICOM frame. Before anything is allocated, the size a file declares is checked against the
 bytes it holds: an uncompressed DICOM's rows × columns × frames × samples × bytes per sample
-must fit in the file (a compressed one needs at least 8 bytes per frame), and a PNG needs at
-least one bit per pixel compressed no more than zlib can (1032 : 1). A FIFO, device or socket
+must fit in the file (a compressed one needs at least 8 bytes per frame); an uncompressed BMP,
+TIFF or PPM needs at least one bit per pixel, and a PNG that bit compressed no more than zlib
+can (1032 : 1). JPEG and compressed TIFF have no such bound: only the pixel limit above.
+A FIFO, device or socket
 is refused before it is opened (``anomaly_lib.files.regular_file``).
 """
 
@@ -85,6 +87,9 @@ RESAMPLE_FILTERS = {
 DICOM_EXTRA = 'pip install -e ".[dicom]" (pydicom, pylibjpeg, pylibjpeg-openjpeg, pylibjpeg-libjpeg)'
 HIGH_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")  # PIL modes of more than 8 bits
 ZLIB_MAX_RATIO = 1032  # deflate never shrinks data more than this (5 bytes of output per 1032·5 input)
+# the fewest bits per pixel a file must hold, by PIL decoder: uncompressed data (BMP, TIFF, PPM) at
+# least 1, PNG's deflated data at least 1 / 1032; others (JPEG, compressed TIFF) only get PIL's limit
+LEAST_BITS_PER_PIXEL = {"raw": 1.0, "zip": 1.0 / ZLIB_MAX_RATIO}
 MIN_BYTES_PER_ENCAPSULATED_FRAME = 8  # a compressed DICOM frame is at least one item header
 # enhanced multi-frame DICOM keeps a frame's rescale and window in these functional groups
 FRAME_LUT_GROUPS = ("PixelValueTransformationSequence", "FrameVOILUTSequence")
@@ -182,9 +187,10 @@ def _read_pil(path: Path) -> tuple[np.ndarray, str | None]:
     """PNG, TIFF, JPEG, BMP -> grey uint8 (1, H, W) and how it was mapped (None: as stored)."""
     with Image.open(path) as image:
         _check_pixel_count(image.height, image.width)  # PIL checks on open too; same rule
-        if image.format == "PNG":  # at least 1 bit per pixel (and a filter byte per row), deflated
-            least = image.height * (1 + math.ceil(image.width / 8)) / ZLIB_MAX_RATIO
-            _check_declared_bytes(path, least, f"a {image.width}×{image.height} PNG")
+        decoder = image.tile[0][0] if image.tile else None
+        if decoder in LEAST_BITS_PER_PIXEL:
+            least = image.width * image.height * LEAST_BITS_PER_PIXEL[decoder] / 8
+            _check_declared_bytes(path, least, f"a {image.width}×{image.height} {image.format}")
         if image.mode in HIGH_DEPTH_MODES:
             return to_uint8(np.asarray(image))[None], "own min-max range"
         return np.asarray(image.convert("L"), dtype=np.uint8)[None], None

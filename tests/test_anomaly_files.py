@@ -173,9 +173,17 @@ def forged_png(path: Path, width: int, height: int) -> Path:
     return path
 
 
-def test_png_declaring_more_pixels_than_its_bytes_can_hold_is_refused(tmp_path):
-    with pytest.raises(ImageLoadError, match="declares a 9000×9000 PNG, which needs at least 9,820 bytes"):
+def test_png_and_bmp_declaring_more_pixels_than_their_bytes_can_hold_are_refused(tmp_path):
+    # 9000 × 9000 pixels of at least 1 bit, deflated at most 1032 : 1 -> 9,812 bytes at least
+    with pytest.raises(ImageLoadError, match="declares a 9000×9000 PNG, which needs at least 9,812 bytes"):
         read_grey(forged_png(tmp_path / "forged.png", 9000, 9000))
+    bmp = tmp_path / "forged.bmp"
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(bmp)
+    header = bytearray(bmp.read_bytes())
+    header[18:26] = (9000).to_bytes(4, "little") * 2  # width and height
+    bmp.write_bytes(bytes(header))
+    with pytest.raises(ImageLoadError, match="declares a 9000×9000 BMP, which needs at least 10,125,000 bytes"):
+        read_grey(bmp)
     write_pngs(tmp_path / "real", 1, size=(300, 200))  # a real, highly compressible image passes
     assert read_grey(tmp_path / "real" / "img000.png").shape == (300, 200)
 
