@@ -379,6 +379,8 @@ def prepare_output_folder(out_dir: Path, marker: str = SETTINGS_FILE) -> None:
             )
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # marked ours at once, so a run that fails half-way (a full disk) can simply be run again
+    write_bytes(out_dir / marker, json.dumps({"complete": False}).encode())
 
 
 def _write_png(path: Path, image: np.ndarray) -> None:
