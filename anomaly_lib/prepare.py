@@ -13,8 +13,10 @@ out of an input folder is refused unless ``follow_symlinks`` (``anomaly_lib.file
 The new result is written into a temporary folder beside ``--out`` while ``--out`` holds the
 same lock as a training run (``anomaly_lib.runs``), so a second ``prepare`` into it is
 refused. ``prepare.json`` says ``"complete": true`` only once every file the manifest lists
-exists; then the new folder takes the old one's place. A failure at any point before that
-leaves the old result whole.
+exists; then the new folder takes the old one's place (two renames: the old result to
+``.OUT.replaced-*``, the new one to ``--out``). A failure at any point before that leaves the
+old result whole. A run killed between the two renames is finished by the next ``prepare``
+into ``--out``, and a complete result beside ``--out`` is deleted only once ``--out`` holds one.
 
 **Med-AD** (``images/`` + ``data.json``, see ``layouts.py``). Images are split into
 train normal, unlabeled normal + abnormal, and test normal + abnormal. With patient ids,
@@ -98,6 +100,7 @@ from .runs import LOCK_NAME, RunFolderError, acquire_lock, check_writable, relea
 
 MARKER = "prepare.json"  # marks a folder as made by prepare, so --overwrite may replace it
 MANIFEST = "manifest.csv"
+LISTED_UNDER = {"prepare medad": "images", "prepare dbt": ""}  # the folder the manifest's files are in
 MEDAD_SPLITS = tuple(MEDAD_JSON_KEYS)  # train_normal, unlabeled_normal, unlabeled_abnormal, test_*
 LABEL_WORDS = {"0": 0, "1": 1, "normal": 0, "abnormal": 1}
 
@@ -132,6 +135,8 @@ def _new_output(out_dir, overwrite: bool, inputs, settings: dict):
     lock = acquire_lock(check_writable(out_dir))  # a second prepare (or a training run) is refused
     work = work_lock = None
     try:
+        if not any(path.name != LOCK_NAME for path in out_dir.iterdir()):
+            _finish_interrupted_swap(out_dir)
         if any(path.name != LOCK_NAME for path in out_dir.iterdir()):
             if not (out_dir / MARKER).is_file():
                 raise FileExistsError(
@@ -163,29 +168,69 @@ def _new_output(out_dir, overwrite: bool, inputs, settings: dict):
             out_dir.rmdir()  # made only to hold the lock of a run that failed
 
 
+def _is_complete(folder: Path) -> bool:
+    """Whether ``folder`` holds a finished result: ``prepare.json`` says ``complete`` and every
+    file ``manifest.csv`` lists exists."""
+    try:
+        settings = json.loads((folder / MARKER).read_text())
+        listed = Folder(folder / LISTED_UNDER[settings["command"]])
+        if settings["complete"] is not True:
+            return False
+        with open(folder / MANIFEST, newline="") as file:
+            return all(listed.entry(row["file"], folder / MANIFEST).is_file() for row in csv.DictReader(file))
+    except (OSError, ValueError, KeyError, TypeError, csv.Error):
+        return False
+
+
+def _leftovers(out_dir: Path, kind: str) -> list[Path]:
+    """The ``.OUT.prepare-*`` (new work) or ``.OUT.replaced-*`` (old result) folders beside
+    ``out_dir``, newest first."""
+    found = [path for path in out_dir.parent.glob(f".{out_dir.name}.{kind}-*")
+             if path.is_dir() and not path.is_symlink()]
+    return sorted(found, key=lambda path: path.stat().st_mtime, reverse=True)
+
+
+def _finish_interrupted_swap(out_dir: Path) -> None:
+    """``out_dir`` holds only this run's lock: a ``prepare`` killed between the two renames of
+    its swap leaves it so, with its complete new result in ``.OUT.prepare-*`` and the old one in
+    ``.OUT.replaced-*``. The newest complete one of those (new results first) whose process is
+    gone takes ``out_dir``'s place, as the swap would have done."""
+    for candidate in _leftovers(out_dir, "prepare") + _leftovers(out_dir, "replaced"):
+        try:
+            held = acquire_lock(candidate, log=lambda *_: None)  # refused while its process runs
+        except RunFolderError:
+            continue
+        try:
+            if _is_complete(candidate):
+                (out_dir / LOCK_NAME).unlink()  # the candidate's lock, ours now, moves in with it
+                out_dir.rmdir()
+                os.rename(candidate, out_dir)
+                print(f"finished the swap of an interrupted `prepare`: its complete result {candidate.name} "
+                      f"is now {out_dir}")
+                return
+        finally:
+            release_lock(held)
+
+
 def _remove_leftovers(out_dir: Path) -> None:
     """Delete the temporary folders a killed ``prepare`` left beside ``out_dir``: unfinished new
-    results, and old results already replaced by a complete one. A folder whose lock a running
-    process holds is left alone."""
-    try:
-        complete = json.loads((out_dir / MARKER).read_text()).get("complete") is True
-    except (OSError, ValueError, AttributeError):
-        complete = False
-    kinds = ["prepare"] + (["replaced"] if complete else [])
-    for kind in kinds:
-        for leftover in out_dir.parent.glob(f".{out_dir.name}.{kind}-*"):
-            if leftover.is_symlink() or not leftover.is_dir():
-                continue
-            try:
-                lock = acquire_lock(leftover, log=lambda *_: None)  # refused while its process runs
-            except RunFolderError:
-                continue
+    results, and old results already replaced by a complete one. A complete result is deleted
+    only while ``out_dir`` holds a complete one too; a folder whose lock a running process holds
+    is left alone."""
+    out_complete = _is_complete(out_dir)
+    for leftover in _leftovers(out_dir, "prepare") + _leftovers(out_dir, "replaced"):
+        try:
+            lock = acquire_lock(leftover, log=lambda *_: None)  # refused while its process runs
+        except RunFolderError:
+            continue
+        if out_complete or not _is_complete(leftover):
             shutil.rmtree(leftover)
-            release_lock(lock)
+        release_lock(lock)
 
 
-def _finish_output(folder: Path, settings: dict, manifest_rows: list[dict], listed) -> None:
-    """Write the manifest, then mark the result complete once every ``listed`` file exists."""
+def _finish_output(folder: Path, settings: dict, manifest_rows: list[dict]) -> None:
+    """Write the manifest, then mark the result complete once every file it lists exists."""
+    listed = [folder / LISTED_UNDER[settings["command"]] / row["file"] for row in manifest_rows]
     missing = [path for path in listed if not path.is_file()]
     if missing:
         raise FileNotFoundError(f"{len(missing)} of {len(listed)} listed files were not written "
@@ -444,7 +489,7 @@ def prepare_medad(sources: list[Source], out_dir, counts: dict | None = None, te
         write_medad_json(work, {split: [names[s.path] for s in splits[split]] for split in MEDAD_SPLITS})
         manifest = [{"file": names[s.path], "split": split, "label": s.label, "patient_id": s.patient or "",
                      "source": str(s.path)} for split in MEDAD_SPLITS for s in splits[split]]
-        _finish_output(work, settings, manifest, [work / "images" / row["file"] for row in manifest])
+        _finish_output(work, settings, manifest)
     return {"counts": {split: len(splits[split]) for split in MEDAD_SPLITS}, "unused": len(sources) - len(names),
             "mapped": describe_mappings(mappings), "sagan": sagan_check(splits, ar)}
 
@@ -629,7 +674,7 @@ def prepare_dbt(source_dir, out_dir, tables=None, slices_per_view: int = 1, val_
             "images": boxes,
         }, indent=2))
         manifest = [{key: value for key, value in entry.items() if key != "boxes"} for entry in written]
-        _finish_output(work, settings, manifest, [work / entry["file"] for entry in written])
+        _finish_output(work, settings, manifest)
     per_folder = {folder: sum(entry["file"].startswith(folder + "/") for entry in written)
                   for folder in DBT_FOLDERS.values()}
     return {"counts": per_folder, "missing_views": len(missing), "first_missing": missing[:3],

@@ -298,6 +298,11 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(path.name for path in [*folder.parent.glob(".out.*"), *folder.glob(".lock")])
 
 
+def result(folder: Path) -> dict:
+    """``snapshot`` without the lock file, which moves with a folder its process held."""
+    return {key: value for key, value in snapshot(folder).items() if key != ".lock"}
+
+
 def test_prepare_overwrite_with_a_truncated_input_keeps_the_old_result(prepared, tmp_path, capsys):
     out, argv = prepared
     before = snapshot(out)
@@ -365,6 +370,56 @@ def test_prepare_removes_what_a_killed_prepare_left_beside_its_output(prepared, 
     code, _, err = cli(argv + ["--overwrite"], capsys)
     assert code == 0, err
     assert leftovers(out) == []
+
+
+KILLED_BETWEEN_THE_RENAMES = """
+import os, sys
+import anomaly_lib.prepare as prepare
+renames = []
+real_rename = os.rename
+def rename(source, target):
+    renames.append(target)
+    if len(renames) == 2:
+        os._exit(9)  # killed after the old result moved aside, before the new one moved in
+    real_rename(source, target)
+prepare.os.rename = rename
+from anomaly_lib.__main__ import main
+main(sys.argv[1:])
+"""
+
+
+def test_prepare_killed_between_the_renames_of_its_swap_loses_nothing(prepared, tmp_path, capsys):
+    out, argv = prepared
+    old = snapshot(out)
+    killed = subprocess.run(["python", "-c", KILLED_BETWEEN_THE_RENAMES, *map(str, argv), "--overwrite",
+                             "--seed", "7"], capture_output=True, text=True)
+    assert killed.returncode == 9, killed.stderr
+    new_work = next(out.parent.glob(".out.prepare-*"))
+    assert not out.exists() and json.loads((new_work / "prepare.json").read_text())["seed"] == 7
+    assert result(next(out.parent.glob(".out.replaced-*"))) == old  # the old result, whole, beside
+    new = result(new_work)
+
+    code, printed, err = cli(argv, capsys)  # no --overwrite: the finished swap is kept, and named
+    assert code == 2 and "finished the swap of an interrupted `prepare`" in printed
+    assert_one_line(err, f"{out} holds an earlier `prepare` output; add --overwrite")
+    assert result(out) == new and leftovers(out) == [next(out.parent.glob(".out.replaced-*")).name]
+
+    code, _, err = cli(argv + ["--overwrite", "--seed", "8"], capsys)  # --out complete: the old one goes
+    assert code == 0, err
+    assert json.loads((out / "prepare.json").read_text())["seed"] == 8 and leftovers(out) == []
+
+
+def test_prepare_keeps_a_complete_result_beside_an_incomplete_output(prepared, tmp_path, capsys):
+    out, argv = prepared
+    kept = out.parent / ".out.replaced-killed"
+    shutil.copytree(out, kept)
+    before = snapshot(kept)
+    next((out / "images").iterdir()).unlink()  # --out no longer complete
+    code, _, err = cli(argv + ["--overwrite", "--seed", "3"], capsys)
+    assert code == 0, err
+    assert snapshot(kept) == before  # not deleted while --out was incomplete
+    code, _, err = cli(argv + ["--overwrite"], capsys)
+    assert code == 0 and leftovers(out) == [], err
 
 
 # ---------------------------------------------------------------------------- full disk
