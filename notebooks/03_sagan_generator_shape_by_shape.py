@@ -120,8 +120,9 @@ show_figure(generator_diagram(G), "generator_diagram", OUT)
 # window resolution, followed by InstanceNorm and ReLU. A large kernel at the start gives every
 # feature a 7×7 neighbourhood to look at.
 #
-# **InstanceNorm**, used throughout the generator, normalises each channel $c$ of each window $n$
-# over its own $h \times w$ pixels, then (in most layers) rescales with learned $\gamma_c, \beta_c$:
+# **InstanceNorm** (met in notebook 02 §6), used throughout the generator, normalises each channel
+# $c$ of each window $n$ over its own $h \times w$ pixels; most of the generator's norms then rescale
+# with learned $\gamma_c, \beta_c$, which the position mixers' norms do not:
 #
 # $$\hat{y}_{n,c,i,j} = \gamma_c\,\frac{y_{n,c,i,j} - \mu_{n,c}}{\sqrt{\sigma^2_{n,c} + \varepsilon}} + \beta_c .$$
 #
