@@ -20,15 +20,19 @@ class Published:
 
 SWSSL_RUN_NOTES = ("the SWSSL authors' run script, its notes on the pediatric chest X-ray set "
                    "(one run per setting, the checkpoint chosen on the test set)")
-# AUC in percent, per setting of the SWSSL authors' ablation (their shorthand in brackets).
+# AUC in percent, per setting of the SWSSL authors' ablation.
 SWSSL_CHEST_AUC = {
     "full model": 89.08,
     "random sampling": 89.79,
-    "without neighbour term": 84.57,  # "Remove CD"
+    "without neighbour term": 84.57,
     "without inverted view": 81.02,
-    "with resizing augmentation": 80.04,  # "Original resize"
+    "with resizing augmentation": 80.04,
 }
-SWSSL_SHORTHAND = {"without neighbour term": "Remove CD", "with resizing augmentation": "Original resize"}
+# The labels in their run notes: shorthand, quoted as theirs (the note does not define them).
+SWSSL_SHORTHAND = {"random sampling": "Random sample", "without neighbour term": "Remove CD",
+                   "without inverted view": "Remove flip", "with resizing augmentation": "Original resize"}
+# The first step of the view pipeline in their published utils.py, which the kit's chest recipe leaves out.
+SWSSL_PUBLISHED_CROP = "RandomResizedCrop(128, scale=(0.4, 1))"
 
 AUTOENCODER_RSNA = Published(
     method="plain autoencoder, latent sizes varied", dataset="RSNA (Med-AD)",
