@@ -15,9 +15,13 @@ Two ways to put a map on the colours (0 = blue ... 1 = red):
   twice the threshold the top one (red); above that stays red. What a pixel at the
   threshold means depends on how the image score is made from the map, see
   ``HeatScale``. ``HeatScale.marked(threshold, largest)`` runs from 0 to the largest
-  value instead and only marks the threshold on the colour bar: the better picture
-  for SAGAN, whose pixel errors are heavy-tailed (lesions reach many times the
-  threshold, and a whole normal lung field passes twice it).
+  value instead: the better picture for SAGAN, whose pixel errors are heavy-tailed
+  (lesions reach many times the threshold, and a whole normal lung field passes
+  twice it). There the threshold is an *image* cutoff on the map's mean, not a pixel
+  cutoff, so the colour bar names it in its label and draws no tick for it.
+
+One rule for every heatmap: it says what its scale is, on a colour bar, and an
+image-level cutoff is never drawn as if it were a pixel cutoff.
 """
 
 from __future__ import annotations
@@ -56,8 +60,10 @@ class HeatScale:
     """One colour scale for many maps: ``low`` gets the bottom colour, ``high`` the top one.
 
     Values in between are spread linearly; values outside are held at the ends. ``anchor``,
-    when set, is the decision threshold, and the colour bar marks it: in the middle colour
-    for ``around``, wherever it falls for ``marked``.
+    when set, is the decision threshold. ``around`` puts it in the middle colour and the
+    colour bar ticks it, because a window score above it decides the image (SWSSL's
+    ``patch_knn``, below). ``marked`` keeps it off the bar's ticks and names it in the label:
+    it applies to the map's mean (SAGAN, below), and a pixel above it proves nothing.
 
     What "a pixel at the threshold" means follows from how the image score is made from the
     map, with the score compared as ``score >= threshold``:
@@ -89,7 +95,8 @@ class HeatScale:
 
     @classmethod
     def marked(cls, threshold: float, largest: float, low: float = 0.0) -> HeatScale:
-        """``low`` to ``largest`` (at least twice the threshold), the threshold marked where it falls."""
+        """``low`` to ``largest`` (at least twice the threshold); the threshold, an image cutoff, is
+        named on the colour bar's label, not drawn as a pixel value."""
         if not np.isfinite(threshold) or threshold <= low:
             raise ValueError(f"cannot mark threshold {threshold} on a colour scale from {low}")
         return cls(low, float(max(largest, 2 * threshold - low)), float(threshold))
@@ -109,8 +116,10 @@ class HeatScale:
         ends = f"{self.low:.3g} (blue) to {self.high:.3g} (red)"
         if self.anchor is None:
             return f"one colour scale for all images, {ends}"
-        where = "in the middle (green)" if self.centred else "marked on the colour bar"
-        return f"one colour scale for all images, {ends}, threshold {self.anchor:.3g} {where}"
+        if self.centred:
+            return f"one colour scale for all images, {ends}, threshold {self.anchor:.3g} in the middle (green)"
+        return (f"one colour scale for all images, {ends}; the image cutoff {self.anchor:.3g} applies to each "
+                "map's mean, not to its pixels")
 
 
 def shared_scale(threshold: float | None = None, largest: float | None = None, low: float = 0.0,
