@@ -64,8 +64,8 @@ def _image_grid(n_rows: int, column_titles: list[str], row_titles) -> tuple[Figu
 def add_scale_colourbar(figure: Figure, axes, scale: HeatScale, label: str = "anomaly map"):
     """A jet colour bar beside ``axes`` for maps drawn on ``scale``.
 
-    A centred anchor (a window threshold, ``HeatScale.around``) gets a tick; an image cutoff on
-    the map's mean (``HeatScale.marked``) is named in the label instead, never drawn as a pixel value.
+    A threshold on the map's largest value gets a tick; an image cutoff on the map's mean
+    (``HeatScale.marked``) is named in the label instead, never drawn as a pixel value.
     """
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import ListedColormap, Normalize
@@ -73,12 +73,13 @@ def add_scale_colourbar(figure: Figure, axes, scale: HeatScale, label: str = "an
     colours = ScalarMappable(Normalize(scale.low, scale.high), ListedColormap(jet_colours() / 255.0))
     width, height = figure.get_size_inches()
     figure.set_size_inches(width + COLOUR_BAR_INCHES, height)  # room for the bar, so the images keep their size
-    if scale.anchor is not None and not scale.centred:
+    ticked = scale.anchor is not None and not scale.anchor_on_mean
+    if scale.anchor_on_mean:
         label = f"{label}\n(image cutoff {scale.anchor:.3g} is on the map's mean)"
     bar = figure.colorbar(colours, ax=axes, shrink=0.8, label=label)
-    ticks = [scale.low, scale.anchor, scale.high] if scale.centred else [scale.low, scale.high]
+    ticks = [scale.low, scale.anchor, scale.high] if ticked else [scale.low, scale.high]
     names = [f"{value:.3g}" for value in ticks]
-    if scale.centred:
+    if ticked:
         names[1] = f"threshold {scale.anchor:.3g}"
     bar.set_ticks(ticks, labels=names)
     return bar

@@ -60,10 +60,11 @@ class HeatScale:
     """One colour scale for many maps: ``low`` gets the bottom colour, ``high`` the top one.
 
     Values in between are spread linearly; values outside are held at the ends. ``anchor``,
-    when set, is the decision threshold. ``around`` puts it in the middle colour and the
-    colour bar ticks it, because a window score above it decides the image (SWSSL's
-    ``patch_knn``, below). ``marked`` keeps it off the bar's ticks and names it in the label:
-    it applies to the map's mean (SAGAN, below), and a pixel above it proves nothing.
+    when set, is the decision threshold. When the image score is the map's *largest* value
+    (SWSSL's ``patch_knn``, below), the colour bar ticks it: ``around`` puts it in the middle
+    colour, a plain ``HeatScale(low, high, anchor)`` wherever it falls. When the image score is
+    the map's *mean* (SAGAN), ``marked`` sets ``anchor_on_mean``: the bar names the cutoff in its
+    label and draws no tick, since a pixel above it proves nothing.
 
     What "a pixel at the threshold" means follows from how the image score is made from the
     map, with the score compared as ``score >= threshold``:
@@ -81,6 +82,7 @@ class HeatScale:
     low: float
     high: float
     anchor: float | None = None
+    anchor_on_mean: bool = False  # the anchor is an image cutoff on the map's mean (SAGAN), not a pixel value
 
     def __post_init__(self):
         if not np.isfinite([self.low, self.high]).all() or self.high <= self.low:
@@ -99,7 +101,7 @@ class HeatScale:
         named on the colour bar's label, not drawn as a pixel value."""
         if not np.isfinite(threshold) or threshold <= low:
             raise ValueError(f"cannot mark threshold {threshold} on a colour scale from {low}")
-        return cls(low, float(max(largest, 2 * threshold - low)), float(threshold))
+        return cls(low, float(max(largest, 2 * threshold - low)), float(threshold), anchor_on_mean=True)
 
     @property
     def centred(self) -> bool:
@@ -116,10 +118,11 @@ class HeatScale:
         ends = f"{self.low:.3g} (blue) to {self.high:.3g} (red)"
         if self.anchor is None:
             return f"one colour scale for all images, {ends}"
-        if self.centred:
-            return f"one colour scale for all images, {ends}, threshold {self.anchor:.3g} in the middle (green)"
-        return (f"one colour scale for all images, {ends}; the image cutoff {self.anchor:.3g} applies to each "
-                "map's mean, not to its pixels")
+        if self.anchor_on_mean:
+            return (f"one colour scale for all images, {ends}; the image cutoff {self.anchor:.3g} applies to each "
+                    "map's mean, not to its pixels")
+        where = "in the middle (green)" if self.centred else "marked on the colour bar"
+        return f"one colour scale for all images, {ends}, threshold {self.anchor:.3g} {where}"
 
 
 def shared_scale(threshold: float | None = None, largest: float | None = None, low: float = 0.0,

@@ -41,7 +41,7 @@ AUTOENCODER_RSNA = Published(
 
 # RAM of a standard (free) Colab runtime as `free -h` showed it; Google does not promise a size.
 COLAB_RAM_GB = (12, 13)
-COLAB_RAM_SOURCE = "a standard Colab runtime as `free -h` reports it (not a documented guarantee)"
+COLAB_RAM_SOURCE = "`free -h` on a standard Colab runtime; not a documented guarantee"
 
 
 def swssl_chest_rows() -> list[Published]:

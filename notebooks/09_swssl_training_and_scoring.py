@@ -45,7 +45,7 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
 from anomaly_lib.figures import heatmap_panel, roc_pr_figure, show_figure
-from anomaly_lib.heatmaps import shared_scale
+from anomaly_lib.heatmaps import HeatScale
 from anomaly_lib.images import load_grayscale
 from anomaly_lib.metrics import roc_report
 from anomaly_lib.phantoms import make_phantom_dataset
@@ -480,13 +480,12 @@ for name, report in reports.items():
 # `patch_map_to_pixels` spreads each window's `patch_knn` score over the pixels it covers (a pixel gets
 # the mean of the windows that contain it), and `heatmap_panel` overlays it on the image. The yellow
 # outline is the phantom's true lesion mask, which the model never saw. All maps share one colour
-# scale anchored at `patch_knn`'s authors' cutoff (`shared_scale`, as `--mode test` and
-# `--mode predict` draw them): the cutoff is the middle colour, so a normal image stays cool. The
-# scale starts at the smallest window score shown rather than at 0 (no window matches the bank
-# exactly), so its hot colours are reached: the top is as far above the cutoff as the bottom is below.
-# The cutoff may be drawn here because `patch_knn`'s image score is its largest window score. A
-# pixel shows the mean of the windows over it, so a pixel above the middle proves a window above
-# the cutoff, while a lesion's one hot window, averaged with cooler neighbours, can look a little
+# scale, from the coolest to the hottest window shown, so that every colour is used (a scale from 0,
+# or one centred on the cutoff as `--mode test` draws it, left the hot colours unused here). The
+# colour bar ticks `patch_knn`'s authors' cutoff where it falls; it may be drawn because
+# `patch_knn`'s image score is its largest window score, so a window above it decides the image. A
+# pixel shows the mean of the windows over it, so a pixel above the cutoff's colour proves a window
+# above the cutoff, while a lesion's one hot window, averaged with cooler neighbours, can look a little
 # cooler than its score. (Scaled each to its own range, as `heatmap_panel` does without `scale=`,
 # every normal map would show a red spot somewhere.)
 
@@ -496,9 +495,10 @@ normal_rows = list(np.flatnonzero(labels == 0)[:2])
 rows = abnormal_rows + normal_rows
 pixel_maps = patch_map_to_pixels(knn.patch_maps[rows], grid)  # (n, H, W)
 titles = [f"{'abnormal' if labels[i] else 'normal'}\nscore {knn.image_scores[i]:.3g}" for i in rows]
-lowest = float(np.nanmin(np.asarray(pixel_maps)))  # no window matches the bank exactly: start the colours there
-one_scale = shared_scale(reports["patch_knn"].authors_cutoff.threshold, largest=float(np.nanmax(np.asarray(pixel_maps))),
-                         low=lowest)
+cutoff = reports["patch_knn"].authors_cutoff.threshold
+lowest, largest = float(np.nanmin(np.asarray(pixel_maps))), float(np.nanmax(np.asarray(pixel_maps)))
+# from the coolest to the hottest window shown, so every colour is used; the cutoff is ticked where it falls
+one_scale = HeatScale(min(lowest, cutoff), max(largest, cutoff, lowest + 1e-6), anchor=cutoff)
 print("heatmap scale:", one_scale.describe())
 panel = heatmap_panel(test_images.pixels[rows].numpy(), pixel_maps, titles=titles, scale=one_scale,
                       scale_label="patch_knn window score")
@@ -697,8 +697,11 @@ projected = evaluate(ProjectionFeatures(model), full_loader(train_images), full_
                      PATCH, STEP, progress=False)
 for scoring in reports:
     print(f"{scoring:<9}: embedding AUC {reports[scoring].auc:.3f} | projection AUC {projected.reports[scoring].auc:.3f}")
-print("Reading: the projector is shaped by the twin loss (invariance to the views); the embedding "
-      "keeps more of what the backbone sees, which is what the usual self-supervised practice scores with.")
+better = [scoring for scoring in reports if reports[scoring].auc > projected.reports[scoring].auc]
+print(f"In this run the embedding scores better with {better or 'neither scoring'}. The usual self-supervised "
+      "practice scores with the embedding: the projector is shaped by the twin loss (invariance to the views), "
+      "the layer before it keeps more of what the backbone sees. One seed on a few phantoms cannot settle "
+      "which is better here.")
 
 # %% [markdown]
 # ### Exercise 5 · Why not keep the best test AUC?

@@ -111,6 +111,9 @@ def test_an_image_cutoff_on_the_mean_is_named_on_the_colour_bar_never_drawn_as_a
     (bar,) = colour_bars(figure)
     assert [t.get_text() for t in bar.get_yticklabels()] == ["0", "1"]  # no tick at the cutoff
     assert "image cutoff 0.2 is on the map's mean" in bar.get_ylabel()
+    window_threshold = HeatScale(0.1, 1.0, anchor=0.3)  # patch_knn: the image score is the largest window score
+    (bar,) = colour_bars(heatmap_panel(np.zeros((2, 16, 16)), maps, scale=window_threshold))
+    assert [t.get_text() for t in bar.get_yticklabels()] == ["0.1", "threshold 0.3", "1"]
 
 
 def test_every_heatmap_panel_says_its_scale_on_a_colour_bar_also_when_each_map_is_stretched():
