@@ -62,19 +62,33 @@ def _image_grid(n_rows: int, column_titles: list[str], row_titles) -> tuple[Figu
 
 
 def add_scale_colourbar(figure: Figure, axes, scale: HeatScale, label: str = "anomaly map"):
-    """A jet colour bar beside ``axes`` for maps drawn on ``scale``; the anchor, if any, is marked."""
+    """A jet colour bar beside ``axes`` for maps drawn on ``scale``.
+
+    A threshold on the map's largest value gets a tick; an image cutoff on the map's mean
+    (``HeatScale.marked``) is named in the label instead, never drawn as a pixel value.
+    """
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import ListedColormap, Normalize
 
     colours = ScalarMappable(Normalize(scale.low, scale.high), ListedColormap(jet_colours() / 255.0))
     width, height = figure.get_size_inches()
     figure.set_size_inches(width + COLOUR_BAR_INCHES, height)  # room for the bar, so the images keep their size
+    ticked = scale.anchor is not None and not scale.anchor_on_mean
+    if scale.anchor_on_mean:
+        label = f"{label}\n(image cutoff {scale.anchor:.3g} is on the map's mean)"
     bar = figure.colorbar(colours, ax=axes, shrink=0.8, label=label)
-    ticks = [scale.low, scale.high] if scale.anchor is None else [scale.low, scale.anchor, scale.high]
+    ticks = [scale.low, scale.anchor, scale.high] if ticked else [scale.low, scale.high]
     names = [f"{value:.3g}" for value in ticks]
-    if scale.anchor is not None:
+    if ticked:
         names[1] = f"threshold {scale.anchor:.3g}"
     bar.set_ticks(ticks, labels=names)
+    return bar
+
+
+def add_own_range_colourbar(figure: Figure, axes, label: str = "anomaly map"):
+    """A jet colour bar for maps each stretched to their own range: its ends say so, with no values."""
+    bar = add_scale_colourbar(figure, axes, HeatScale(0.0, 1.0), f"{label}\n(each map stretched to its own range)")
+    bar.set_ticks([0.0, 1.0], labels=["its own min", "its own max"])
     return bar
 
 
@@ -88,7 +102,8 @@ def reconstruction_panel(
     are per-pixel maps. The difference column shares one colour scale over all
     rows, so a row that is redder really has a larger error. The overlay column
     is normalised per image to show *where* the error is, or, given a ``scale``
-    (e.g. ``HeatScale.around(threshold)``), drawn on that one scale with a colour bar.
+    (e.g. ``HeatScale.around(threshold)``), drawn on that one scale. Both map columns get a
+    colour bar that says which scale they use.
     """
     images = _as_image_stack(images, "images")
     reconstructions = _as_image_stack(reconstructions, "reconstructions")
@@ -109,9 +124,13 @@ def reconstruction_panel(
         axes[row, 1].imshow(
             to_uint8_gray(reconstruction, value_range), cmap="gray", vmin=0, vmax=255
         )
-        axes[row, 2].imshow(anomaly_map, cmap="inferno", vmin=map_min, vmax=map_max)
+        difference = axes[row, 2].imshow(anomaly_map, cmap="inferno", vmin=map_min, vmax=map_max)
         axes[row, 3].imshow(overlay_heatmap(image, anomaly_map, value_range=value_range, scale=scale))
-    if scale is not None:
+    figure.colorbar(difference, ax=axes[:, 2], shrink=0.9, location="bottom",
+                    label=f"{scale_label}\n(one scale for all rows)")
+    if scale is None:
+        add_own_range_colourbar(figure, axes[:, 3], scale_label)
+    else:
         add_scale_colourbar(figure, axes[:, 3], scale, scale_label)
     if path is not None:
         _save(figure, path)
@@ -122,8 +141,8 @@ def heatmap_panel(images, anomaly_maps, titles=None, path=None, value_range=(0, 
                   scale: HeatScale | None = None, scale_label: str = "anomaly map") -> Figure:
     """One row per image: input | heatmap overlay (maps may be coarser than the images).
 
-    Each map is scaled to its own range, or, given a ``scale``, all share it and a colour bar
-    labelled ``scale_label`` shows it. NaN pixels of a map are left uncoloured.
+    Each map is scaled to its own range, or, given a ``scale``, all share it; either way a colour
+    bar labelled ``scale_label`` says which. NaN pixels of a map are left uncoloured.
     """
     images = _as_image_stack(images, "images")
     anomaly_maps = _as_image_stack(anomaly_maps, "anomaly_maps")
@@ -133,7 +152,9 @@ def heatmap_panel(images, anomaly_maps, titles=None, path=None, value_range=(0, 
     for row, (image, anomaly_map) in enumerate(zip(images, anomaly_maps)):
         axes[row, 0].imshow(to_uint8_gray(image, value_range), cmap="gray", vmin=0, vmax=255)
         axes[row, 1].imshow(overlay_heatmap(image, anomaly_map, value_range=value_range, scale=scale))
-    if scale is not None:
+    if scale is None:
+        add_own_range_colourbar(figure, axes[:, 1], scale_label)
+    else:
         add_scale_colourbar(figure, axes[:, 1], scale, scale_label)
     if path is not None:
         _save(figure, path)

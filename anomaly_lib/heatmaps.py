@@ -15,9 +15,13 @@ Two ways to put a map on the colours (0 = blue ... 1 = red):
   twice the threshold the top one (red); above that stays red. What a pixel at the
   threshold means depends on how the image score is made from the map, see
   ``HeatScale``. ``HeatScale.marked(threshold, largest)`` runs from 0 to the largest
-  value instead and only marks the threshold on the colour bar: the better picture
-  for SAGAN, whose pixel errors are heavy-tailed (lesions reach many times the
-  threshold, and a whole normal lung field passes twice it).
+  value instead: the better picture for SAGAN, whose pixel errors are heavy-tailed
+  (lesions reach many times the threshold, and a whole normal lung field passes
+  twice it). There the threshold is an *image* cutoff on the map's mean, not a pixel
+  cutoff, so the colour bar names it in its label and draws no tick for it.
+
+One rule for every heatmap: it says what its scale is, on a colour bar, and an
+image-level cutoff is never drawn as if it were a pixel cutoff.
 """
 
 from __future__ import annotations
@@ -56,8 +60,11 @@ class HeatScale:
     """One colour scale for many maps: ``low`` gets the bottom colour, ``high`` the top one.
 
     Values in between are spread linearly; values outside are held at the ends. ``anchor``,
-    when set, is the decision threshold, and the colour bar marks it: in the middle colour
-    for ``around``, wherever it falls for ``marked``.
+    when set, is the decision threshold. When the image score is the map's *largest* value
+    (SWSSL's ``patch_knn``, below), the colour bar ticks it: ``around`` puts it in the middle
+    colour, a plain ``HeatScale(low, high, anchor)`` wherever it falls. When the image score is
+    the map's *mean* (SAGAN), ``marked`` sets ``anchor_on_mean``: the bar names the cutoff in its
+    label and draws no tick, since a pixel above it proves nothing.
 
     What "a pixel at the threshold" means follows from how the image score is made from the
     map, with the score compared as ``score >= threshold``:
@@ -75,6 +82,7 @@ class HeatScale:
     low: float
     high: float
     anchor: float | None = None
+    anchor_on_mean: bool = False  # the anchor is an image cutoff on the map's mean (SAGAN), not a pixel value
 
     def __post_init__(self):
         if not np.isfinite([self.low, self.high]).all() or self.high <= self.low:
@@ -89,10 +97,11 @@ class HeatScale:
 
     @classmethod
     def marked(cls, threshold: float, largest: float, low: float = 0.0) -> HeatScale:
-        """``low`` to ``largest`` (at least twice the threshold), the threshold marked where it falls."""
+        """``low`` to ``largest`` (at least twice the threshold); the threshold, an image cutoff, is
+        named on the colour bar's label, not drawn as a pixel value."""
         if not np.isfinite(threshold) or threshold <= low:
             raise ValueError(f"cannot mark threshold {threshold} on a colour scale from {low}")
-        return cls(low, float(max(largest, 2 * threshold - low)), float(threshold))
+        return cls(low, float(max(largest, 2 * threshold - low)), float(threshold), anchor_on_mean=True)
 
     @property
     def centred(self) -> bool:
@@ -109,6 +118,9 @@ class HeatScale:
         ends = f"{self.low:.3g} (blue) to {self.high:.3g} (red)"
         if self.anchor is None:
             return f"one colour scale for all images, {ends}"
+        if self.anchor_on_mean:
+            return (f"one colour scale for all images, {ends}; the image cutoff {self.anchor:.3g} applies to each "
+                    "map's mean, not to its pixels")
         where = "in the middle (green)" if self.centred else "marked on the colour bar"
         return f"one colour scale for all images, {ends}, threshold {self.anchor:.3g} {where}"
 

@@ -208,23 +208,33 @@ show(training_step_diagram(swssl_model, grid, category=swssl.category), "swssl_t
 # | `swssl_lib` | SWSSL, one file per idea: patch model, twin loss, augmentations, patch sampling, sliding windows, feature bank, scoring, training |
 #
 # The notebooks *import* these packages and explain them; no notebook keeps its own copy of a
-# model or a loss. The table below is read live from the modules' docstrings, so it stays true
-# when the code changes.
+# model or a loss. The table below lists the modules the lessons open, in the order they meet
+# them, read live from the modules' docstrings so it stays true when the code changes. The other
+# modules (command line, run folders, devices, mixed precision, several GPUs) are counted under it;
+# `help(sagan_lib)` and each package's README describe them when you need them.
 
 # %%
 import importlib
 import pkgutil
 
-rows = ["| module | what it does |", "| --- | --- |"]
-for package_name in ["anomaly_lib", "sagan_lib", "swssl_lib"]:
-    package = importlib.import_module(package_name)
-    for module_info in pkgutil.iter_modules(package.__path__):
-        if module_info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{package_name}.{module_info.name}")
-        summary = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
-        rows.append(f"| `{package_name}.{module_info.name}` | {summary.replace('|', '/')} |")
+LESSON_MODULES = [  # (module, the notebooks that open it)
+    ("anomaly_lib.phantoms", "01"), ("sagan_lib.synthetic_anomaly", "01"), ("sagan_lib.windows", "02"),
+    ("sagan_lib.position_codes", "02"), ("sagan_lib.generator", "03"), ("sagan_lib.attention", "03"),
+    ("sagan_lib.critic", "04"), ("sagan_lib.losses", "04"), ("sagan_lib.train", "05"), ("sagan_lib.scoring", "06"),
+    ("anomaly_lib.metrics", "06, 11"), ("anomaly_lib.heatmaps", "06, 09"), ("swssl_lib.sliding", "07"),
+    ("swssl_lib.sampling", "07"), ("swssl_lib.augment", "07"), ("swssl_lib.model", "08"), ("swssl_lib.loss", "08"),
+    ("swssl_lib.bank", "09"), ("swssl_lib.scoring", "09"),
+]
+rows = ["| module | notebook | what it does |", "| --- | --- | --- |"]
+for name, notebooks in LESSON_MODULES:
+    summary = (importlib.import_module(name).__doc__ or "").strip().splitlines()[0]
+    rows.append(f"| `{name}` | {notebooks} | {summary.replace('|', '/')} |")
 display(Markdown("\n".join(rows)))
+all_modules = [f"{package}.{info.name}" for package in ("anomaly_lib", "sagan_lib", "swssl_lib")
+               for info in pkgutil.iter_modules(importlib.import_module(package).__path__)
+               if not info.name.startswith("_")]
+assert {name for name, _ in LESSON_MODULES} <= set(all_modules)
+print(f"{len(LESSON_MODULES)} modules the lessons open; {len(all_modules) - len(LESSON_MODULES)} more in the kit")
 
 # %% [markdown]
 # ### The command line

@@ -164,8 +164,12 @@ except ValueError as error:
 # %% [markdown]
 # ## 3. Why windows?
 #
-# - **A bigger effective batch.** A batch of $B$ images becomes $4B$ windows (the authors' numbers
-#   are printed below), so each gradient step averages over more, smaller examples.
+# - **Not a bigger batch.** A batch of $B$ images becomes $4B$ windows per generator call (the
+#   authors' numbers are printed below), but every loss is computed on the *re-stitched* images:
+#   the critic sees whole images, and the identity and anomaly losses are means over the same
+#   $B \cdot H \cdot W$ pixels whether you count them by image or by window. So a gradient step
+#   averages over exactly the same data as without windows. What windowing changes is inside the
+#   generator: each window is convolved and normalised on its own (the cell below checks both).
 # - **Local detail.** Each window is reconstructed from its own 32×32 pixels only. The generator
 #   becomes a model of *local* anatomy (a piece of lung, a rib crossing, the heart border) rather
 #   than of whole images, and a lesion cannot be explained away by context from elsewhere.
@@ -179,9 +183,20 @@ except ValueError as error:
 # Section 6 tests whether that works.
 
 # %%
+from sagan_lib import from_windows, to_windows
+
 authors = SaganConfig()
 print(f"the authors' batch: {authors.batch_size} images → {authors.batch_size * authors.num_memory} windows "
       f"of {authors.image_size // authors.num_patch}×{authors.image_size // authors.num_patch} per generator call")
+# a stand-in reconstruction: what changes between counting by window and counting by image?
+fake_output = (images + 0.1 * torch.randn_like(images)).clamp(-1, 1)  # (B, 1, H, W)
+by_image = (images - fake_output).abs().mean()
+by_window = (to_windows(images, 2) - to_windows(fake_output, 2)).abs().mean()  # (4B, 1, 32, 32) → one mean
+assert torch.isclose(by_image, by_window) and torch.equal(from_windows(to_windows(images, 2), 2), images)
+print(f"L1 over images {by_image:.5f} = L1 over windows {by_window:.5f}: the loss sees the same pixels")
+window_means = to_windows(images, 2).mean(dim=(1, 2, 3))  # (4B,): what a per-window norm subtracts
+print(f"per-window means {[round(v, 2) for v in window_means[:4].tolist()]} vs the image's {images[0].mean():.2f}: "
+      "a norm inside the generator sees each window's own statistics")
 
 # %% [markdown]
 # ## 4. Binary position codes
@@ -322,8 +337,19 @@ print(f"generator outputs, positions differ by up to  {(outputs - outputs[:1]).a
 # %% [markdown]
 # Right after the 1×1 convolution the four positions differ, yet the reconstructions agree to
 # float rounding (the second printed difference). The reason is the layer that follows. Each mixer is
-# `Conv 1×1 → InstanceNorm → ReLU`, and its InstanceNorm has no learned scale, shift or running
-# statistics: it subtracts, per window and per channel, the mean over the $h \times w$ positions.
+# `Conv 1×1 → InstanceNorm → ReLU`.
+#
+# **InstanceNorm**, first. For a feature map $z$ of shape (windows, channels, $h$, $w$), it normalises
+# each channel $o$ of each window $n$ over that window's own $h \times w$ pixels:
+#
+# $$\mathrm{IN}(z)_{n,o,i,j} = \frac{z_{n,o,i,j} - \mu_{n,o}}{\sqrt{\sigma^2_{n,o} + \varepsilon}}, \qquad
+#   \mu_{n,o} = \tfrac{1}{hw}\sum_{i,j} z_{n,o,i,j}, \quad \sigma^2_{n,o} = \tfrac{1}{hw}\sum_{i,j} (z_{n,o,i,j} - \mu_{n,o})^2 .$$
+#
+# Unlike BatchNorm, nothing is shared across windows or images. Some InstanceNorms also rescale with
+# learned $\gamma_o, \beta_o$ (notebook 03 meets those); the mixers' have no learned scale, shift or
+# running statistics. The cell below checks the formula against PyTorch's layer on the mixer's
+# own output. So the mixer's norm subtracts, per window and per channel, the mean over the
+# $h \times w$ positions.
 # The code's contribution to output channel $o$ is $\sum_j w_{o,j}\,\text{bit}_j$, **the same at every
 # pixel** of the window, so it is part of that mean and is subtracted away:
 #
@@ -334,6 +360,12 @@ print(f"generator outputs, positions differ by up to  {(outputs - outputs[:1]).a
 # gradient, so training cannot make them matter.
 
 # %%
+mixer_norm = generator.p_bn1[1]  # InstanceNorm2d(128), no affine, no running statistics
+mean = after_conv.mean(dim=(2, 3), keepdim=True)  # (4, 128, 1, 1): μ per window and channel
+variance = after_conv.var(dim=(2, 3), unbiased=False, keepdim=True)
+by_formula = (after_conv - mean) / torch.sqrt(variance + mixer_norm.eps)
+assert torch.allclose(mixer_norm(after_conv), by_formula, atol=1e-4)
+print(f"{mixer_norm}: equals the formula (max difference {(mixer_norm(after_conv) - by_formula).abs().max():.1e})")
 generator.zero_grad()
 reconstruction.square().mean().backward()  # any loss on the 8 windows of section 5 will do
 weight_grad = generator.p_bn1[0].weight.grad[:, :, 0, 0]  # (128 outputs, 128 + 3 inputs)
@@ -365,8 +397,9 @@ print(f"largest gradient on weights reading the {bits} code bits:  {weight_grad[
 # - `make_window(x, 32, stride=32)` turns `(B, 64, 64, 1)` into `(B·4, 32, 32, 1)` (channels last,
 #   image by image, row-major); `window_reverse` undoes it exactly. `to_windows` / `from_windows`
 #   do the same in NCHW. Without `stride=32` you get every overlapping window, $(64 - 32 + 1)^2$ per image.
-# - Windows give a 4× larger effective batch, a model of local anatomy and shared weights; they
-#   lose the window's position.
+# - Windows give the generator a model of local anatomy with shared weights, normalised per
+#   window; they do not enlarge the batch (every loss sees the re-stitched images), and they lose
+#   the window's position.
 # - Position codes: $\lfloor\log_2 M\rfloor + 1$ bits of the window index as constant channels,
 #   appended after `enc_layer1`, after `enc_layer2` and before the bottleneck's residual blocks,
 #   each time folded back to the same width by a 1×1 conv. They are meant to tell the shared

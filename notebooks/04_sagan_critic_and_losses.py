@@ -367,14 +367,19 @@ show_figure(training_diagram(config), "training_iteration", OUT)
 # - freezes the critic's weights during the generator step (as in section 6).
 #
 # Two choices differ on purpose and keep the authors' behaviour as an option: the learning rate
-# decays linearly to zero (`lr_decay="linear"`; the authors' step is kept as `"reference"`), and
+# falls to zero in a staircase along a straight line, updated every `lr_update_step` iterations
+# (`lr_decay="linear"`; the authors' step is kept as `"reference"`; notebook 05, exercise 4), and
 # the checkpoint is not selected on the test set by default (`select_on="last"`; notebook 05
 # explains why the authors' `"test"` leaks).
 
 # %%
 import sagan_lib.train
 
-print(sagan_lib.train.__doc__)
+# the part of the trainer's docstring this lesson needs: one iteration; the rest of it (mixed
+# precision, several GPUs with torchrun) is for notebook 05 and sagan_lib/train.py itself
+lesson_part = sagan_lib.train.__doc__.split("\nAblations")[0]
+print(lesson_part)
+print(f"… {len(sagan_lib.train.__doc__.splitlines()) - len(lesson_part.splitlines())} more lines in sagan_lib/train.py")
 
 # %% [markdown]
 # ## Summary

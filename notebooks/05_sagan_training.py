@@ -502,8 +502,10 @@ print("Reading: the more checkpoints you compare on the test set, the higher the
 # %% [markdown]
 # ### Exercise 4 · The two learning-rate decays
 # `lr_decay="linear"` (the kit's default) lowers the rate to 0 over the last `num_iters_decay`
-# iterations; `"reference"` repeats the authors' rule: every `lr_update_step` iterations in that
-# stretch, subtract `lr / num_iters_decay`. Run a tiny trainer for 6 iterations with
+# iterations, but only every `lr_update_step` iterations, where it sets the rate to the straight
+# line's value `lr · (num_iters − i) / num_iters_decay`: a staircase that follows the line down to 0.
+# `"reference"` repeats the authors' rule: every `lr_update_step` iterations in that stretch,
+# subtract `lr / num_iters_decay`. Run a tiny trainer for 6 iterations with
 # `num_iters_decay=4` and `lr_update_step=2` under both rules and print the rate after each
 # iteration. Then predict where the authors' own settings leave the rate at the end of their run.
 
@@ -518,8 +520,10 @@ for rule in ("linear", "reference"):
         tiny.train_step()
         rates.append(tiny.g_optimizer.param_groups[0]["lr"] / tiny.config.g_lr)
     print(f"{rule:<9}: rate after each iteration, as a share of g_lr: {[round(rate, 2) for rate in rates]}")
+    if rule == "linear":
+        assert rates[-1] == 0 and rates[3] == rates[4] > 0, rates  # a staircase: held for lr_update_step iterations
 drops = authors.num_iters_decay // authors.lr_update_step  # updates during the authors' decay stretch
 print(f"the authors' settings: {drops} drops of lr / {authors.num_iters_decay:,} leave "
       f"{1 - drops / authors.num_iters_decay:.1%} of the rate at iteration {authors.num_iters:,}")
 print("Reading: the reference rule only removes lr / lr_update_step in all, so with the authors' settings "
-      "the rate barely moves; the linear rule reaches 0 as intended.")
+      "the rate barely moves; the kit's rule reaches 0 as intended, in steps of lr_update_step iterations.")

@@ -217,10 +217,13 @@ titles = [f"{'abnormal' if labels[i] else 'normal'}, score {result.image_scores[
 show_figure(reconstruction_panel(images[chosen], chosen_rec, chosen_maps, titles=titles), "reconstruction_panel", OUT)
 
 # %% [markdown]
-# Look at the overlay column of the normal rows: stretched to its own range, each normal map
-# looks as hot as a lesion, although its difference map is dim. Given a `scale`, every overlay
-# uses the same colours; here from 0 to the largest error of the six maps (the README's figure
-# and `--mode predict` do the same and mark the threshold on the colour bar). Now only the lesions are red.
+# Look at the overlay column of the normal rows: stretched to its own range (its colour bar says
+# so), each normal map looks as hot as a lesion, although its difference map is dim. Given a
+# `scale`, every overlay uses the same colours; here from 0 to the largest error of the six maps.
+# Now only the lesions are red. From here on every heatmap of the course follows one rule: it says
+# on a colour bar what its scale is, and SAGAN's cutoff, which applies to the *mean* of a map, is
+# named in the colour bar's label but never drawn as if it were a pixel cutoff (the README's figure
+# and `--mode predict` do the same).
 
 # %%
 from anomaly_lib.heatmaps import shared_scale
@@ -232,13 +235,15 @@ show_figure(reconstruction_panel(images[chosen], chosen_rec, chosen_maps, titles
 
 # %% [markdown]
 # The phantoms come with their true lesion masks (`masks/` in the dataset folder), which real data
-# rarely has. Overlaying the map (`overlay_heatmap`: jet colours, red = large error) with the mask's
-# outline shows whether the error sits on the lesion. As a number, the **pixel-level AUC** asks
+# rarely has. Overlaying the map (`overlay_heatmap`: jet colours, red = large error, one scale for
+# all the images shown, from 0 to their largest error) with the mask's outline shows whether the
+# error sits on the lesion. As a number, the **pixel-level AUC** asks
 # how well the map's values separate lesion pixels from the other pixels of the abnormal images.
 
 # %%
 from sklearn.metrics import roc_auc_score
 
+from anomaly_lib.figures import add_scale_colourbar
 from anomaly_lib.heatmaps import overlay_heatmap
 
 abnormal = [i for i in order if labels[i] == 1]
@@ -249,19 +254,23 @@ pixel_auc = roc_auc_score(np.concatenate([masks[i].ravel() for i in abnormal]),
 print(f"pixel-level AUC over {len(abnormal)} abnormal test images: {pixel_auc:.3f}")
 
 shown_ids = abnormal[:: max(1, len(abnormal) // 5)][:5]  # spread over the score range, highest first
+shown_maps = abnormal_maps[[abnormal.index(i) for i in shown_ids]].cpu()  # (n, 1, 64, 64)
+mask_scale = shared_scale(result.report.authors_cutoff.threshold, largest=float(shown_maps.max()), centre=False)
+print("overlay scale:", mask_scale.describe())
 fig, axes = plt.subplots(2, len(shown_ids), figsize=(2.6 * len(shown_ids), 5.4), layout="constrained")
 for col, i in enumerate(shown_ids):
     k = abnormal.index(i)
     axes[0, col].imshow(images[i, 0], cmap="gray", vmin=-1, vmax=1)
     axes[0, col].contour(masks[i], levels=[0.5], colors="red", linewidths=1)
     axes[0, col].set_title(f"score {result.image_scores[i]:.4f}", fontsize=10)
-    axes[1, col].imshow(overlay_heatmap(images[i], abnormal_maps[k].cpu()))
+    axes[1, col].imshow(overlay_heatmap(images[i], abnormal_maps[k].cpu(), scale=mask_scale))
     axes[1, col].contour(masks[i], levels=[0.5], colors="white", linewidths=1)
 for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
 axes[0, 0].set_ylabel("input + true lesion")
 axes[1, 0].set_ylabel("heatmap overlay")
+add_scale_colourbar(fig, axes[1, :], mask_scale, "pixel anomaly |x − G(x)| / 2")
 fig.suptitle("abnormal test images from the highest score (left) down")
 show_figure(fig, "heatmaps_vs_masks", OUT)
 

@@ -45,7 +45,7 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
 from anomaly_lib.figures import heatmap_panel, roc_pr_figure, show_figure
-from anomaly_lib.heatmaps import shared_scale
+from anomaly_lib.heatmaps import HeatScale
 from anomaly_lib.images import load_grayscale
 from anomaly_lib.metrics import roc_report
 from anomaly_lib.phantoms import make_phantom_dataset
@@ -98,8 +98,16 @@ RUN_ON = "smoke test (KIT_SMOKE=1)" if SMOKE else "CPU" if device.type == "cpu" 
 setting = SETTINGS[RUN_ON]
 SIZE, PATCH, STEP, COUNTS = setting["size"], setting["patch"], setting["step"], setting["counts"]
 EPOCHS, BATCH = setting["epochs"], setting["batch"]
-PRETRAINED = not SMOKE
+PRETRAINED = not SMOKE  # ImageNet weights are asked for outside smoke mode
 download_mb = torchvision.models.get_model_weights("resnet18").DEFAULT.meta["_file_size"]
+WEIGHTS = "random init (smoke mode)"
+if PRETRAINED:
+    try:  # fetch once here, so that the table reports the weights this run really uses
+        PatchModel(backbone="resnet18", pretrained=True)
+        WEIGHTS = "ImageNet"
+    except RuntimeError as error:  # no internet: say so, then train from random weights
+        print(f"ImageNet weights unavailable ({type(error.__cause__).__name__}); this run uses random weights")
+        PRETRAINED, WEIGHTS = False, "random init (download failed)"
 
 
 def table_row(name, height, width, patch, step, backbone, weights, train, test, epochs, batch):
@@ -115,14 +123,14 @@ rows.append(table_row("**paper** (`TrainConfig()`, real X-rays)", *PAPER.image_s
                       CHEST_XRAY_COUNTS["test_normal"] + CHEST_XRAY_COUNTS["test_abnormal"],
                       PAPER.epochs, PAPER.batch_size))
 for name, s in SETTINGS.items():
-    weights = "random init" if name.startswith("smoke") else "ImageNet"
+    weights = WEIGHTS if name == RUN_ON else "random init" if name.startswith("smoke") else "ImageNet if it downloads"
     label = f"**{name}** ← this run" if name == RUN_ON else name
     rows.append(table_row(label, s["size"], s["size"], s["patch"], s["step"], "resnet18", weights,
                           s["counts"]["train_normal"], s["counts"]["test_normal"] + s["counts"]["test_abnormal"],
                           s["epochs"] if name.startswith("smoke") else f"{s['epochs']} (+1 resumed)", s["batch"]))
 display(Markdown("\n".join(rows)))
-print(f"this run: {RUN_ON} | ImageNet weights requested for resnet18: {PRETRAINED} "
-      f"(a one-time download of {download_mb:.0f} MB outside smoke mode)")
+print(f"this run: {RUN_ON} | resnet18 weights: {WEIGHTS} "
+      f"(ImageNet weights are a one-time download of {download_mb:.0f} MB outside smoke mode)")
 
 # %% [markdown]
 # Notes on the table:
@@ -130,7 +138,8 @@ print(f"this run: {RUN_ON} | ImageNet weights requested for resnet18: {PRETRAINE
 # - The paper row's epochs are the kit's default; the authors' script asks for far more and keeps
 #   the checkpoint with the best test AUC (section 8 says why the kit does not).
 # - Outside smoke mode the backbone starts from torchvision's ImageNet weights, as the authors' model
-#   does; without internet the training cell says so and continues from random weights.
+#   does; without internet the cell says so, continues from random weights, and the table's row for
+#   this run says which weights it really uses.
 # - **How long:** the smoke run takes seconds; the CPU and GPU settings take minutes. The timing cells
 #   below measure *your* device, and section 4 extrapolates to the paper's evaluation. On a GPU much of
 #   the time goes into drawing the phantoms and loading patches on the CPU.
@@ -169,12 +178,7 @@ print("train", tuple(train_images.pixels.shape), "| test", tuple(test_images.pix
 
 # %%
 torch.manual_seed(0)
-try:
-    model = PatchModel(backbone="resnet18", pretrained=PRETRAINED)
-except RuntimeError as error:  # no internet: say so, then train from random weights
-    print(f"ImageNet weights unavailable ({type(error.__cause__).__name__}); using random weights")
-    PRETRAINED = False
-    model = PatchModel(backbone="resnet18", pretrained=False)
+model = PatchModel(backbone="resnet18", pretrained=PRETRAINED)  # the weights of section 1's table
 
 config = TrainConfig(category="chest", image_size=(SIZE, SIZE), patch_size=PATCH, step_size=STEP,
                      batch_size=BATCH, epochs=EPOCHS, eval_every=EPOCHS, backbone="resnet18",
@@ -216,14 +220,20 @@ ax.set_ylabel("mean twin loss (paper variant)")
 ax.set_title("training loss")
 fig.tight_layout()
 show(fig, "loss_curve")
+half = max(1, len(losses) // 2)
+first_half, second_half = np.mean(losses[:half]), np.mean(losses[half:])
+fell = second_half < 0.9 * first_half
+print(f"mean loss over the first {half} epochs {first_half:.1f}, over the rest {second_half:.1f}: "
+      + ("it fell in this run" if fell else "no clear fall in this run, so the loss cannot tell whether training "
+         "helped; section 5's controls can"))
 
 # %% [markdown]
 # Do not expect a smooth curve from a short run: each epoch here is one or a few steps, and each step
 # estimates a feature correlation matrix as wide as the model (printed above) from one small batch,
-# so the loss jumps from epoch to epoch and only trends down over hundreds of steps (the authors use
-# far larger batches, see the paper row of section 1, and many epochs). On phantoms much of the
-# detection comes from comparing windows with the bank, which works even with features that have
-# barely trained.
+# so the loss jumps from epoch to epoch (the authors use far larger batches, see the paper row of
+# section 1, and many epochs). The line under the figure says whether it fell in this run. On
+# phantoms much of the detection may come from comparing windows with the bank, even with features
+# that have barely trained: section 5 measures that with the untrained network as a control.
 
 # %% [markdown]
 # ## 4. The feature bank
@@ -272,13 +282,21 @@ print(f"the kit: test features in memory as float16 {n_test * per_image * 2 / 1e
       f"{chunk_images} images at a time, {chunk_images * per_image * 4 / 1e6:.0f} MB per float32 chunk")
 
 # %% [markdown]
-# A standard Colab runtime has roughly 12–13 GB of RAM (check with `free -h`), so the authors'
-# float32 bank and its same-size temporary do not fit beside the test features and the model. The kit
+# The next cell prints the RAM of a standard Colab runtime (as `free -h` shows it; Google promises no
+# size), next to the authors' float32 bank and its same-size temporary: they do not fit beside the
+# test features and the model. The kit
 # stores the bank as float16 in a `.npy` file written image by image, and both scorings read it back
 # through `numpy.memmap` one chunk of images at a time, so the memory used stays flat however large the
 # training set is. Here is the bank of our phantoms, written to disk:
 
 # %%
+from anomaly_lib.published import COLAB_RAM_GB, COLAB_RAM_SOURCE
+
+print(f"Colab RAM: about {COLAB_RAM_GB[0]}–{COLAB_RAM_GB[1]} GB ({COLAB_RAM_SOURCE}); the authors' scoring peak: "
+      f"about {2 * float32_bank / 1e9:.1f} GB")
+assert 2 * float32_bank / 1e9 > COLAB_RAM_GB[1]
+
+
 def full_loader(images, batch_size=8):
     """(image, label) batches of whole images, normalised like the training views (the kit's default)."""
     return DataLoader(SWSSLDataset(images, patch=False, category="chest"), batch_size=batch_size)
@@ -376,6 +394,38 @@ for name, report in reports.items():
     print(f"[{name}] {report}")
 
 # %% [markdown]
+# ### Did training help? Controls in the same cell
+#
+# An AUC means little alone. The same scorings on the same images, with the features of the same
+# network *before* training (the `--epochs 0` run: the weights of section 1's table, ImageNet or
+# random) and, when ImageNet weights were used, of a network with random weights:
+
+# %%
+def scoring_aucs(network) -> dict:
+    """Both scorings' AUCs on this notebook's phantoms with `network`'s features (bank in memory)."""
+    network = network.to(device).eval()
+    control_bank = build_feature_bank(network, full_loader(train_images), PATCH, STEP, progress=False)
+    features, _, _ = extract_test_features(network, full_loader(test_images), PATCH, STEP, progress=False)
+    return {"reference": roc_report(labels, score_reference(control_bank, features).image_scores.numpy()).auc,
+            "patch_knn": roc_report(labels, score_patch_knn(control_bank, features, k=1).image_scores.numpy()).auc}
+
+
+torch.manual_seed(0)  # the same start as section 3's model
+controls = {f"trained ({len(losses)} epochs)": {name: report.auc for name, report in reports.items()},
+            f"epochs 0 ({WEIGHTS})": scoring_aucs(PatchModel(backbone="resnet18", pretrained=PRETRAINED))}
+if PRETRAINED:
+    controls["random weights, untrained"] = scoring_aucs(PatchModel(backbone="resnet18", pretrained=False))
+table = ["| features | reference AUC | patch_knn AUC |", "|---|---|---|"]
+table += [f"| {name} | {aucs['reference']:.3f} | {aucs['patch_knn']:.3f} |" for name, aucs in controls.items()]
+display(Markdown("\n".join(table)))
+trained_row, start_row = list(controls.values())[:2]
+for name in ("reference", "patch_knn"):
+    change = trained_row[name] - start_row[name]
+    verdict = "helped" if change > 0.02 else "hurt" if change < -0.02 else "made no clear difference"
+    print(f"{name}: training {verdict} in this run ({change:+.3f} AUC against the same network before training, "
+          f"{len(labels)} test images, one seed)")
+
+# %% [markdown]
 # ### Why they differ
 #
 # - **Which axis the distance runs over.** `reference` measures distance along *positions*: channel
@@ -413,10 +463,13 @@ show(fig, "scores_scatter")
 # `roc_pr_figure` marks two operating points on the ROC curve: the authors' cutoff, where sensitivity
 # and specificity are as equal as possible, and Youden's J, which maximises their sum (notebook 06
 # explains both). In smoke mode, with the handful of test images and training steps of section 1,
-# these numbers mean little; with the GPU setting the phantoms' lesions should be found far better
-# than chance. On real chest X-rays the authors report an AUC of 89.08 % (their run notes).
+# these numbers mean little; section 5's controls say whether training helped at all. The authors'
+# number on real chest X-rays is printed below from `anomaly_lib.published`, with its source.
 
 # %%
+from anomaly_lib.published import SWSSL_CHEST_AUC, SWSSL_RUN_NOTES
+
+print(f"the authors, real chest X-rays: AUC {SWSSL_CHEST_AUC['full model']} % ({SWSSL_RUN_NOTES})")
 for name, report in reports.items():
     scores = (ref if name == "reference" else knn).image_scores.numpy()
     show(roc_pr_figure(labels, scores, report=report, title=f"SWSSL on chest phantoms: {name} scoring"), f"roc_{name}")
@@ -427,10 +480,12 @@ for name, report in reports.items():
 # `patch_map_to_pixels` spreads each window's `patch_knn` score over the pixels it covers (a pixel gets
 # the mean of the windows that contain it), and `heatmap_panel` overlays it on the image. The yellow
 # outline is the phantom's true lesion mask, which the model never saw. All maps share one colour
-# scale anchored at `patch_knn`'s authors' cutoff (`shared_scale`, as `--mode test` and
-# `--mode predict` draw them): the cutoff is the middle colour, so a normal image stays cool. A
-# pixel shows the mean of the windows over it, so a pixel above the middle proves a window above
-# the cutoff, while a lesion's one hot window, averaged with cooler neighbours, can look a little
+# scale, from the coolest to the hottest window shown, so that every colour is used (a scale from 0,
+# or one centred on the cutoff as `--mode test` draws it, left the hot colours unused here). The
+# colour bar ticks `patch_knn`'s authors' cutoff where it falls; it may be drawn because
+# `patch_knn`'s image score is its largest window score, so a window above it decides the image. A
+# pixel shows the mean of the windows over it, so a pixel above the cutoff's colour proves a window
+# above the cutoff, while a lesion's one hot window, averaged with cooler neighbours, can look a little
 # cooler than its score. (Scaled each to its own range, as `heatmap_panel` does without `scale=`,
 # every normal map would show a red spot somewhere.)
 
@@ -440,7 +495,10 @@ normal_rows = list(np.flatnonzero(labels == 0)[:2])
 rows = abnormal_rows + normal_rows
 pixel_maps = patch_map_to_pixels(knn.patch_maps[rows], grid)  # (n, H, W)
 titles = [f"{'abnormal' if labels[i] else 'normal'}\nscore {knn.image_scores[i]:.3g}" for i in rows]
-one_scale = shared_scale(reports["patch_knn"].authors_cutoff.threshold, largest=float(np.nanmax(np.asarray(pixel_maps))))
+cutoff = reports["patch_knn"].authors_cutoff.threshold
+lowest, largest = float(np.nanmin(np.asarray(pixel_maps))), float(np.nanmax(np.asarray(pixel_maps)))
+# from the coolest to the hottest window shown, so every colour is used; the cutoff is ticked where it falls
+one_scale = HeatScale(min(lowest, cutoff), max(largest, cutoff, lowest + 1e-6), anchor=cutoff)
 print("heatmap scale:", one_scale.describe())
 panel = heatmap_panel(test_images.pixels[rows].numpy(), pixel_maps, titles=titles, scale=one_scale,
                       scale_label="patch_knn window score")
@@ -639,8 +697,11 @@ projected = evaluate(ProjectionFeatures(model), full_loader(train_images), full_
                      PATCH, STEP, progress=False)
 for scoring in reports:
     print(f"{scoring:<9}: embedding AUC {reports[scoring].auc:.3f} | projection AUC {projected.reports[scoring].auc:.3f}")
-print("Reading: the projector is shaped by the twin loss (invariance to the views); the embedding "
-      "keeps more of what the backbone sees, which is what the usual self-supervised practice scores with.")
+better = [scoring for scoring in reports if reports[scoring].auc > projected.reports[scoring].auc]
+print(f"In this run the embedding scores better with {better or 'neither scoring'}. The usual self-supervised "
+      "practice scores with the embedding: the projector is shaped by the twin loss (invariance to the views), "
+      "the layer before it keeps more of what the backbone sees. One seed on a few phantoms cannot settle "
+      "which is better here.")
 
 # %% [markdown]
 # ### Exercise 5 · Why not keep the best test AUC?

@@ -12,6 +12,11 @@
 # - Rehearse with a mock interview of more than thirty questions, follow-ups included, and keep score.
 #
 # Nothing here trains; the notebook runs in seconds. Notebooks 01–09 explain each item in depth.
+#
+# Every answer that states a fact about the code or the maths is checked: `check(claim, holds,
+# evidence)` asserts it and prints the computed value beside it, so a wrong card fails the notebook
+# tests. The cell "Every answer, checked" in section 8 counts them and names the few cards that are
+# advice, not fact.
 
 # %%
 # Setup: on Colab, fetch and install the kit; everywhere, report the device.
@@ -35,7 +40,9 @@ SMOKE = smoke_mode()  # KIT_SMOKE=1 shrinks sizes and iterations (the tests set 
 print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 
 # %%
+import copy
 import inspect
+import math
 from html import escape
 
 import numpy as np
@@ -46,6 +53,7 @@ from IPython.display import HTML, Markdown, display
 import sagan_lib.losses
 import swssl_lib.loss
 from anomaly_lib.metrics import roc_report
+from anomaly_lib.published import SWSSL_CHEST_AUC, SWSSL_SHORTHAND
 from anomaly_lib.shapes import trace_shapes
 from sagan_lib import Discriminator, Generator, to_windows
 from sagan_lib.config import SaganConfig
@@ -58,6 +66,15 @@ from swssl_lib.data import CHEST_XRAY_COUNTS, DEFAULT_IMAGE_SIZES
 from swssl_lib.sampling import MAX_NEIGHBOUR_OFFSET
 
 _ = torch.manual_seed(0)
+
+CHECKS = {}  # claim (an errata row or a card's question) → the evidence computed for it
+
+
+def check(claim: str, holds: bool, evidence: str) -> None:
+    """Record that `claim` holds, with the value that shows it; fail the notebook when it does not."""
+    assert holds, f"the course's claim {claim!r} is contradicted by the code: {evidence}"
+    CHECKS[claim] = evidence
+    print(f"✓ {claim[:60]}: {evidence}")
 
 # %% [markdown]
 # ## 1. The facts, from the code
@@ -116,7 +133,8 @@ print(f"  chest release: {n_bank:,} normal training images banked, {n_test} test
 # ## 2. One minute and twenty seconds per method
 #
 # Read these aloud until they come without looking. They are generated from the facts above, so they
-# never drift from the code. About 150 words for the minute, about 40 for the short version.
+# never drift from the code. At most 170 words for the minute and 70 for the short version (the
+# cell asserts both).
 
 # %%
 ONE_MINUTE = {
@@ -156,10 +174,12 @@ TWENTY_SECONDS = {
     ),
     "SWSSL": (
         f"SWSSL learns patch features from normal images only, by matching each {swssl.patch_size}-pixel patch with "
-        f"its inverted copy and with its neighbours; a test window is abnormal when no normal training window at "
-        f"the same place looks like it."
+        f"its inverted copy and with its neighbours. The authors score an image by its worst feature channel: "
+        f"that channel's distance, over all window positions, to the closest normal training image. The kit's "
+        f"patch k-NN instead scores each window against training windows at the same place, which gives a map."
     ),
 }
+assert all(len(ONE_MINUTE[m].split()) <= 170 and len(TWENTY_SECONDS[m].split()) <= 70 for m in ONE_MINUTE)
 for method in ONE_MINUTE:
     print(f"{method}, one minute ({len(ONE_MINUTE[method].split())} words):\n")
     display(Markdown("> " + ONE_MINUTE[method]))
@@ -273,6 +293,24 @@ print(inspect.getsource(swssl_lib.loss.neighbour_terms))
 # Score (the authors'): $d[n,c] = \lVert B[n,c,:] - T[c,:] \rVert_2$, $\;\text{score} = \max_c \min_n d[n,c]$
 # (`swssl_lib.score_reference`); per window: $m[p] = \min_n \lVert B[n,:,p] - T[:,p] \rVert_2$,
 # $\;\text{score} = \max_p m[p]$ (`swssl_lib.score_patch_knn`, which gives the heatmap).
+#
+# Both formulas, checked against the functions on a small random bank (5 images, 8 channels, 9 positions):
+
+# %%
+from swssl_lib import score_patch_knn, score_reference
+
+bank = torch.rand(5, 8, 9)  # (N_train, C, P)
+test_features = torch.rand(8, 9)  # (C, P)
+authors_score = (bank - test_features).norm(dim=2).amin(dim=0).amax()  # max_c min_n ‖·‖ over positions
+knn_score = (bank - test_features).norm(dim=1).amin(dim=0).amax()  # max_p min_n ‖·‖ over channels
+check("SWSSL: the authors' score is max over channels of min over images of a distance over positions",
+      torch.allclose(score_reference(bank, test_features).image_scores[0], authors_score),
+      f"score_reference {score_reference(bank, test_features).image_scores[0]:.4f} = formula {authors_score:.4f}")
+check("SWSSL: patch k-NN is max over windows of min over images of a distance over channels",
+      torch.allclose(score_patch_knn(bank, test_features).image_scores[0], knn_score)
+      and not torch.allclose(authors_score, knn_score),
+      f"score_patch_knn {score_patch_knn(bank, test_features).image_scores[0]:.4f} = formula {knn_score:.4f}, "
+      f"a different number from the authors' {authors_score:.4f}")
 
 # %% [markdown]
 # ## 5. Where the notes are wrong
@@ -319,6 +357,13 @@ ERRATA = [
     ("E12", "§6.5", "the learning rates decay linearly in the final phase",
      f"the authors' rule subtracts lr / num_iters_decay every {cfg.lr_update_step} iterations: with their "
      f"defaults the rate falls by {1 / cfg.lr_update_step:.1%} in all (the kit's default decays to 0)"),
+    ("E13", "§3.7, §10", "the generator learns a small residual around the input, so leaving normal regions "
+     "unchanged is easy",
+     "the head returns tanh(r + x), and that equals x only when r = atanh(x) − x: zero at x = 0, unbounded "
+     "towards ±1; r = 0 returns tanh(x), not x"),
+    ("E14", "§4, §15.7", "the gate masks the skip spatially, so G can focus on informative regions",
+     "ψ passes through a one-channel InstanceNorm before its sigmoid, so ψ's mean over each window stays near "
+     "0.5 whatever the weights: the gate re-weights pixels within a window but cannot close a skip"),
     ("S1", "twin_loss (prose)", "features are z-scored (mean and std per feature)",
      "its code L2-normalises each row (each patch); the authors' code z-scores"),
     ("S2", "evaluate_and_save_model", "a checkpoint is saved when the score improves",
@@ -330,7 +375,8 @@ ERRATA = [
     ("S5", "create_dataset", "resizes by mode (patches square with ToTensor, full images 1024×768 without)",
      "the patch sampler needs a PIL image and the full-image loader a tensor; the authors resize by category"),
     ("S6", "introduction, twin_loss", "training separates positive (normal) from negative (anomalous) samples; "
-     "f_neg is a negative", "training sees normal images only; f_neg is a neighbour with a target similarity ≥ 0"),
+     "f_neg is a negative", "training sees normal images only; f_neg is a neighbour with a target similarity "
+     "from 0 to 0.75, and every target below 0.5 asks for a negative cosine: most neighbours are pushed apart"),
     ("S7", "twin_loss (code)", "the B×B similarity divided by B is driven to the identity",
      "its diagonal never exceeds 1/B: a floor of (B − 1)²/B, and collapse is optimal (notebook 08)"),
 ]
@@ -357,6 +403,7 @@ def extent(covered):
     return first, covered.shape[1] - 1 - covered.flip(1).float().argmax(dim=1)
 
 
+centre_ranges, side_ranges = {}, {}
 for core in (cfg.core_percent, 0.8):
     _, masks = paste_anomalies(blank, source, core_percent=core, generator=rng)  # (n, 1, H, W) bool
     masks = masks[masks.flatten(1).any(dim=1), 0]  # (n, H, W), without the rare empty box (alpha = 0)
@@ -365,10 +412,19 @@ for core in (cfg.core_percent, 0.8):
     row_sides, col_sides = bottom - top + 1, right - left + 1
     cut = row_sides != col_sides  # a square the border cut on one side is no longer square
     centres = (top + bottom + 1)[~cut] / 2
+    centre_ranges[core] = (centres.min().item(), centres.max().item())
+    side_ranges[core] = (row_sides[~cut].min().item(), row_sides[~cut].max().item())
     print(f"core_percent {core}: centre rows {centres.min():.0f}…{centres.max():.0f}, "
           f"squares cut by the border {cut.float().mean():.1%}, sides {row_sides[~cut].min()}…{row_sides[~cut].max()} px")
 low, high = round(0.05 * cfg.image_size), round(0.2 * cfg.image_size)
 print(f"half-width = randint({low}, {high}) ∈ {{{low}, …, {high - 1}}}: the side is 2 × half-width")
+core_low, core_high = int(0.2 * cfg.image_size), int(0.8 * cfg.image_size)  # the central 60 % of an axis
+check("E1", cfg.core_percent == 0.6 and core_low <= centre_ranges[0.6][0] and centre_ranges[0.6][1] <= core_high
+      and centre_ranges[0.8][0] < core_low and centre_ranges[0.8][1] > core_high,
+      f"centres {centre_ranges[0.6][0]:.0f}…{centre_ranges[0.6][1]:.0f} with 0.6 (inside {core_low}…{core_high}), "
+      f"{centre_ranges[0.8][0]:.0f}…{centre_ranges[0.8][1]:.0f} with 0.8")
+check("E2", side_ranges[0.6][1] > high and side_ranges[0.6][1] <= 2 * (high - 1) + 1,
+      f"sides up to {side_ranges[0.6][1]} px: wider than the largest half-width {high - 1}, at most 2·{high - 1} + 1")
 
 # %% [markdown]
 # ### E3 · One score per image, not a PatchGAN
@@ -380,6 +436,8 @@ with torch.no_grad():
     score_map = bigger(torch.zeros(1, 1, 2 * cfg.image_size, 2 * cfg.image_size))[1]
 print(f"the same critic on {2 * cfg.image_size}×{2 * cfg.image_size} images: {tuple(score_map.shape)} → "
       "only then does each score see part of the image, as a PatchGAN's would")
+check("E3", tuple(critic_score_shape[2:]) == (1, 1) and score_map.shape[-1] > 1,
+      f"score map {tuple(critic_score_shape[2:])} at {cfg.image_size}², {tuple(score_map.shape[2:])} at {2 * cfg.image_size}²")
 
 # %% [markdown]
 # ### E4 · Means, not sums
@@ -392,6 +450,9 @@ l1_sum = (x_b - normal_rec).abs().sum()
 print(f"identity term: library {parts['G/loss_id']:.4f} = mean |x_B − G(x_B)| {(x_b - normal_rec).abs().mean():.4f}; "
       f"the sum would be {l1_sum:.1f}, {l1_sum / parts['G/loss_id']:.0f}× larger (B·H·W = {x_b.numel()})")
 print(f"MSE term: library {parts['G/loss_mse']:.4f} = mean (x_B − G(x_B′))² {((x_b - anomaly_rec) ** 2).mean():.4f}")
+check("E4", torch.isclose(parts["G/loss_id"], (x_b - normal_rec).abs().mean())
+      and torch.isclose(parts["G/loss_mse"], ((x_b - anomaly_rec) ** 2).mean()),
+      "both generator terms equal the means, not the sums")
 
 # %% [markdown]
 # ### E5 · The heatmap is a difference, not Grad-CAM
@@ -404,6 +465,8 @@ print("map == |x − G(x)| / 2:", torch.equal(maps, (test_images - reconstructio
       "| gradient graph behind it:", maps.grad_fn is not None)
 print("Grad-CAM weighs a layer's feature maps by the gradient of a class score; SAGAN has no class score, "
       "and its map is the reconstruction error itself.")
+check("E5", torch.equal(maps, (test_images - reconstructions).abs() / 2) and maps.grad_fn is None,
+      "the map is |x − G(x)| / 2, computed without gradients")
 
 # %% [markdown]
 # ### E6 · The keep-mask does not keep the original pixels
@@ -418,6 +481,8 @@ as_input = ((out - x).abs() < 1e-6).float().mean()
 small_generator.eval()
 print(f"pixels equal to tanh(2x): {as_tanh_2x:.2%} (1 − keep probability = {1 - KEEP_PROBABILITY:.0%}); "
       f"pixels equal to the input x: {as_input:.2%}")
+check("E6", abs(as_tanh_2x - (1 - KEEP_PROBABILITY)) < 0.01 and as_input < 0.001,
+      f"{as_tanh_2x:.2%} of the pixels are tanh(2x), {as_input:.2%} are x")
 
 # %% [markdown]
 # ### E7 · The position codes are cancelled
@@ -444,13 +509,13 @@ print(f"max |difference| after p_bn1's 1×1 conv {(recorded['conv'] - conv_real)
       f"after its InstanceNorm {(recorded['norm'] - norm_real).abs().max():.1e}, "
       f"at the generator's output {(out_zero - out_real).abs().max():.1e}")
 CODES_EFFECT = (out_zero - out_real).abs().max().item()
+check("E7", (recorded["conv"] - conv_real).abs().max() > 0.01 and CODES_EFFECT < 1e-4,
+      f"the codes move the 1×1 conv's output, the generator's output by at most {CODES_EFFECT:.1e}")
 
 # %% [markdown]
 # ### E8 · InstanceNorm in eval mode uses running statistics
 
 # %%
-import copy
-
 norms = [m for m in generator.modules() if isinstance(m, torch.nn.InstanceNorm2d)]
 tracked = [m for m in norms if m.track_running_stats]
 print(f"{len(norms)} InstanceNorm layers in G: {len(tracked)} with learned γ, β and running statistics, "
@@ -462,6 +527,11 @@ for mode in (False, True):  # eval first: train mode would update the running st
     with torch.no_grad():
         channel_means = stem_norm(feature).mean(dim=(2, 3)).abs().mean()
     print(f"{'train' if mode else 'eval '} mode: mean |channel mean| after the norm {channel_means:.3f}")
+    if not mode:
+        eval_means = channel_means
+check("E8", len(tracked) > len(norms) / 2 and eval_means > 0.5 > channel_means,
+      f"{len(tracked)} of {len(norms)} norms track statistics; channel means {eval_means:.2f} in eval mode, "
+      f"{channel_means:.2f} in train mode")
 
 # %% [markdown]
 # ### E9 · The authors' cutoff is not Youden's J
@@ -474,6 +544,12 @@ report = roc_report(labels, scores)
 for name, point in [("authors' cutoff (sens ≈ spec)", report.authors_cutoff), ("Youden's J (max sens + spec)", report.youden)]:
     print(f"{name:<30} threshold {point.threshold:6.3f}: sensitivity {point.sensitivity:.2f}, "
           f"specificity {point.specificity:.2f}")
+balance = abs(report.authors_cutoff.sensitivity - report.authors_cutoff.specificity)
+check("E9", report.authors_cutoff.threshold != report.youden.threshold
+      and balance <= abs(report.youden.sensitivity - report.youden.specificity)
+      and report.youden.sensitivity + report.youden.specificity
+      >= report.authors_cutoff.sensitivity + report.authors_cutoff.specificity,
+      f"thresholds {report.authors_cutoff.threshold:.3f} (balanced) and {report.youden.threshold:.3f} (max sum) differ")
 
 # %% [markdown]
 # ### E10 · Choosing on the test set flatters the result
@@ -490,6 +566,8 @@ abnormal_scores = rng_np.normal(1, 1, (100, 10, 100))
 aucs = (abnormal_scores[..., :, None] > normal_scores[..., None, :]).mean(axis=(-1, -2))  # (trials, checkpoints)
 print(f"one checkpoint: mean AUC {aucs.mean():.3f} | best of 10 on the test set: mean {aucs.max(axis=1).mean():.3f}")
 print("kit default select_on:", repr(cfg.select_on), "|", TEST_SELECTION_WARNING)
+check("E10", aucs.max(axis=1).mean() > aucs.mean() + 0.01 and cfg.select_on != "test",
+      f"best-of-10 inflates the AUC by {aucs.max(axis=1).mean() - aucs.mean():.3f}; the kit selects on {cfg.select_on!r}")
 
 # %% [markdown]
 # ### E11 · SAGAN's optimiser settings are the authors' own
@@ -501,6 +579,10 @@ print("kit default select_on:", repr(cfg.select_on), "|", TEST_SELECTION_WARNING
 print(f"SAGAN: λ_gp {cfg.lambda_gp}, n_critic {cfg.n_critic}, Adam lr {cfg.g_lr} (G) / {cfg.d_lr} (D), "
       f"betas ({cfg.beta1}, {cfg.beta2}), batch {cfg.batch_size}, {cfg.num_iters:,} iterations "
       f"({cfg.num_iters_decay:,} of them with a decaying rate)")
+WGAN_GP_PAPER = {"lambda": 10, "n_critic": 5, "lr": 1e-4, "betas": (0.0, 0.9)}  # Gulrajani et al., Algorithm 1
+check("E11", cfg.lambda_gp == WGAN_GP_PAPER["lambda"] and cfg.n_critic != WGAN_GP_PAPER["n_critic"]
+      and cfg.g_lr != WGAN_GP_PAPER["lr"] and (cfg.beta1, cfg.beta2) != WGAN_GP_PAPER["betas"],
+      "λ_gp matches the paper; n_critic, the learning rate and the betas do not")
 
 # %% [markdown]
 # ### E12 · The authors' decay barely decays
@@ -513,6 +595,58 @@ updates = cfg.num_iters_decay // cfg.lr_update_step  # rate changes during the d
 final_reference = cfg.g_lr - updates * cfg.g_lr / cfg.num_iters_decay
 print(f"{updates} updates of −{cfg.g_lr / cfg.num_iters_decay:.1e}: the rate ends at {final_reference:.4e} "
       f"({final_reference / cfg.g_lr:.1%} of {cfg.g_lr}); the kit's default lr_decay={cfg.lr_decay!r} ends at 0")
+check("E12", abs((1 - final_reference / cfg.g_lr) - 1 / cfg.lr_update_step) < 1e-9,
+      f"the authors' rule lowers the rate by {1 - final_reference / cfg.g_lr:.1%} in all")
+
+# %% [markdown]
+# ### E13 · Copying a pixel is not free
+#
+# The head returns $\tanh(r + x)$. A correction $r = 0$ gives $\tanh(x)$, which is smaller than $x$ in
+# magnitude; returning $x$ itself needs $r = \operatorname{atanh}(x) - x$.
+
+# %%
+pixel = torch.tensor([-0.99, -0.9, -0.5, 0.0, 0.2, 0.5, 0.9])  # values in [-1, 1]
+needed = torch.atanh(pixel) - pixel  # tanh(r + x) = x  ⇔  r = atanh(x) − x
+for x_value, r_value in zip(pixel.tolist(), needed.tolist()):
+    print(f"x = {x_value:+.2f}: r = 0 gives {math.tanh(x_value):+.3f}; copying x needs r = {r_value:+.3f}")
+check("E13", torch.allclose(torch.tanh(needed + pixel), pixel, atol=1e-5) and needed[1] < -0.5
+      and (torch.tanh(pixel) - pixel).abs().max() > 0.2,
+      f"at x = −0.9 copying needs r = {needed[1]:.2f}; r = 0 misses x by up to {(torch.tanh(pixel) - pixel).abs().max():.2f}")
+
+# %% [markdown]
+# ### E14 · The attention gate cannot close a skip
+#
+# `AttentionGate.psi` is a 1×1 convolution to one channel, then `InstanceNorm2d(1)`, then the sigmoid.
+# The norm subtracts the map's mean over each window and divides by its spread, so whatever the
+# convolution's weights and bias, the sigmoid sees a map with mean 0 and variance 1 per window, and
+# ψ's mean over the window stays near σ's value on such a map, about 0.5. Take the full-size
+# generator's finest gate, feed it random features, and push its ψ convolution as hard as we can.
+
+# %%
+gate = copy.deepcopy(generator.gate3)
+skip_width, gate_width = gate.W_x[0].in_channels, gate.W_gate[0].in_channels
+skip, decoder = torch.randn(8, skip_width, 16, 16), torch.randn(8, gate_width, 16, 16)  # (windows, C, h, w)
+psi_conv = gate.psi[0]
+window_means = {}
+with torch.no_grad():
+    for name, weight_scale, bias in [("as built", 1, 0), ("bias −50", 1, -50), ("bias +50", 1, 50),
+                                     ("weights ×100", 100, 0)]:
+        trial = copy.deepcopy(gate)
+        trial.psi[0].weight.mul_(weight_scale)
+        trial.psi[0].bias.add_(bias)
+        psi = trial.attention_map(decoder, skip)  # (8, 1, 16, 16)
+        window_means[name] = psi.mean(dim=(1, 2, 3))  # (8,) one mean per window
+        print(f"{name:<13} ψ per window: mean {window_means[name].min():.3f}…{window_means[name].max():.3f}, "
+              f"pixels {psi.min():.3f}…{psi.max():.3f}")
+    without_norm = copy.deepcopy(gate)
+    without_norm.psi[1] = torch.nn.Identity()  # the exercise of notebook 03: drop the norm
+    without_norm.psi[0].bias.add_(-50)
+    closed = without_norm.attention_map(decoder, skip).mean(dim=(1, 2, 3))
+print(f"without the norm, bias −50: ψ per window {closed.max():.1e} at most, the skip is closed")
+means = torch.stack(list(window_means.values()))
+check("E14", (means - 0.5).abs().max() < 0.06 and closed.max() < 1e-6,
+      f"mean ψ per window stays in {means.min():.3f}…{means.max():.3f} under every push; only without the norm "
+      "does it reach 0")
 
 # %% [markdown]
 # ### S1, S7 · Z-score or L2? And the floor of the L2 version
@@ -525,8 +659,14 @@ print(f"z-score: column means {z.mean(0).abs().max():.1e}, column stds {z.std(0)
 print(f"L2: row lengths {n.norm(dim=1).min():.3f}…{n.norm(dim=1).max():.3f}, column means up to {n.mean(0).abs().max():.2f}")
 print(f"twin_loss: paper (z-score) {twin_loss(f1, f2):.3f} | notebook (L2) {twin_loss(f1, f2, variant='notebook'):.3f}")
 same = torch.randn(swssl.batch_size, wide.width)
+floor = (swssl.batch_size - 1) ** 2 / swssl.batch_size
 print(f"S7: identical views, B = {swssl.batch_size}: notebook variant {twin_loss(same, same, variant='notebook'):.2f} "
-      f"= its floor (B − 1)²/B {(swssl.batch_size - 1) ** 2 / swssl.batch_size:.2f}")
+      f"= its floor (B − 1)²/B {floor:.2f}")
+check("S1", z.mean(0).abs().max() < 1e-5 and torch.allclose(n.norm(dim=1), torch.ones(len(n)))
+      and not torch.isclose(twin_loss(f1, f2), twin_loss(f1, f2, variant="notebook")),
+      "z-scoring centres the columns, L2 normalises the rows; the two losses differ")
+check("S7", abs(twin_loss(same, same, variant="notebook").item() - floor) < 1e-3 * floor,
+      f"identical views still cost {floor:.2f}")
 
 # %% [markdown]
 # ### S2 · `best_score` never changes
@@ -548,6 +688,7 @@ best_score, saved = -1, []
 for score in (0.71, 0.64, 0.69):
     evaluate_and_save(score, best_score, saved)
 print(f"after three evaluations: best_score = {best_score}; checkpoints saved for {saved}")
+check("S2", best_score == -1 and len(saved) == 3, "best_score never changes, so every evaluation saves")
 
 # %% [markdown]
 # ### S3, S4 · Flags that do nothing
@@ -569,6 +710,11 @@ print("absent from the kit:", [flag for flag in UNUSED_FLAGS if flag not in kit_
 optimizer = make_optimizer(torch.nn.Linear(2, 2), TrainConfig(weight_decay=1e-6))
 print(f"kit: TrainConfig(weight_decay=1e-6) → SGD weight decay {optimizer.param_groups[0]['weight_decay']} "
       f"(default {swssl.weight_decay}); the kit's --k is patch_knn's number of neighbours, a different thing")
+check("S3", swssl.weight_decay == 1e-5 and optimizer.param_groups[0]["weight_decay"] == 1e-6,
+      "the authors' 1e-5 is the kit's default, and the kit's flag reaches SGD")
+reference_settings = set(inspect.signature(score_reference).parameters)
+check("S4", not reference_settings & {"k", "n_neighbors", "coreset_sampling_ratio"},
+      f"the authors' scoring (score_reference, checked in section 4) takes only {sorted(reference_settings)}")
 
 # %% [markdown]
 # ### S5 · `create_dataset` swaps what each dataset needs
@@ -579,9 +725,12 @@ try:
     tensor_image.size[0]  # the patch sampler's `img.size[0]`, after ToTensor
 except TypeError as error:
     print("patch dataset after ToTensor:", type(error).__name__, "-", error)
+    sampler_fails = True
 print("the kit resizes by category, for training and scoring alike:", DEFAULT_IMAGE_SIZES)
 for name, (height, width) in DEFAULT_IMAGE_SIZES.items():
     print(f"  {name}: {WindowGrid(height, width, swssl.patch_size, swssl.step_size).shape} windows (rows, cols)")
+check("S5", sampler_fails and DEFAULT_IMAGE_SIZES["chest"] == (1024, 1024),
+      "a tensor has no PIL size; the kit sizes images by category")
 
 # %% [markdown]
 # ### S6 · Normal images only, and no negatives
@@ -589,10 +738,22 @@ for name, (height, width) in DEFAULT_IMAGE_SIZES.items():
 # %%
 from swssl_lib.data import PHASE_SPLITS
 
-targets = similarity_table().values()
+targets = list(similarity_table().values())  # one per offset (dx, dy) ≠ (0, 0)
+apart = sum(target < 0.5 for target in targets)  # σ(cos) < 0.5 ⇔ cos < 0: these neighbours are pushed apart
 print("splits read for training:", PHASE_SPLITS["train"])
-print(f"neighbour targets range from {min(targets):.2f} to {max(targets):.2f}: a near neighbour should look "
-      "alike, a far one need not; none is pushed away as a negative")
+print(f"neighbour targets range from {min(targets):.2f} to {max(targets):.2f}; {apart} of the {len(targets)} "
+      f"offsets have a target below 0.5, which σ(cos) meets only with a negative cosine: those neighbours are "
+      f"pushed apart, the nearest ones pulled together")
+SIGMOID_RANGE = (torch.sigmoid(torch.tensor(-1.0)).item(), torch.sigmoid(torch.tensor(1.0)).item())  # σ(cos), cos ∈ [−1, 1]
+DISTINCT_TARGETS = sorted({round(target, 6) for target in targets})
+OUT_OF_REACH = [t for t in DISTINCT_TARGETS if not SIGMOID_RANGE[0] <= t <= SIGMOID_RANGE[1]]
+print(f"distinct targets {[f'{t:.3f}' for t in DISTINCT_TARGETS]}; out of σ(cos)'s reach "
+      f"[{SIGMOID_RANGE[0]:.3f}, {SIGMOID_RANGE[1]:.3f}]: {[f'{t:.3f}' for t in OUT_OF_REACH]}")
+check("S6", all("normal" in split for split in PHASE_SPLITS["train"]) and apart > len(targets) / 2,
+      f"training reads {PHASE_SPLITS['train']}; {apart} of {len(targets)} offsets push the neighbour apart")
+unchecked = [row for row, *_ in ERRATA if row not in CHECKS]
+assert not unchecked, f"errata rows without a check: {unchecked}"
+print(f"all {len(ERRATA)} errata rows are checked")
 
 # %% [markdown]
 # ## 6. Glossary with formulas
@@ -623,7 +784,9 @@ print(f"neighbour targets range from {min(targets):.2f} to {max(targets):.2f}: a
 #
 # **Attention gate** (Attention U-Net): with a decoder feature $g$ and an encoder skip feature $x$,
 # $\psi = \sigma\big(\text{conv}_{1\times1}(\text{ReLU}(W_g g + W_x x))\big) \in (0, 1)^{h \times w}$ and the
-# output is $x \odot \psi$: the decoder decides, pixel by pixel, how much of the skip passes.
+# output is $x \odot \psi$: the decoder decides, pixel by pixel, how much of the skip passes. SAGAN's
+# gates add an InstanceNorm after each of these convolutions, the last one on ψ's single channel, which
+# keeps ψ's mean per window near 0.5 (E14).
 #
 # **L1 and MSE.** $\text{L1} = \frac{1}{n}\sum |y - \hat{y}|$, $\text{MSE} = \frac{1}{n}\sum (y - \hat{y})^2$
 # (means, as in the code). L1 treats every error alike and blurs less; MSE punishes large errors more.
@@ -646,9 +809,9 @@ print(f"neighbour targets range from {min(targets):.2f} to {max(targets):.2f}: a
 # so AP depends on prevalence and on how clean the top of the ranking is.
 #
 # **Epoch, iteration, learning-rate decay.** An iteration (step) is one optimiser update on one
-# batch; an epoch is one pass over the training set, about $N/B$ iterations. A linear decay lowers the
-# rate step by step to 0 over the last iterations: $\text{lr}_t = \text{lr}_0 \cdot \frac{T - t}{T_\text{decay}}$
-# for $t > T - T_\text{decay}$.
+# batch; an epoch is one pass over the training set, about $N/B$ iterations. The kit's SAGAN decay sets
+# $\text{lr}_t = \text{lr}_0 \cdot \frac{T - t}{T_\text{decay}}$ for $t > T - T_\text{decay}$, but only every
+# `lr_update_step` iterations, so the rate falls to 0 as a staircase along that straight line.
 #
 # Where the kit uses each, printed from its modules and configs:
 
@@ -673,7 +836,177 @@ print(f"SWSSL: constant rate {swssl.lr}; {swssl.epochs} epochs (kit default), ea
       f"{-(-n_bank // swssl.batch_size)} iterations of {swssl.batch_size} for {n_bank:,} images")
 
 # %% [markdown]
-# ## 7. Mock interview
+# ## 7. Evidence for the questions an informed interviewer adds
+#
+# Five questions go beyond the two papers: how to aggregate a map into a score, how to pick an
+# operating point without test labels, how to measure localisation, which shortcuts a model can
+# learn, and how to compare two methods. Each is measured here, on the kit's phantoms or on
+# simulated scores whose construction is stated, and the cards in section 8 quote these numbers.
+#
+# ### 7.1 The mean dilutes a small lesion
+#
+# An idealised error map: noise everywhere, whose overall level varies by about 20 % from image to
+# image (a lognormal factor, as contrast and anatomy vary), plus an excess of 2 on the pixels of the
+# phantom's lesion. SAGAN's score is the map's mean; the alternatives are the maximum and the mean of
+# the top 1 % of pixels. The lesions shrink from the phantoms' usual size to a quarter of it.
+
+# %%
+from sklearn.metrics import roc_auc_score
+
+from anomaly_lib.phantoms import draw_chest
+
+rng_np = np.random.default_rng(0)
+n_images, map_side, excess, top_share = 60 if SMOKE else 200, 64, 2.0, 0.01
+top_k = int(top_share * map_side * map_side)
+aggregations = {"mean (SAGAN)": lambda m: m.mean(axis=1), "max": lambda m: m.max(axis=1),
+                f"top {top_share:.0%} mean": lambda m: np.sort(m, axis=1)[:, -top_k:].mean(axis=1)}
+DILUTION = {}  # lesion scale → (lesion area share, {aggregation: AUC})
+for lesion_scale in (1.0, 0.5, 0.25):
+    lesions = np.stack([draw_chest(rng_np, map_side, abnormal=True, lesion_scale=lesion_scale).lesion_mask
+                        for _ in range(n_images)])  # (n, H, W) bool
+    def noise():
+        return np.abs(rng_np.normal(0, 1, (n_images, map_side, map_side))) * rng_np.lognormal(0, 0.2, (n_images, 1, 1))
+    error_maps = np.concatenate([noise(), noise() + excess * lesions]).reshape(2 * n_images, -1)  # (2n, H·W)
+    map_labels = np.r_[np.zeros(n_images), np.ones(n_images)]
+    DILUTION[lesion_scale] = (lesions.mean(), {name: roc_auc_score(map_labels, aggregate(error_maps))
+                                                 for name, aggregate in aggregations.items()})
+    share, aucs_by_name = DILUTION[lesion_scale]
+    print(f"lesion scale {lesion_scale}: lesion = {share:.2%} of the image, it adds {excess * share:.3f} to the mean | "
+          + ", ".join(f"{name} AUC {auc:.3f}" for name, auc in aucs_by_name.items()))
+
+# %% [markdown]
+# ### 7.2 An operating point from held-out normals, with its uncertainty
+#
+# Simulated scores: 100 held-out normal images, and a test set of 100 normal and 100 abnormal images
+# (normals N(0, 1), abnormals N(1.5, 1)). The threshold is the 95 % quantile of the held-out normals
+# (`anomaly_lib.thresholds.threshold_at_specificity`, what `--specificity 0.95` does); its sensitivity
+# on the test set gets a bootstrap 95 % interval that resamples the held-out normals *and* the test
+# images. Beside it, the two cutoffs the kit reads off the test ROC curve, which use the test labels.
+
+# %%
+from anomaly_lib.metrics import operating_point
+from anomaly_lib.thresholds import threshold_at_specificity
+
+heldout = rng_np.normal(0, 1, 100)
+test_labels = np.r_[np.zeros(100), np.ones(100)]
+test_scores = np.r_[rng_np.normal(0, 1, 100), rng_np.normal(1.5, 1, 100)]
+held_threshold = threshold_at_specificity(heldout, 0.95, "simulated held-out normals").value
+at_heldout = operating_point(test_labels, test_scores, held_threshold)
+n_boot = 500 if SMOKE else 5000
+boot_thresholds = np.quantile(rng_np.choice(heldout, (n_boot, heldout.size)), 0.95, axis=1)  # (n_boot,)
+boot_normals = rng_np.choice(test_scores[:100], (n_boot, 100))  # (n_boot, 100) resampled test normals
+boot_abnormals = rng_np.choice(test_scores[100:], (n_boot, 100))
+SENS_CI = np.percentile((boot_abnormals >= boot_thresholds[:, None]).mean(axis=1), [2.5, 97.5])
+SPEC_CI = np.percentile((boot_normals < boot_thresholds[:, None]).mean(axis=1), [2.5, 97.5])
+test_report = roc_report(test_labels, test_scores)
+print(f"held-out 95 % quantile {held_threshold:.2f}: test sensitivity {at_heldout.sensitivity:.2f} "
+      f"[{SENS_CI[0]:.2f}, {SENS_CI[1]:.2f}], specificity {at_heldout.specificity:.2f} [{SPEC_CI[0]:.2f}, {SPEC_CI[1]:.2f}]")
+for name, point in [("authors' cutoff (test labels)", test_report.authors_cutoff), ("Youden's J (test labels)", test_report.youden)]:
+    print(f"{name:<30} threshold {point.threshold:.2f}: sensitivity {point.sensitivity:.2f}, specificity {point.specificity:.2f}")
+
+# %% [markdown]
+# ### 7.3 Localisation: pixel AUROC and PRO
+#
+# Two made-up detectors on the same phantoms. Both give abnormal images a hot spot of the same
+# strength, so both separate the images perfectly; one puts it on the lesion, the other always in
+# the same corner. Pixel AUROC ranks every pixel of the test set against the lesion masks; PRO
+# (per-region overlap, Bergmann et al. 2020) averages, over the lesions, the share of each lesion's
+# pixels above the threshold, and integrates that over the thresholds whose false-positive rate on
+# normal pixels stays below 0.3.
+
+# %%
+from scipy import ndimage
+
+
+def pixel_auroc(maps, masks):
+    """AUROC of every pixel's value against the lesion masks: maps, masks (n, H, W)."""
+    return roc_auc_score(masks.ravel(), maps.ravel())
+
+
+def pro_score(maps, masks, max_fpr=0.3, n_thresholds=50):
+    """Per-region overlap, averaged over lesions, integrated up to `max_fpr` and divided by it."""
+    regions = [region for mask in masks for region in
+               (lambda labelled: [labelled[0] == k for k in range(1, labelled[1] + 1)])(ndimage.label(mask))]
+    owners = [i for i, mask in enumerate(masks) for _ in range(ndimage.label(mask)[1])]
+    normal_pixels = maps[~masks]
+    fprs, overlaps = [], []
+    for threshold in np.quantile(normal_pixels, np.linspace(1, 1 - max_fpr, n_thresholds)):
+        fprs.append((normal_pixels >= threshold).mean())
+        overlaps.append(np.mean([(maps[i][region] >= threshold).mean() for i, region in zip(owners, regions)]))
+    return np.trapezoid(overlaps, fprs) / max_fpr
+
+
+lesioned = [draw_chest(rng_np, map_side, abnormal=True) for _ in range(20)]
+lesion_masks = np.stack([phantom.lesion_mask for phantom in lesioned])  # (20, H, W)
+corner = np.zeros((map_side, map_side), bool)
+corner[:8, :8] = True
+background = lambda: rng_np.random((20, map_side, map_side))  # noqa: E731 (a map of uniform noise)
+on_lesion = background() + 2 * lesion_masks
+in_corner = background() + 2 * corner
+LOCALISATION = {}
+for name, maps_ in [("on the lesion", on_lesion), ("in a fixed corner", in_corner)]:
+    image_auc = roc_auc_score(np.r_[np.zeros(20), np.ones(20)],
+                              np.r_[background().reshape(20, -1).max(1), maps_.reshape(20, -1).max(1)])
+    LOCALISATION[name] = (image_auc, pixel_auroc(maps_, lesion_masks), pro_score(maps_, lesion_masks))
+    print(f"hot spot {name:<18}: image AUC {LOCALISATION[name][0]:.2f} | pixel AUROC {LOCALISATION[name][1]:.2f} | "
+          f"PRO {LOCALISATION[name][2]:.2f}")
+
+# %% [markdown]
+# ### 7.4 A shortcut the synthetic anomaly offers: its seam
+#
+# `paste_anomalies` blends a square of another image with one α inside the square and 0 outside, so
+# the pasted square has a straight-edged step at its border, which real lesions do not have. A
+# network trained to remove synthetic anomalies can learn to look for that edge. Measure it: the
+# mean horizontal gradient on the square's left and right borders, before and after pasting.
+
+# %%
+phantom_images = torch.from_numpy(np.stack([draw_chest(rng_np, map_side, abnormal=False).image
+                                            for _ in range(40)])).float()[:, None] / 127.5 - 1  # (40, 1, H, W)
+pasted, seam_masks = paste_anomalies(phantom_images, phantom_images.roll(1, dims=0), generator=rng)
+seam_masks = seam_masks[:, 0]  # (40, H, W) bool
+edge = seam_masks[:, :, 1:] != seam_masks[:, :, :-1]  # (40, H, W − 1): a step across the square's side
+gradient_before = (phantom_images[:, 0, :, 1:] - phantom_images[:, 0, :, :-1]).abs()
+gradient_after = (pasted[:, 0, :, 1:] - pasted[:, 0, :, :-1]).abs()
+SEAM = (gradient_before[edge].mean().item(), gradient_after[edge].mean().item(), gradient_before.mean().item())
+print(f"mean |horizontal step| on the square's sides: {SEAM[0]:.3f} before pasting, {SEAM[1]:.3f} after "
+      f"(the image's average step: {SEAM[2]:.3f})")
+
+# %% [markdown]
+# ### 7.5 Comparing two methods: pair the differences
+#
+# Two methods that score the same 200 test images in each of 3 seeds. Both scores share each image's
+# own difficulty (a term that moves both); method B is slightly better. The difference of AUCs gets a
+# bootstrap interval twice: resampling the test images *once* for both methods (paired), and
+# resampling them independently for each (unpaired, as two separate tables would suggest).
+
+# %%
+n_test_images, seeds = 200, 3
+pair_labels = np.r_[np.zeros(100), np.ones(100)]
+difficulty = rng_np.normal(0, 1, n_test_images) + pair_labels  # shared by both methods
+method_a = [difficulty + rng_np.normal(0, 0.5, n_test_images) for _ in range(seeds)]  # (seeds, images)
+method_b = [difficulty + 0.25 * pair_labels + rng_np.normal(0, 0.5, n_test_images) for _ in range(seeds)]
+
+
+def pair_auc(scores, normal_picks, abnormal_picks):
+    """AUC from its definition, the share of (abnormal, normal) pairs ranked right, on resampled images."""
+    return (scores[100 + abnormal_picks][:, None] > scores[normal_picks][None, :]).mean()
+
+
+differences = {"paired": [], "unpaired": []}
+for _ in range(200 if SMOKE else 2000):
+    picks = (rng_np.choice(100, 100), rng_np.choice(100, 100))  # (normals, abnormals) for method A
+    other = (rng_np.choice(100, 100), rng_np.choice(100, 100))
+    for kind, b_picks in (("paired", picks), ("unpaired", other)):
+        differences[kind].append(np.mean([pair_auc(b, *b_picks) - pair_auc(a, *picks)
+                                          for a, b in zip(method_a, method_b)]))
+PAIRED = {kind: np.percentile(values, [2.5, 97.5]) for kind, values in differences.items()}
+observed = np.mean([roc_auc_score(pair_labels, b) - roc_auc_score(pair_labels, a) for a, b in zip(method_a, method_b)])
+print(f"AUC(B) − AUC(A), mean over {seeds} seeds: {observed:+.3f}")
+for kind, (low_ci, high_ci) in PAIRED.items():
+    print(f"  {kind:<8} 95 % interval [{low_ci:+.3f}, {high_ci:+.3f}], width {high_ci - low_ci:.3f}")
+
+# %% [markdown]
+# ## 8. Mock interview
 #
 # More than thirty questions an informed interviewer asks, follow-ups included (marked ↳). Answer
 # aloud, then open the answer. Every number in the answers is filled in from the code.
@@ -705,11 +1038,19 @@ CARDS = [
      f"{g_params['bn2'] / 1e6:.1f} M of them in bn2."),
     ("SAGAN", "What does an attention gate do here?",
      "It multiplies an encoder skip feature by a map ψ ∈ (0, 1) computed from that skip and the decoder's "
-     "feature (1×1 convs, InstanceNorm, ReLU, sigmoid), so the decoder chooses where the skip passes. The "
-     "top gate uses the bottleneck embedding as both inputs."),
+     "feature (1×1 convs, InstanceNorm, ReLU, then a 1×1 conv to one channel, InstanceNorm and a sigmoid). "
+     "The intent is that the decoder chooses where the skip passes. The top gate uses the bottleneck "
+     "embedding as both inputs."),
+    ("SAGAN", "↳ Can a gate close a skip, so that a lesion is not copied to the output?",
+     f"Not in the published network. The one-channel InstanceNorm before the sigmoid standardises ψ's logits "
+     f"per window, so the sigmoid always sees mean 0 and variance 1 and ψ's mean over a window stays near 0.5 "
+     f"whatever the weights: {window_means['bias −50'].mean():.3f} with a bias of −50 on ψ's convolution "
+     f"(section 5, E14). The gate can move weight between pixels of a window, never shut the whole skip. To "
+     f"let it close: drop that norm (E14) or move it before ψ's convolution (notebook 03, exercise 5)."),
     ("SAGAN", "Why a residual head tanh(r + x)? What happens in training mode?",
-     f"Normal tissue needs r ≈ 0, an easy default, and tanh keeps the output in [−1, 1]. In train mode each "
-     f"pixel of r is kept with probability {KEEP_PROBABILITY} and otherwise replaced by x, before the tanh, so "
+     f"tanh keeps the output in [−1, 1], and the input x reaches the output directly. But copying a pixel is "
+     f"not r = 0, which gives tanh(x): it needs r = atanh(x) − x, {needed[1]:+.2f} at x = −0.9 and unbounded "
+     f"towards ±1 (section 5, E13). In train mode each pixel of r is kept with probability {KEEP_PROBABILITY} and otherwise replaced by x, before the tanh, so "
      f"those pixels come out as tanh(2x), not as the input (section 5, E6)."),
     ("SAGAN", "Why WGAN-GP rather than a discriminator with a BCE loss?",
      "A Wasserstein critic gives useful gradients even when real and generated images are easy to tell "
@@ -739,7 +1080,8 @@ CARDS = [
      "averaged over images that share a study id. The heatmap is that map: no gradients, so not Grad-CAM."),
     ("SAGAN", "How does SAGAN's learning rate change during training?",
      f"Adam at {cfg.g_lr} for both networks, betas ({cfg.beta1}, {cfg.beta2}). Over the last "
-     f"{cfg.num_iters_decay:,} of {cfg.num_iters:,} iterations the kit's default decays it linearly to 0. The "
+     f"{cfg.num_iters_decay:,} of {cfg.num_iters:,} iterations the kit's default lowers it to 0 in a staircase: "
+     f"every {cfg.lr_update_step} iterations it is set to lr·(T − t)/T_decay, the straight line's value. The "
      f"authors' rule, kept as lr_decay='reference', subtracts lr / num_iters_decay every {cfg.lr_update_step} "
      f"iterations, so with their defaults the rate falls by only {1 / cfg.lr_update_step:.1%} (section 5, E12)."),
     ("SAGAN", "↳ What does InstanceNorm do at test time in this generator?",
@@ -758,11 +1100,15 @@ CARDS = [
     ("SWSSL", "↳ Why does SWSSL invert a view?",
      "Inversion keeps every edge, outline and texture but flips every intensity, so the only way to match a "
      "patch with its negative is to encode structure, which is what a lesion changes, instead of brightness. "
-     "It is a hard positive pair. The authors' notes: 81.02 AUC without it, 89.08 with it (chest)."),
+     f"It is a hard positive pair. The authors' run notes: {SWSSL_CHEST_AUC['without inverted view']} AUC "
+     f"without it, {SWSSL_CHEST_AUC['full model']} with it (chest, one run each)."),
     ("SWSSL", "What is the neighbour term, and can the loss meet its targets?",
-     f"Σ |σ(cos(f1, f_n)) − t|, with t = g(dx) + g(dy) between {min(similarity_table().values()):.2f} and "
-     f"{max(similarity_table().values()):.2f}. σ(cos) only reaches [σ(−1), σ(1)] ≈ [0.27, 0.73], so the "
-     f"largest and the smallest targets cannot be met exactly. Without the term: 84.57 AUC (authors' notes)."),
+     f"Σ |σ(cos(f1, f_n)) − t|, with t = g(dx) + g(dy) between {min(targets):.2f} and {max(targets):.2f}. "
+     f"σ(cos) only reaches [σ(−1), σ(1)] ≈ [{SIGMOID_RANGE[0]:.2f}, {SIGMOID_RANGE[1]:.2f}], so "
+     f"{len(OUT_OF_REACH)} of the {len(DISTINCT_TARGETS)} distinct targets cannot be met "
+     f"({', '.join(f'{t:.3g}' for t in OUT_OF_REACH)}). A target below 0.5 needs a negative cosine: "
+     f"{apart} of {len(targets)} offsets push the neighbour apart. Without the term: "
+     f"{SWSSL_CHEST_AUC['without neighbour term']} AUC (authors' run notes)."),
     ("SWSSL", "Explain the twin loss. Why z-score over the batch?",
      f"Each of the {wide.width} projection features is z-scored over the batch of {swssl.batch_size}; "
      f"C = z1ᵀz2 / B is the features' cross-correlation between the two views, and Σ(C_ii − 1)² asks each "
@@ -792,7 +1138,9 @@ CARDS = [
      f"training epoch is one patch triple per image (notebook 09 estimates both)."),
     ("SWSSL", "Why does a resizing augmentation hurt?",
      "It teaches invariance to scale, but in a radiograph size carries meaning and test windows are never "
-     "resized. The authors' notes: 80.04 AUC with it, 89.08 without."),
+     f"resized. The authors' run notes: {SWSSL_CHEST_AUC['with resizing augmentation']} AUC with it "
+     f"(their shorthand '{SWSSL_SHORTHAND['with resizing augmentation']}'), {SWSSL_CHEST_AUC['full model']} "
+     f"without (chest, one run each)."),
     ("Both", "Compare SAGAN and SWSSL in one sentence each: data, model, score.",
      "SAGAN: semi-supervised (normals, an unlabeled pool with abnormal images, synthetic anomalies); a "
      "window-wise generator with a WGAN-GP critic; score = reconstruction error. SWSSL: normal images only; "
@@ -822,6 +1170,42 @@ CARDS = [
      "Little: phantoms are simple and their lesions are drawn to be visible. They prove that the code runs "
      "end to end and that the scores move the right way; the published AUCs come from real data and long "
      "training."),
+    ("Evaluation", "SAGAN scores an image by the mean of its error map. What does that do to a small lesion?",
+     f"It dilutes it: a lesion covering a share a of the image adds only a × its excess error to the mean, while "
+     f"the error's overall level varies from image to image. On the phantoms (section 7.1) a lesion of "
+     f"{DILUTION[1.0][0]:.1%} of the image gives the mean an AUC of {DILUTION[1.0][1]['mean (SAGAN)']:.2f} against "
+     f"{DILUTION[1.0][1]['max']:.2f} for the maximum and {DILUTION[1.0][1][f'top {top_share:.0%} mean']:.2f} for the "
+     f"top-{top_share:.0%} mean; at {DILUTION[0.25][0]:.2%} the mean is at chance ({DILUTION[0.25][1]['mean (SAGAN)']:.2f}). "
+     f"Max or top-k keeps the lesion's signal, at the price of more noise from single pixels: top-k is the "
+     f"usual compromise, with k chosen on validation data, not on the test set."),
+    ("Evaluation", "How would you choose an operating point without test labels, and how sure is it?",
+     f"Fix a specificity, say 95 %, and take that quantile of held-out normal scores (the kit's --specificity). "
+     f"Report the test sensitivity with a bootstrap interval that resamples the held-out normals and the test "
+     f"images: in section 7.2, {at_heldout.sensitivity:.2f} [{SENS_CI[0]:.2f}, {SENS_CI[1]:.2f}], and the test "
+     f"specificity came out {at_heldout.specificity:.2f} [{SPEC_CI[0]:.2f}, {SPEC_CI[1]:.2f}], not exactly 0.95. "
+     f"The authors' cutoff and Youden's J are read off the test ROC curve with the test labels: their "
+     f"sensitivities ({test_report.authors_cutoff.sensitivity:.2f}, {test_report.youden.sensitivity:.2f}) are "
+     f"optimistic and no deployment could have chosen them."),
+    ("Evaluation", "How do you measure localisation? Why can image AUC hide a bad model?",
+     f"Pixel AUROC ranks every pixel against the lesion masks; PRO averages, over lesions, the share of each "
+     f"lesion above the threshold, up to a false-positive rate of 0.3, so small lesions count as much as large "
+     f"ones. A model that fires in a fixed wrong place on abnormal images reaches image AUC "
+     f"{LOCALISATION['in a fixed corner'][0]:.2f} but pixel AUROC {LOCALISATION['in a fixed corner'][1]:.2f} and "
+     f"PRO {LOCALISATION['in a fixed corner'][2]:.2f} on the phantoms (section 7.3): the image score can be right "
+     f"for the wrong reason."),
+    ("Data", "Which shortcuts and confounders would you look for?",
+     f"Anything that differs between normal and abnormal images besides the disease: in a public chest set, "
+     f"the patients' age, the hospital or scanner, text markers and burnt-in labels, positioning and devices "
+     f"(check the metadata and where the heatmap fires). In SAGAN's training the synthetic anomaly itself "
+     f"is one: a square blended with one α has a straight seam, whose mean step ({SEAM[1]:.3f}) is "
+     f"{SEAM[1] / SEAM[0]:.1f}× the image's own there (section 7.4), a cue real lesions do not have. "
+     f"Soft-edged or varied shapes remove it."),
+    ("Evaluation", "How do you compare two methods fairly?",
+     f"On the same test images and seeds, compare the per-seed differences, and bootstrap the images once "
+     f"for both methods: image difficulty then cancels. In section 7.5 the paired 95 % interval of AUC(B) − "
+     f"AUC(A) is [{PAIRED['paired'][0]:+.3f}, {PAIRED['paired'][1]:+.3f}]; resampled separately it is "
+     f"[{PAIRED['unpaired'][0]:+.3f}, {PAIRED['unpaired'][1]:+.3f}], {np.ptp(PAIRED['unpaired']) / np.ptp(PAIRED['paired']):.1f}× "
+     f"wider. Report mean ± std over seeds, with a baseline beside it (notebook 11)."),
     ("Practice", "What would you change first in either method?",
      "Examples worth defending: give SAGAN's position codes a way through (after the norm, or CoordConv-style "
      "maps); choose checkpoints without test labels; for SWSSL, score windows per position (patch k-NN) for "
@@ -831,6 +1215,195 @@ GROUPS = list(dict.fromkeys(group for group, _, _ in CARDS))
 assert len(CARDS) >= 30
 print(f"{len(CARDS)} questions:", ", ".join(f"{sum(g == group for g, _, _ in CARDS)} {group}" for group in GROUPS),
       f"| {sum(q.startswith('↳') for _, q, _ in CARDS)} follow-ups")
+
+# %% [markdown]
+# ### Every answer, checked
+#
+# Each card that states a fact about the code or the maths is checked here, against the kit or
+# against the evidence cells above; a card whose answer the code contradicts stops the notebook.
+# `card(fragment)` finds the one card whose question contains the fragment.
+
+# %%
+from types import SimpleNamespace
+
+from sagan_lib import from_windows
+from sagan_lib.data import unlabeled_mix
+from sagan_lib.losses import gradient_penalty, interpolate
+from sagan_lib.scoring import score_images
+from sagan_lib.synthetic_anomaly import pick_sources
+from sagan_lib.train import SaganTrainer, synthetic_validation
+from swssl_lib.augment import CHEST, augmentation, invert
+from swssl_lib.bank import FeatureBank
+from swssl_lib.sampling import sample_patch_pair
+from swssl_lib.sliding import sliding_window_features
+
+
+def card(fragment: str) -> str:
+    """The question of the one card that contains `fragment`."""
+    matches = [question for _, question, _ in CARDS if fragment in question]
+    assert len(matches) == 1, f"{fragment!r} matches {len(matches)} cards"
+    return matches[0]
+
+
+# SAGAN's data: the unlabeled pool is the first int(N·ar) abnormal and the first N − int(N·ar) normal images
+splits = {"train_normal": [f"n{i}" for i in range(10)], "unlabeled_abnormal": [f"a{i}" for i in range(10)],
+          "unlabeled_normal": [f"u{i}" for i in range(10)]}
+pool = unlabeled_mix(splits, cfg.ar)
+check(card("What data does SAGAN"), len(pool) == 10 and pool[:int(10 * cfg.ar)] == splits["unlabeled_abnormal"][:6],
+      f"N = 10, ar = {cfg.ar}: the pool is {pool[:2]}…{pool[-1:]}, {int(10 * cfg.ar)} abnormal first")
+
+# windows are reconstructed independently: change window 1, window 0's output does not move
+small_generator.eval()
+windows_a = torch.rand(cfg.num_memory, 1, ws, ws) * 2 - 1  # one image's windows
+windows_b = windows_a.clone()
+windows_b[1] = -windows_b[1]
+with torch.no_grad():
+    independent = torch.allclose(small_generator(windows_a)[0], small_generator(windows_b)[0], atol=1e-6)
+stitched = from_windows(to_windows(test_images, cfg.num_patch), cfg.num_patch)
+check(card("work on windows"), independent and torch.equal(stitched, test_images),
+      "window 0's output ignores window 1; windows stitch back to the image exactly")
+
+check(card("What are the position codes"),
+      tuple(codes.shape) == (cfg.num_memory, 3) and not codes[:, 0].any()
+      and generator.p_bn1[0].in_channels == g_shape["enc_layer1"][1] + codes.shape[1],
+      f"codes {tuple(codes.shape)}, first bit all 0; p_bn1 takes {g_shape['enc_layer1'][1]} + {codes.shape[1]} channels")
+check(card("Do the position codes work"), CODES_EFFECT < 1e-4, f"output change {CODES_EFFECT:.1e} (E7)")
+check(card("generator's shapes"), g_shape["(model)"] == tuple(windows.shape) and g_params["bn2"] / g_params["(model)"] > 0.3,
+      f"output {g_shape['(model)']} = input; bn2 {g_params['bn2'] / g_params['(model)']:.0%} of the parameters")
+
+gate_args = {}
+hook = small_generator.gate1.register_forward_hook(lambda m, args, out: gate_args.update(args=args))
+with torch.no_grad():
+    small_generator(windows_a)
+hook.remove()
+check(card("What does an attention gate"),
+      [type(m).__name__ for m in generator.gate1.psi] == ["Conv2d", "InstanceNorm2d", "Sigmoid"]
+      and generator.gate1.psi[0].out_channels == 1 and gate_args["args"][0] is gate_args["args"][1],
+      "ψ = conv 1×1 → InstanceNorm2d(1) → sigmoid; gate1 gets the embedding as both inputs")
+check(card("Can a gate close a skip"), CHECKS.get("E14") is not None, CHECKS["E14"])
+check(card("residual head"), "E13" in CHECKS and "E6" in CHECKS, f"{CHECKS['E13']}; {CHECKS['E6']}")
+
+logit = torch.tensor(-10.0, requires_grad=True)  # a fake the discriminator rejects confidently
+torch.log(1 - torch.sigmoid(logit)).backward()  # the generator's minimax BCE term
+check(card("Why WGAN-GP"), abs(logit.grad.item()) < 1e-3,
+      f"saturated BCE: gradient {logit.grad.item():.1e} at logit −10; a Wasserstein critic's is 1 everywhere")
+
+weights = torch.randn(1, 1, 8, 8)  # a linear critic D(x) = Σ w·x has ‖∇D‖ = ‖w‖ everywhere
+real_images, fake_images = torch.rand(4, 1, 8, 8), torch.rand(4, 1, 8, 8)
+x_hat = interpolate(real_images, fake_images)
+penalty = gradient_penalty((x_hat * weights).sum(dim=(1, 2, 3)), x_hat)
+check(card("Write the gradient penalty"), torch.isclose(penalty, (weights.norm() - 1) ** 2, rtol=1e-4),
+      f"linear critic: penalty {penalty:.4f} = (‖w‖ − 1)² {(weights.norm() - 1) ** 2:.4f}")
+check(card("PatchGAN"), "E3" in CHECKS, CHECKS["E3"])
+check(card("Sums or means"), "E4" in CHECKS and cfg.lambda_id == 1, CHECKS["E4"])
+generator_turns = [i for i in range(6) if (i + 1) % cfg.n_critic == 0]
+check(card("every n_critic"), cfg.n_critic == 2 and "(self.iteration + 1) % cfg.n_critic == 0" in
+      inspect.getsource(SaganTrainer), f"n_critic {cfg.n_critic}: the generator steps at iterations {generator_turns}")
+sources = pick_sources(torch.arange(1000) % 10, 10, generator=rng)
+check(card("synthetic anomaly made"), "E1" in CHECKS and "E2" in CHECKS and not (sources == torch.arange(1000) % 10).any(),
+      "1000 draws of a source: never the image itself; centre and size as in E1, E2")
+check(card("reconstruction into a score"), torch.allclose(score_images(small_generator, test_images, cfg.num_patch),
+                                                          reconstruct(small_generator, test_images)[1].mean(dim=(1, 2, 3)))
+      and "E5" in CHECKS,
+      "score_images = mean of the map |x − G(x)| / 2")
+
+# the learning-rate rule, run on the trainer's own method with the authors' schedule shrunk
+rates = {}
+for rule in ("linear", "reference"):
+    stub = SimpleNamespace(config=SaganConfig(num_iters=8, num_iters_decay=4, lr_update_step=2, lr_decay=rule),
+                           g_optimizer=torch.optim.Adam([torch.zeros(1)], lr=cfg.g_lr),
+                           d_optimizer=torch.optim.Adam([torch.zeros(1)], lr=cfg.d_lr))
+    rates[rule] = []
+    for stub.iteration in range(1, 9):
+        SaganTrainer._decay_learning_rates(stub)
+        rates[rule].append(stub.g_optimizer.param_groups[0]["lr"] / cfg.g_lr)
+print("lr / initial lr after iterations 1…8 (decay over the last 4, updated every 2):",
+      {rule: [f"{r:.3f}" for r in values] for rule, values in rates.items()})
+check(card("learning rate change"), rates["linear"][-1] == 0 and rates["linear"][5] == rates["linear"][6] > 0
+      and "E12" in CHECKS, "the kit's rule is a staircase to 0, the authors' barely moves")
+check(card("InstanceNorm do at test time"), "E8" in CHECKS, CHECKS["E8"])
+
+check(card("Why sliding windows"), swssl_grid.rows == (swssl.image_size[0] - swssl.patch_size) // swssl.step_size,
+      f"{swssl_grid.rows} starts per axis, {swssl_grid.positions} windows")
+blobs = torch.zeros(256, 256, dtype=torch.uint8)
+blobs[32:224, 32:224] = 100  # a non-black square in a black frame
+pairs = [sample_patch_pair(blobs, swssl.patch_size // 4, swssl.step_size // 4, generator=rng) for _ in range(200)]
+check(card("one training item"), all(p.cell != p.neighbour and max(abs(p.cell[0] - p.neighbour[0]), abs(p.cell[1] - p.neighbour[1]))
+                                     <= MAX_NEIGHBOUR_OFFSET and p.similarity == similarity_table()[
+                                         (abs(p.cell[0] - p.neighbour[0]), abs(p.cell[1] - p.neighbour[1]))] for p in pairs),
+      f"200 draws: the neighbour is never the patch, within ±{MAX_NEIGHBOUR_OFFSET} steps, with the table's target")
+patch_u8 = torch.randint(0, 256, (1, 16, 16), dtype=torch.uint8)
+edges = lambda image: (image.float()[..., 1:] - image.float()[..., :-1]).abs()  # noqa: E731
+check(card("Why does SWSSL invert"), torch.equal(invert(patch_u8).int(), 255 - patch_u8.int())
+      and torch.equal(edges(invert(patch_u8)), edges(patch_u8))
+      and SWSSL_CHEST_AUC["without inverted view"] < SWSSL_CHEST_AUC["full model"],
+      "255 − patch keeps every edge's size; the authors' notes rank the inverted view")
+check(card("neighbour term"), "S6" in CHECKS and len(OUT_OF_REACH) == 4 and len(DISTINCT_TARGETS) == 8,
+      f"{len(OUT_OF_REACH)} of {len(DISTINCT_TARGETS)} targets out of reach; {CHECKS['S6']}")
+views = torch.randn(swssl.batch_size, 64)
+check(card("Explain the twin loss"), twin_loss(views, views) < twin_loss(views, torch.randn_like(views)) / 10
+      and inspect.signature(twin_loss).parameters["off_diagonal_weight"].default == 1e-6,
+      f"identical views {twin_loss(views, views):.3f}, independent views {twin_loss(views, torch.randn_like(views)):.1f}")
+check(card("course notebook's version"), "S7" in CHECKS, CHECKS["S7"])
+one_side = swssl.patch_size + swssl.step_size  # the smallest image with a grid
+scored = sliding_window_features(patch_model, torch.rand(1, 3, one_side, one_side), swssl.patch_size, swssl.step_size)
+with torch.no_grad():
+    projection, embedding = patch_model(torch.rand(1, 3, swssl.patch_size, swssl.patch_size))
+check(card("embedding or the projection"), scored.shape[-2] == embedding.shape[-1] == patch_model.width,
+      f"scored features {tuple(scored.shape)}: {patch_model.width} channels, the embedding's width")
+check(card("authors' scoring work"), sum("SWSSL: " in claim for claim in CHECKS) >= 2, "checked in section 4")
+check(card("How big is the feature bank"), FeatureBank(1, 2, 3).dtype == np.float16
+      and abs(bank_gb - n_bank * wide.width * swssl_grid.positions * 2 / 1e9) < 1e-9,
+      f"FeatureBank stores float16: {bank_gb:.1f} GB")
+evaluation_windows = (n_bank + n_test) * swssl_grid.positions
+check(card("dominates the compute"), evaluation_windows > 100 * 3 * n_bank,
+      f"{evaluation_windows:,} windows per evaluation, {3 * n_bank:,} patches per training epoch")
+steps = [type(step).__name__ for step in augmentation(CHEST).transforms]
+check(card("resizing augmentation hurt"), "RandomResizedCrop" not in steps
+      and SWSSL_CHEST_AUC["with resizing augmentation"] < SWSSL_CHEST_AUC["full model"],
+      f"the kit's chest views: {steps}")
+check(card("Compare SAGAN and SWSSL"), PHASE_SPLITS["train"] == ("train_normal",) and cfg.ar > 0,
+      "SWSSL trains on train_normal only; SAGAN's unlabeled pool holds abnormal images")
+
+balanced_labels = np.r_[np.zeros(200), np.ones(200)]
+balanced_scores = np.r_[rng_np.normal(0, 1, 200), rng_np.normal(1, 1, 200)]
+pairwise = (balanced_scores[200:, None] > balanced_scores[None, :200]).mean()
+rare = np.r_[np.tile(np.arange(200), 10), np.arange(200, 400)]  # every normal ten times: prevalence 1 in 11
+rare_report = roc_report(balanced_labels[rare], balanced_scores[rare])
+balanced_ap = roc_report(balanced_labels, balanced_scores).ap
+check(card("What do AUC and AP measure"), abs(roc_report(balanced_labels, balanced_scores).auc - pairwise) < 1e-9
+      and abs(rare_report.auc - pairwise) < 1e-9,
+      f"AUC {pairwise:.3f} = share of correctly ranked pairs, the same at prevalence 1 in 11")
+check(card("AP tell you that AUC"), rare_report.ap < balanced_ap - 0.2,
+      f"same scores, prevalence 1/2 → 1/11: AUC {pairwise:.2f} both times, AP {balanced_ap:.2f} → {rare_report.ap:.2f}")
+tie = operating_point(np.array([0, 1]), np.array([0.2, 0.5]), 0.5)
+check(card("Which thresholds"), "E9" in CHECKS and tie.sensitivity == 1,
+      "a score equal to the threshold counts as abnormal")
+check(card("selecting on the test set"), "E10" in CHECKS and swssl.selection != "test", CHECKS["E10"])
+check(card("without abnormal validation"), callable(synthetic_validation)
+      and SaganConfig(select_on="synthetic-val").select_on == "synthetic-val",
+      "SaganConfig accepts select_on='synthetic-val' (sagan_lib.train.synthetic_validation)")
+check(card("What does that do to a small lesion"), abs(DILUTION[0.25][1]["mean (SAGAN)"] - 0.5) < 0.1
+      and all(aucs_[1]["mean (SAGAN)"] < min(aucs_[1]["max"], aucs_[1][f"top {top_share:.0%} mean"])
+              for aucs_ in DILUTION.values()),
+      "on every lesion size the mean ranks images worse than max and top-k; at the smallest it is near chance")
+check(card("operating point without test labels"),
+      SENS_CI[0] < at_heldout.sensitivity < SENS_CI[1] and SENS_CI[1] - SENS_CI[0] > 0.1
+      and test_report.youden.sensitivity > at_heldout.sensitivity,
+      f"sensitivity interval {SENS_CI[1] - SENS_CI[0]:.2f} wide; the test-label cutoffs look better")
+check(card("How do you measure localisation"), LOCALISATION["in a fixed corner"][0] == 1
+      and LOCALISATION["in a fixed corner"][1] < 0.6 and LOCALISATION["on the lesion"][2] > LOCALISATION["in a fixed corner"][2],
+      "a wrong-place model keeps image AUC 1 and loses pixel AUROC and PRO")
+check(card("shortcuts"), SEAM[1] > 1.3 * SEAM[0], f"the seam's step grows {SEAM[1] / SEAM[0]:.1f}×")
+check(card("How do you compare two methods"), np.ptp(PAIRED["paired"]) < np.ptp(PAIRED["unpaired"]) / 2,
+      "the paired interval is less than half as wide")
+
+ADVICE = {card("demos reach high AUCs"), card("change first")}  # judgement, not a fact about the code
+unchecked = [question for _, question, _ in CARDS if question not in CHECKS and question not in ADVICE]
+assert not unchecked, f"cards without a check: {unchecked}"
+card_checks = sum(question in CHECKS for _, question, _ in CARDS)
+print(f"\n{card_checks} of {len(CARDS)} cards checked ({len(ADVICE)} are advice); {len(ERRATA)} errata rows checked; "
+      f"{len(CHECKS)} checks in all")
 
 # %%
 parts = []

@@ -297,17 +297,15 @@ print("the kit's default instead: select_on =", repr(authors.select_on))
 # 6. **Which split, which resolution, which score?** Image-level AUC, per-study averaging,
 #    64×64 images or 1024×1024: numbers from different protocols do not compare.
 #
-# **Published numbers, for context** (typed from their sources; they are not the kit's):
-#
-# | method | dataset | AUC | source |
-# |---|---|---|---|
-# | plain autoencoder, latent sizes varied | RSNA (Med-AD) | about 0.67–0.73, depending on the latent size | the MedIAnomaly authors' study of autoencoders (AE4AD repository), as quoted in the kit's issue 11 |
-# | SWSSL, full model | pediatric chest X-ray | 89.08 | the SWSSL authors' run-script notes |
-# | SWSSL, random patch sampling | pediatric chest X-ray | 89.79 | same |
-# | SWSSL, without the neighbour term | pediatric chest X-ray | 84.57 | same |
-# | SWSSL, without the inverted view | pediatric chest X-ray | 81.02 | same |
-# | SWSSL, with resizing augmentation | pediatric chest X-ray | 80.04 | same |
-#
+# **Published numbers, for context** (printed from `anomaly_lib.published`, the one place the course
+# keeps them, each with its source; they are not the kit's):
+
+# %%
+from anomaly_lib.published import AUTOENCODER_RSNA, markdown_table, swssl_chest_rows
+
+display(Markdown(markdown_table([AUTOENCODER_RSNA, *swssl_chest_rows()])))
+
+# %% [markdown]
 # Read the SWSSL rows with the checklist: the "random sampling" variant scores *above* the full
 # model, by less than one point, from single runs selected on the test set. That is within the
 # noise this notebook measured; it does not show that either sampling is better. For SAGAN's

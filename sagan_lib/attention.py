@@ -4,6 +4,12 @@ The decoder's feature (the *gate*) decides, pixel by pixel, how much of the
 encoder's skip feature is let through:
 
     ψ = σ(IN(conv₁ₓ₁(ReLU(IN(W_g g) + IN(W_x x)))))      out = x ⊙ ψ
+
+As published, the last IN acts on ψ's single channel just before the sigmoid. It
+standardises ψ's logits over each window (no learned scale or shift), so the mean
+of ψ per window stays near 0.5 whatever the weights: the gate re-weights pixels
+within a window but cannot close a skip (notebook 03, section 11; notebook 10, E14).
+The layers keep the authors' order so that their checkpoints load.
 """
 
 import torch

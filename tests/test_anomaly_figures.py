@@ -23,8 +23,8 @@ def test_reconstruction_panel_has_four_columns_and_saves_png(tmp_path):
         images, reconstructions, anomaly_maps, titles=["a", "b", "c"], path=path
     )
     assert_png(path)
-    axes = figure.get_axes()
-    assert len(axes) == 3 * 4
+    axes = [ax for ax in figure.get_axes() if ax.get_label() != "<colorbar>"]
+    assert len(axes) == 3 * 4 and len(figure.get_axes()) == 3 * 4 + 2  # and two colour bars
     assert [ax.get_title() for ax in axes[:4]] == [
         "input",
         "reconstruction",
@@ -38,7 +38,7 @@ def test_reconstruction_panel_has_four_columns_and_saves_png(tmp_path):
 def test_reconstruction_panel_accepts_n_h_w_and_checks_lengths():
     images = np.zeros((2, 8, 8))
     figure = reconstruction_panel(images, images, images)
-    assert len(figure.get_axes()) == 2 * 4
+    assert len(figure.get_axes()) == 2 * 4 + 2  # and two colour bars
     with pytest.raises(ValueError, match="2 images, 2 reconstructions and 1 anomaly maps"):
         reconstruction_panel(images, images, images[:1])
     with pytest.raises(ValueError, match="titles has 1 entries"):
@@ -97,3 +97,29 @@ def test_heatmap_panel_on_a_shared_scale_has_one_colour_bar_marking_the_threshol
     bars = [ax for ax in figure.get_axes() if ax.get_label() == "<colorbar>"]
     assert len(bars) == 1 and bars[0].get_ylabel() == "my map"
     assert [t.get_text() for t in bars[0].get_yticklabels()] == ["0", "threshold 0.4", "0.8"]
+
+
+def colour_bars(figure):
+    return [ax for ax in figure.get_axes() if ax.get_label() == "<colorbar>"]
+
+
+def test_an_image_cutoff_on_the_mean_is_named_on_the_colour_bar_never_drawn_as_a_pixel_value():
+    from anomaly_lib.heatmaps import HeatScale
+
+    maps = np.random.default_rng(1).random((2, 16, 16))
+    figure = heatmap_panel(np.zeros((2, 16, 16)), maps, scale=HeatScale.marked(0.2, largest=1.0), scale_label="error")
+    (bar,) = colour_bars(figure)
+    assert [t.get_text() for t in bar.get_yticklabels()] == ["0", "1"]  # no tick at the cutoff
+    assert "image cutoff 0.2 is on the map's mean" in bar.get_ylabel()
+    window_threshold = HeatScale(0.1, 1.0, anchor=0.3)  # patch_knn: the image score is the largest window score
+    (bar,) = colour_bars(heatmap_panel(np.zeros((2, 16, 16)), maps, scale=window_threshold))
+    assert [t.get_text() for t in bar.get_yticklabels()] == ["0.1", "threshold 0.3", "1"]
+
+
+def test_every_heatmap_panel_says_its_scale_on_a_colour_bar_also_when_each_map_is_stretched():
+    images, maps = np.zeros((2, 16, 16)), np.random.default_rng(1).random((2, 16, 16))
+    (bar,) = colour_bars(heatmap_panel(images, maps))
+    assert "own range" in bar.get_ylabel()
+    assert [t.get_text() for t in bar.get_yticklabels()] == ["its own min", "its own max"]
+    bars = colour_bars(reconstruction_panel(images, images, maps))  # the difference column and the overlays
+    assert len(bars) == 2 and "one scale for all rows" in bars[0].get_xlabel() and "own range" in bars[1].get_ylabel()

@@ -129,10 +129,10 @@ def test_pixels_without_a_value_stay_uncoloured_in_the_overlay():
     assert np.isnan(normalize_map(anomaly_map)[:, 4:]).all() and normalize_map(anomaly_map)[0, 0] == 0
 
 
-def test_a_marked_scale_reaches_the_largest_value_and_marks_the_threshold_where_it_falls():
+def test_a_marked_scale_reaches_the_largest_value_and_calls_its_threshold_an_image_cutoff():
     scale = shared_scale(0.03, largest=0.3, centre=False)  # SAGAN: lesions at 10× the threshold
     assert (scale.low, scale.anchor, scale.high) == (0.0, 0.03, 0.3)
-    assert not scale.centred and "marked" in scale.describe()
+    assert not scale.centred and "image cutoff 0.03 applies to each map's mean" in scale.describe()
     lung, lesion = jet_heatmap(np.full((2, 2), 0.07), scale), jet_heatmap(np.full((2, 2), 0.3), scale)
     assert lung[0, 0, 2] > lung[0, 0, 0] and lesion[0, 0, 0] > lesion[0, 0, 2]  # twice the cutoff stays blue-ish
     assert shared_scale(0.03, largest=0.04, centre=False).high == pytest.approx(0.06)  # never below 2 × threshold
