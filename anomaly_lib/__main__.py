@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from .layouts import read_layout
-from .phantoms import DEFAULT_COUNTS, make_phantom_dataset
+from .phantoms import DEFAULT_COUNTS, DIFFICULTIES, make_phantom_dataset
 
 
 def parse_image_size(text: str):
@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--image-size", type=parse_image_size, default=64, help="64 (square) or HxW such as 256x192"
     )
     phantoms.add_argument("--seed", type=int, default=0)
+    phantoms.add_argument("--difficulty", choices=DIFFICULTIES, default="easy",
+                          help="subtle: warped, textured normals and small, faint lesions (chest layouts)")
     phantoms.add_argument(
         "--count",
         type=parse_count,
@@ -347,6 +349,7 @@ def main(argv=None) -> int:
             image_size=args.image_size,
             counts=dict(args.count),
             seed=args.seed,
+            difficulty=args.difficulty,
         )
     except (ValueError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
