@@ -567,9 +567,10 @@ def run_from_args(args, log=print) -> Comparison:
     if root is None:
         if not args.quick:
             raise ValueError("give --medad DIR (a Med-AD folder), or --quick to run on phantoms")
+        difficulty = getattr(args, "difficulty", "easy")
         root = make_phantom_dataset(out_dir / "phantoms", "medad", settings.image_size, DEMO_COUNTS, seed=0,
-                                    lesion_scale=DEMO_LESION_SCALE)
-        log(f"phantoms: {root} (the SAGAN demo's counts, lesion_scale {DEMO_LESION_SCALE})")
+                                    lesion_scale=DEMO_LESION_SCALE, difficulty=difficulty)
+        log(f"phantoms: {root} ({difficulty}; the SAGAN demo's counts, lesion_scale {DEMO_LESION_SCALE})")
     comparison = run_comparison(root, settings, out_dir, log=log)
     log("")
     log(comparison.markdown())
