@@ -359,6 +359,7 @@ class Comparison:
     settings: CompareSettings
     data: dict  # the split's summary
     runs: list  # RunResult, method by method, seed by seed
+    intervals: dict = field(default_factory=dict, repr=False)  # (method, reference) → PairedDifference, once
 
     def runs_of(self, method: str) -> list:
         return [run for run in self.runs if run.method == method]
@@ -377,12 +378,15 @@ class Comparison:
 
     def paired(self, method: str, reference: str) -> PairedDifference | None:
         """AUC(method) − AUC(reference) over the same test images, seeds resampled (None: other test sets)."""
-        runs, reference_runs = self.runs_of(method), self.runs_of(reference)
-        labels = reference_runs[0].labels
-        if any(len(run.labels) != len(labels) or not np.array_equal(run.labels, labels) for run in runs):
-            return None  # e.g. SWSSL on its own chest split: nothing to pair with
-        return paired_auc_difference(labels, np.stack([run.scores for run in runs]),
-                                     np.stack([run.scores for run in reference_runs]))
+        if (method, reference) not in self.intervals:
+            runs, reference_runs = self.runs_of(method), self.runs_of(reference)
+            labels = reference_runs[0].labels
+            if any(len(run.labels) != len(labels) or not np.array_equal(run.labels, labels) for run in runs):
+                self.intervals[method, reference] = None  # e.g. SWSSL on its own chest split: nothing to pair
+            else:
+                self.intervals[method, reference] = paired_auc_difference(
+                    labels, np.stack([run.scores for run in runs]), np.stack([run.scores for run in reference_runs]))
+        return self.intervals[method, reference]
 
     def rows(self) -> list:
         rows = []

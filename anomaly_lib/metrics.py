@@ -276,10 +276,21 @@ class PairedDifference:
                 "draws": self.draws}
 
 
-def _pair_wins(positive_scores: np.ndarray, negative_scores: np.ndarray) -> np.ndarray:
-    """(n_pos, n_neg): 1 where the abnormal image scores above the normal one, 0.5 for a tie."""
-    return ((positive_scores[:, None] > negative_scores[None, :])
-            + 0.5 * (positive_scores[:, None] == negative_scores[None, :]))
+def _weighted_aucs(positive_scores, negative_scores, positive_counts, negative_counts) -> np.ndarray:
+    """The Mann–Whitney AUC of one method on each bootstrap draw: (draws,).
+
+    ``positive_counts`` (draws, n_pos) and ``negative_counts`` (draws, n_neg) say how often each
+    image is drawn. For every abnormal image, the drawn normals below it (and half of those tied
+    with it) are read off a running sum over the sorted normal scores, so no draw sorts anything.
+    """
+    order = np.argsort(negative_scores)
+    sorted_negatives = negative_scores[order]
+    running = np.zeros((len(negative_counts), len(order) + 1))  # (draws, n_neg + 1)
+    np.cumsum(negative_counts[:, order], axis=1, out=running[:, 1:])
+    below = np.searchsorted(sorted_negatives, positive_scores, side="left")  # (n_pos,) normals strictly below
+    up_to = np.searchsorted(sorted_negatives, positive_scores, side="right")  # (n_pos,) normals below or tied
+    wins = running[:, below] + 0.5 * (running[:, up_to] - running[:, below])  # (draws, n_pos)
+    return (wins * positive_counts).sum(axis=1) / (positive_counts.sum(axis=1) * negative_counts.sum(axis=1))
 
 
 def paired_auc_difference(labels, scores_a, scores_b, draws: int = 2000, level: float = 0.95,
@@ -291,7 +302,7 @@ def paired_auc_difference(labels, scores_a, scores_b, draws: int = 2000, level: 
     methods: the pairing), and each method's seeds with replacement (so the interval also holds
     the training's spread); the difference of the seed-averaged AUCs is recorded. The interval
     is the percentile interval of the draws. The AUC of a draw is the Mann–Whitney statistic
-    counted with the draw's multiplicities, so no draw re-sorts scores.
+    counted with the draw's multiplicities (``_weighted_aucs``).
     """
     labels = np.asarray(labels).ravel()
     runs = []
@@ -313,10 +324,10 @@ def paired_auc_difference(labels, scores_a, scores_b, draws: int = 2000, level: 
 
     def seed_averaged_aucs(scores: np.ndarray) -> tuple[float, np.ndarray]:
         """The AUC on all images, and one per draw, each averaged over (resampled) seeds."""
-        wins = np.stack([_pair_wins(row[positive], row[negative]) for row in scores])  # (seeds, n_pos, n_neg)
-        full = float(wins.mean(axis=(1, 2)).mean())
+        full = float(np.mean([roc_auc_score(labels, row) for row in scores]))
         # shape: (seeds, draws): the AUC of each seed on each draw's images
-        per_draw = np.einsum("bi,sij,bj->sb", pos_counts, wins, neg_counts) / (n_pos * n_neg)
+        per_draw = np.stack([_weighted_aucs(row[positive], row[negative], pos_counts, neg_counts)
+                             for row in scores])
         picked = rng.integers(len(scores), size=(draws, len(scores)))  # (draws, seeds) resampled seeds
         return full, per_draw[picked, np.arange(draws)[:, None]].mean(axis=1)
 

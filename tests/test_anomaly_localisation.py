@@ -105,3 +105,18 @@ def test_paired_difference_averages_seeds_and_resamples_them():
 def test_paired_difference_rejects_misaligned_scores():
     with pytest.raises(ValueError, match="scores_b must be"):
         paired_auc_difference(LABELS, np.zeros(6), np.zeros(5))
+
+
+def test_a_draws_auc_is_sklearns_auc_on_the_resampled_images():
+    from anomaly_lib.metrics import _weighted_aucs
+
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.zeros(30), np.ones(20)]
+    scores = np.round(rng.normal(size=50) + labels, 1)  # rounded: ties between the classes
+    positive_counts = rng.multinomial(20, np.full(20, 1 / 20), size=5).astype(float)  # (draws, n_pos)
+    negative_counts = rng.multinomial(30, np.full(30, 1 / 30), size=5).astype(float)
+    aucs = _weighted_aucs(scores[labels == 1], scores[labels == 0], positive_counts, negative_counts)
+    for draw in range(5):
+        resampled = np.r_[np.repeat(scores[labels == 0], negative_counts[draw].astype(int)),
+                          np.repeat(scores[labels == 1], positive_counts[draw].astype(int))]
+        assert aucs[draw] == pytest.approx(roc_auc_score(np.sort(labels), resampled))
