@@ -94,8 +94,8 @@ for name, changes in compare.SAGAN_VARIANTS.items():
 #
 # The settings below are those of `python -m anomaly_lib compare --quick` (small networks,
 # short training, random rather than ImageNet weights so that nothing is downloaded). The data
-# are the **subtle** phantoms: on the easy ones PCA scores an AUC of 1 and nothing can be
-# ranked. `data/README.md` gives their recipe; here is what they look like.
+# are the **subtle** phantoms: on the easy ones simple baselines come close to a perfect score,
+# which leaves nothing to rank. `data/README.md` gives the recipe; here is what they look like.
 #
 # One switch, `USE_MEDMNIST`, runs the same comparison on real pediatric chest X-rays
 # (PneumoniaMNIST at 64 px, downloaded once) when the machine is online; offline it says so
