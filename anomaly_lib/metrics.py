@@ -22,6 +22,7 @@ from sklearn.metrics import (
     roc_auc_score,
     roc_curve,
 )
+from sklearn.metrics import auc as area_under_curve
 
 
 @dataclass
@@ -251,7 +252,7 @@ def aupro(maps, masks, max_fpr: float = PRO_MAX_FPR) -> float:
         share = (max_fpr - fpr[last]) / (fpr[last + 1] - fpr[last])
         fpr_part = np.append(fpr_part, max_fpr)
         pro_part = np.append(pro_part, pro[last] + share * (pro[last + 1] - pro[last]))
-    return float(np.trapezoid(pro_part, fpr_part) / max_fpr)
+    return float(area_under_curve(fpr_part, pro_part) / max_fpr)  # trapezoids
 
 
 # ---------------------------------------------------------------------------- paired intervals
