@@ -434,11 +434,12 @@ class Comparison:
                           f"[{paired.low:+.3f}, {paired.high:+.3f}]." for method, paired in verdicts[verdict]]
         if not verdicts["beats"] and not verdicts["is below"]:
             sentences.append(f"No method is distinguishable from {name}.")
-        elif verdicts["tied"]:
-            tied = ", ".join(method for method, _ in verdicts["tied"])
-            sentences.append(f"Not distinguishable from {name}: {tied}.")
-        if not verdicts["beats"]:
-            sentences.append(f"No method beats {name}.")
+        else:
+            if verdicts["tied"]:
+                tied = ", ".join(method for method, _ in verdicts["tied"])
+                sentences.append(f"Not distinguishable from {name}: {tied}.")
+            if not verdicts["beats"]:
+                sentences.append(f"No method beats {name}.")
         sentences.append(f"(AUC differences, paired bootstrap {level:.0%} intervals over the same test images, "
                          "seeds resampled.)")
         return " ".join(sentences)
@@ -449,6 +450,8 @@ class Comparison:
         if not seen:
             return "No method here trains, so no budget applies."
         listed = ", ".join(f"{name} {count:,}" for name, count in seen.items())
+        if len(seen) == 1:
+            return f"Normal training images seen per run: {listed} (the only method here that trains)."
         matched = "match" if len(set(seen.values())) == 1 else "do not match"
         return f"Normal training images seen per run: {listed}; these budgets {matched}."
 

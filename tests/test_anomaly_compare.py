@@ -203,7 +203,8 @@ def test_paired_intervals_against_the_best_baseline_and_a_generated_conclusion()
 def test_conclusion_says_when_nothing_is_distinguishable():
     settings = tiny_settings(methods=("pca", "sagan"))
     result = made_up(settings, {"pca": [noisy(1.0, 1)], "sagan": [noisy(1.0, 1) + 1e-3 * noisy(0, 9)]}, LABELS)
-    assert "No method is distinguishable from pca" in result.conclusion()
+    assert "No method is distinguishable from pca." in result.conclusion()
+    assert "No method beats" not in result.conclusion()  # said once, not twice
 
 
 def test_row_labels_and_budgets_are_stated():
@@ -219,4 +220,7 @@ def test_row_labels_and_budgets_are_stated():
     assert images_seen("swssl", settings, 16) == 3 * 16
     assert images_seen("pca", settings, 16) is None
     result = made_up(settings, {"pca": [noisy(1.0, 1)], "sagan": [noisy(2.0, 2)]}, LABELS)
-    assert "sagan 28; these budgets match" in result.markdown()
+    assert "sagan 28 (the only method here that trains)" in result.markdown()
+    both = made_up(settings, {"sagan": [noisy(2.0, 2)], "autoencoder": [noisy(1.0, 1)]}, LABELS)
+    autoencoder_batch = 32  # AutoencoderBaseline's default batch, smaller than the 40 labeled normals
+    assert f"sagan 28, autoencoder {5 * autoencoder_batch}; these budgets do not match" in both.markdown()
