@@ -4,7 +4,8 @@
 and setup cells at a fork (see ``anomaly_lib/colab.py``).
 
 ``python -m anomaly_lib prepare medad|dbt ...`` turns your own images, or a download of
-the Breast-Cancer-Screening-DBT collection, into a layout (see ``anomaly_lib/prepare.py``).
+the Breast-Cancer-Screening-DBT collection, into a layout (see ``anomaly_lib/prepare.py``);
+``prepare medmnist`` does it for a MedMNIST set (``anomaly_lib/medmnist.py``).
 
 ``python -m anomaly_lib readme-figures [--out docs/images] [--smoke]`` regenerates every
 picture the README shows: it runs both demos and draws the generator diagram.
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 from .layouts import read_layout
-from .phantoms import DEFAULT_COUNTS, make_phantom_dataset
+from .phantoms import DEFAULT_COUNTS, DIFFICULTIES, make_phantom_dataset
 
 
 def parse_image_size(text: str):
@@ -54,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--image-size", type=parse_image_size, default=64, help="64 (square) or HxW such as 256x192"
     )
     phantoms.add_argument("--seed", type=int, default=0)
+    phantoms.add_argument("--difficulty", choices=DIFFICULTIES, default="easy",
+                          help="subtle: warped, textured normals and small, faint lesions (chest layouts)")
     phantoms.add_argument(
         "--count",
         type=parse_count,
@@ -80,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_prepare_parser(commands) -> None:
-    """The ``prepare medad`` and ``prepare dbt`` subcommands."""
+    """The ``prepare medad``, ``prepare dbt`` and ``prepare medmnist`` subcommands."""
+    from . import medmnist
     from .prepare import MEDAD_SPLITS
 
     prepare = commands.add_parser("prepare", help="turn your own images or a DBT download into a layout")
@@ -117,6 +121,7 @@ def add_prepare_parser(commands) -> None:
                      help="normal slices per view: 1 = the middle one (default), more = spread over the middle half")
     dbt.add_argument("--val-fraction", type=float, default=0.2,
                      help="share of patients without lesions that go to val (default 0.2)")
+    medmnist.add_parser(layouts)
     for sub in (medad, dbt):
         sub.add_argument("--out", required=True, help="output folder (new or empty)")
         sub.add_argument("--image-size", type=parse_image_size,
@@ -140,6 +145,7 @@ def run_prepare(args) -> int:
     """The ``prepare`` subcommand: write the layout, then print what was written."""
     from PIL import Image
 
+    from . import medmnist
     from .prepare import (
         MEDAD_SPLITS,
         prepare_dbt,
@@ -148,11 +154,13 @@ def run_prepare(args) -> int:
         sources_from_folders,
     )
 
-    if args.max_pixels is not None:
+    if getattr(args, "max_pixels", None) is not None:  # prepare medmnist has no such flag
         Image.MAX_IMAGE_PIXELS = args.max_pixels or None
     started = time.perf_counter()
     try:
-        if args.layout == "medad":
+        if args.layout == "medmnist":
+            summary = medmnist.run(args)
+        elif args.layout == "medad":
             if args.normal and not args.abnormal:
                 raise ValueError("--normal needs --abnormal too (folders of abnormal images)")
             if args.csv and (args.abnormal or args.patient_from_subfolder):
@@ -237,6 +245,8 @@ def add_compare_command(commands) -> None:
     compare.add_argument("--device", help="auto (default), cpu, cuda, mps")
     compare.add_argument("--out", default="compare_output", help="output folder (default compare_output)")
     compare.add_argument("--quick", action="store_true", help="small budgets, random weights, phantoms: minutes on a CPU")
+    compare.add_argument("--difficulty", choices=DIFFICULTIES, default="easy",
+                         help="the phantoms --quick makes without --medad: easy (default) or subtle")
     compare.add_argument("--progress", action="store_true", help="show progress bars")
 
 
@@ -351,6 +361,7 @@ def main(argv=None) -> int:
             image_size=args.image_size,
             counts=dict(args.count),
             seed=args.seed,
+            difficulty=args.difficulty,
         )
     except (ValueError, OSError) as error:  # OSError: a full disk, an unwritable folder
         print(f"error: {error}", file=sys.stderr)

@@ -21,6 +21,7 @@ method's median seed. This is the one module of `anomaly_lib` that knows the met
 from __future__ import annotations
 
 import csv
+import inspect
 import json
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -41,7 +42,7 @@ from .baselines import AutoencoderBaseline, FeatureKNNBaseline, MeanImageBaselin
 from .calibration import write_json
 from .device import pick_device
 from .images import as_height_width
-from .metrics import RocReport, roc_report
+from .metrics import PairedDifference, RocReport, paired_auc_difference, roc_report
 
 # SAGAN and its ablations: the SaganConfig changes that make each one.
 SAGAN_VARIANTS = {
@@ -325,11 +326,40 @@ def mean_std(values, digits: int = 3) -> str:
     return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
 
 
+PRETRAINED_METHODS = ("knn", "swssl")  # described as using ImageNet weights
+
+
+def row_label(method: str, settings: CompareSettings) -> str:
+    """The method's name, and "(random weights)" when a pretrained method ran without them."""
+    return f"{method} (random weights)" if method in PRETRAINED_METHODS and not settings.pretrained else method
+
+
+def images_seen(method: str, settings: CompareSettings, n_train_normal: int) -> int | None:
+    """Normal training images a method's training passes through (None: it does not train).
+
+    SAGAN: iterations × batch (each step also sees as many unlabeled and synthetic images);
+    autoencoder: iterations × its batch; SWSSL: epochs × training images (one patch pair each).
+    """
+    if method in SAGAN_VARIANTS:
+        return settings.budget(method) * SaganConfig(**settings.sagan).batch_size
+    if method == "autoencoder":
+        batch = inspect.signature(AutoencoderBaseline).parameters["batch_size"].default
+        return settings.budget(method) * min(batch, n_train_normal)
+    if method == "swssl":
+        return settings.budget(method) * n_train_normal
+    return None
+
+
+def format_difference(paired: PairedDifference) -> str:
+    return f"{paired.difference:+.3f} [{paired.low:+.3f}, {paired.high:+.3f}]"
+
+
 @dataclass
 class Comparison:
     settings: CompareSettings
     data: dict  # the split's summary
     runs: list  # RunResult, method by method, seed by seed
+    intervals: dict = field(default_factory=dict, repr=False)  # (method, reference) → PairedDifference, once
 
     def runs_of(self, method: str) -> list:
         return [run for run in self.runs if run.method == method]
@@ -339,30 +369,108 @@ class Comparison:
         runs = sorted(self.runs_of(method), key=lambda run: run.auc)
         return runs[(len(runs) - 1) // 2]
 
+    def best_baseline(self) -> str | None:
+        """The baseline with the highest mean AUC (ties: the first in the table), or None."""
+        baselines = [method for method in dict.fromkeys(run.method for run in self.runs) if method in BASELINE_METHODS]
+        if not baselines:
+            return None
+        return max(baselines, key=lambda method: np.mean([run.auc for run in self.runs_of(method)]))
+
+    def paired(self, method: str, reference: str) -> PairedDifference | None:
+        """AUC(method) − AUC(reference) over the same test images, seeds resampled (None: other test sets)."""
+        if (method, reference) not in self.intervals:
+            runs, reference_runs = self.runs_of(method), self.runs_of(reference)
+            labels = reference_runs[0].labels
+            if any(len(run.labels) != len(labels) or not np.array_equal(run.labels, labels) for run in runs):
+                self.intervals[method, reference] = None  # e.g. SWSSL on its own chest split: nothing to pair
+            else:
+                self.intervals[method, reference] = paired_auc_difference(
+                    labels, np.stack([run.scores for run in runs]), np.stack([run.scores for run in reference_runs]))
+        return self.intervals[method, reference]
+
     def rows(self) -> list:
         rows = []
+        reference = self.best_baseline()
         for method in dict.fromkeys(run.method for run in self.runs):
             runs = self.runs_of(method)
             aucs, aps = [r.auc for r in runs], [r.ap for r in runs]
+            paired = None if reference in (None, method) else self.paired(method, reference)
+            seen = images_seen(method, self.settings, self.data["train_normal"])
             rows.append({
-                "method": method, "auc_mean": float(np.mean(aucs)),
+                "method": method, "label": row_label(method, self.settings), "auc_mean": float(np.mean(aucs)),
                 "auc_std": float(np.std(aucs, ddof=1)) if len(runs) > 1 else float("nan"),
                 "ap_mean": float(np.mean(aps)), "ap_std": float(np.std(aps, ddof=1)) if len(runs) > 1 else float("nan"),
                 "auc": mean_std(aucs), "ap": mean_std(aps), "seeds": len(runs),
+                "vs_baseline": ("reference" if method == reference else format_difference(paired) if paired
+                                else "not paired"),
+                **({"difference": paired.difference, "difference_low": paired.low, "difference_high": paired.high}
+                   if paired else {}),
+                "images_seen": seen if seen is not None else "",
                 "seconds": float(np.mean([r.seconds for r in runs])), **describe(method, self.settings),
             })
         return rows
 
+    def conclusion(self) -> str:
+        """Sentences generated from the paired intervals against the best baseline."""
+        reference = self.best_baseline()
+        if reference is None:
+            return "No baseline ran, so no method can be judged against one."
+        name = row_label(reference, self.settings)
+        verdicts = {"beats": [], "is below": [], "tied": []}
+        level = None
+        for method in dict.fromkeys(run.method for run in self.runs):
+            paired = None if method == reference else self.paired(method, reference)
+            if paired is None:
+                continue
+            level = paired.level
+            verdict = "beats" if paired.low > 0 else "is below" if paired.high < 0 else "tied"
+            verdicts[verdict].append((row_label(method, self.settings), paired))
+        auc = mean_std([run.auc for run in self.runs_of(reference)])
+        if level is None:
+            return f"The best baseline is {name} (AUC {auc}); no other method was scored on the same test images."
+        sentences = [f"The best baseline is {name} (AUC {auc})."]
+        for verdict in ("beats", "is below"):
+            sentences += [f"{method} {verdict} {name} by {abs(paired.difference):.3f} "
+                          f"[{paired.low:+.3f}, {paired.high:+.3f}]." for method, paired in verdicts[verdict]]
+        if not verdicts["beats"] and not verdicts["is below"]:
+            sentences.append(f"No method is distinguishable from {name}.")
+        else:
+            if verdicts["tied"]:
+                tied = ", ".join(method for method, _ in verdicts["tied"])
+                sentences.append(f"Not distinguishable from {name}: {tied}.")
+            if not verdicts["beats"]:
+                sentences.append(f"No method beats {name}.")
+        sentences.append(f"(AUC differences, paired bootstrap {level:.0%} intervals over the same test images, "
+                         "seeds resampled.)")
+        return " ".join(sentences)
+
+    def budgets_note(self) -> str:
+        """The training budgets as images seen, and whether the trained methods' budgets match."""
+        seen = {row["label"]: row["images_seen"] for row in self.rows() if row["images_seen"] != ""}
+        if not seen:
+            return "No method here trains, so no budget applies."
+        listed = ", ".join(f"{name} {count:,}" for name, count in seen.items())
+        if len(seen) == 1:
+            return f"Normal training images seen per run: {listed} (the only method here that trains)."
+        matched = "match" if len(set(seen.values())) == 1 else "do not match"
+        return f"Normal training images seen per run: {listed}; these budgets {matched}."
+
     def markdown(self) -> str:
-        lines = ["| method | AUC | AP | seeds | s/run | budget | trained on |", "|---|---|---|---|---|---|---|"]
+        reference = self.best_baseline() or "best baseline"
+        lines = [f"| method | AUC | AP | ΔAUC vs {reference} [95 % CI] | seeds | s/run | budget | images seen | trained on |",
+                 "|---|---|---|---|---|---|---|---|---|"]
         for row in self.rows():
-            lines.append(f"| {row['method']} | {row['auc']} | {row['ap']} | {row['seeds']} | {row['seconds']:.1f} | "
-                         f"{row['budget']} | {row['trained_on']} |")
+            seen = f"{row['images_seen']:,}" if row["images_seen"] != "" else "—"
+            lines.append(f"| {row['label']} | {row['auc']} | {row['ap']} | {row['vs_baseline']} | {row['seeds']} | "
+                         f"{row['seconds']:.1f} | {row['budget']} | {seen} | {row['trained_on']} |")
         data = self.data
         lines.append("")
         lines.append(f"Test split: {data['test_normal']} normal and {data['test_abnormal']} abnormal images; "
                      f"{data['train_normal']} labeled normals. ± is the standard deviation over seeds (ddof 1); "
-                     "a method without randomness repeats exactly. No run saw a test label before scoring.")
+                     "a method without randomness repeats exactly. No run saw a test label before scoring. "
+                     + self.budgets_note())
+        lines.append("")
+        lines.append(self.conclusion())
         return "\n".join(lines)
 
     def figure(self) -> Figure:
@@ -400,7 +508,7 @@ class Comparison:
 
     def as_dict(self) -> dict:
         settings = {**asdict(self.settings), "methods": list(self.settings.methods)}
-        return {"settings": settings, "data": self.data, "table": self.rows(),
+        return {"settings": settings, "data": self.data, "table": self.rows(), "conclusion": self.conclusion(),
                 "runs": [{**asdict(run), "scores": run.scores.tolist(), "labels": run.labels.tolist()}
                          for run in self.runs]}
 
@@ -410,7 +518,8 @@ class Comparison:
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = {kind: out_dir / f"comparison.{kind}" for kind in ("md", "csv", "json", "png")}
         paths["md"].write_text(self.markdown() + "\n")
-        columns = ["method", "auc_mean", "auc_std", "ap_mean", "ap_std", "seeds", "seconds", "budget", "trained_on"]
+        columns = ["method", "label", "auc_mean", "auc_std", "ap_mean", "ap_std", "difference", "difference_low",
+                   "difference_high", "seeds", "seconds", "budget", "images_seen", "trained_on"]
         with open(paths["csv"], "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
@@ -567,9 +676,10 @@ def run_from_args(args, log=print) -> Comparison:
     if root is None:
         if not args.quick:
             raise ValueError("give --medad DIR (a Med-AD folder), or --quick to run on phantoms")
+        difficulty = getattr(args, "difficulty", "easy")
         root = make_phantom_dataset(out_dir / "phantoms", "medad", settings.image_size, DEMO_COUNTS, seed=0,
-                                    lesion_scale=DEMO_LESION_SCALE)
-        log(f"phantoms: {root} (the SAGAN demo's counts, lesion_scale {DEMO_LESION_SCALE})")
+                                    lesion_scale=DEMO_LESION_SCALE, difficulty=difficulty)
+        log(f"phantoms: {root} ({difficulty}; the SAGAN demo's counts, lesion_scale {DEMO_LESION_SCALE})")
     comparison = run_comparison(root, settings, out_dir, log=log)
     log("")
     log(comparison.markdown())

@@ -3,7 +3,9 @@
 Real datasets take hours to download and train on. These phantoms are drawn
 with a few cv2 ellipses, lines and blurs in milliseconds, yet keep what matters
 for anomaly detection: normal images vary (pose, size, contrast, noise), and
-abnormal images differ only by a local lesion whose mask we know.
+abnormal images differ only by a local lesion whose mask we know. The ``subtle``
+chest preset (``SubtleRecipe``) makes the task hard enough to rank methods: normals
+warped and textured, lesions small and faint.
 
 All drawing happens on a float32 canvas in [0, 1] (bright = dense tissue, as on
 a radiograph); sizes and positions are fractions of the image size, so the same
@@ -194,12 +196,14 @@ def _vessels(rng, shape, center_x, lung_y, unit) -> np.ndarray:
     return _blur(vessels, 0.6 * unit)
 
 
-def _draw_lesions(rng, shape, allowed: np.ndarray, unit: float) -> tuple[np.ndarray, np.ndarray]:
+def _draw_lesions(rng, shape, allowed: np.ndarray, unit: float,
+                  strength=(0.3, 0.42)) -> tuple[np.ndarray, np.ndarray]:
     """Bright compact opacities inside ``allowed``: (soft intensity layer, bool mask).
 
     ``unit`` is the image size / 64: at 64x64 nodules have radii of 3-7.5 px and
     consolidation is 3-5 overlapping blobs of radius 2.5-4.5 px. A lesion is
-    round nodules, patchy consolidation, or one nodule plus consolidation.
+    round nodules, patchy consolidation, or one nodule plus consolidation. Each blob's
+    peak brightness is drawn from ``strength`` (low, high).
     """
     kind = rng.choice(["nodules", "consolidation", "both"], p=[0.4, 0.4, 0.2])
     blobs = []  # (x, y, radius_x, radius_y, angle)
@@ -224,19 +228,78 @@ def _draw_lesions(rng, shape, allowed: np.ndarray, unit: float) -> tuple[np.ndar
         blob = _ellipse_mask(shape, (x, y), (radius_x, radius_y), angle)
         shape_mask = np.maximum(shape_mask, blob)
         # each blob is densest in its middle: blur by a fraction of its radius
-        strength = rng.uniform(0.3, 0.42)
-        layer = np.maximum(layer, strength * _blur(blob, 0.35 * min(radius_x, radius_y)))
+        peak = rng.uniform(*strength)
+        layer = np.maximum(layer, peak * _blur(blob, 0.35 * min(radius_x, radius_y)))
     lesion_mask = (shape_mask > 0) & allowed
     return layer, lesion_mask
 
 
-def draw_chest(rng: np.random.Generator, size, abnormal: bool, lesion_scale: float = 1.0) -> Phantom:
+DIFFICULTIES = ("easy", "subtle")
+
+
+@dataclass(frozen=True)
+class SubtleRecipe:
+    """What the ``subtle`` chest preset changes, all of it drawn independently per image.
+
+    Normal images vary beyond what a linear model of the pixels captures:
+      * pose: a rotation, zoom and shift of the whole radiograph (an affine warp);
+      * deformation: a smooth random displacement field (elastic warp);
+      * texture: blotchy lung texture of random grain and a random gamma (a non-linear
+        intensity curve).
+    Lesions are as small and as faint as that variation: the easy preset's lesion shapes
+    at ``lesion_scale`` of their size and a peak brightness in ``lesion_strength`` (easy:
+    0.30-0.42), the same order as the texture's blotches.
+    The numbers were written down once from these criteria, not tuned on any method's scores.
+    """
+
+    rotation_degrees: float = 8.0  # ± on top of the easy preset's ±4° tilt
+    zoom: tuple = (0.92, 1.08)
+    shift: float = 0.04  # ± share of the image size, per axis
+    warp_pixels: float = 1.5  # displacement std at 64 px (scales with the image)
+    warp_smoothness: float = 8.0  # blur sigma of the displacement field at 64 px
+    texture_strength: tuple = (0.02, 0.05)  # std of the extra lung texture
+    texture_grain: tuple = (1.0, 3.0)  # its blob size (sigma) at 64 px
+    gamma: tuple = (0.8, 1.25)
+    lesion_scale: float = 0.6
+    lesion_strength: tuple = (0.08, 0.14)
+
+
+SUBTLE = SubtleRecipe()
+
+
+def _pose_and_deformation(rng, shape, unit, recipe: SubtleRecipe):
+    """A random warp for ``cv2.remap``: (map_x, map_y), each float32 (H, W)."""
+    height, width = shape
+    angle = rng.uniform(-recipe.rotation_degrees, recipe.rotation_degrees)
+    zoom = rng.uniform(*recipe.zoom)
+    shift = rng.uniform(-recipe.shift, recipe.shift, 2) * (width, height)
+    affine = cv2.getRotationMatrix2D((width / 2, height / 2), angle, zoom)  # (2, 3)
+    affine[:, 2] += shift
+    inverse = cv2.invertAffineTransform(affine)  # remap needs where each output pixel comes from
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)  # each (H, W)
+    source_x = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
+    source_y = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
+    for source in (source_x, source_y):  # the elastic part: smooth noise of std warp_pixels
+        source += recipe.warp_pixels * unit * _smooth_noise(rng, shape, recipe.warp_smoothness * unit)
+    return source_x.astype(np.float32), source_y.astype(np.float32)
+
+
+def _warp(image: np.ndarray, warp) -> np.ndarray:
+    return cv2.remap(image, warp[0], warp[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def draw_chest(rng: np.random.Generator, size, abnormal: bool, lesion_scale: float = 1.0,
+               difficulty: str = "easy") -> Phantom:
     """A chest-radiograph-like phantom (PA view): body, lungs, heart, spine, ribs, optional lesions.
 
     The image is built as a sum of layers, each with a random strength, so
     normal images vary; an abnormal image also gets bright opacities inside
-    the lungs (see ``_draw_lesions``).
+    the lungs (see ``_draw_lesions``). ``difficulty="subtle"`` warps the anatomy, adds
+    texture and a gamma curve, and draws smaller, fainter lesions (``SubtleRecipe``); "easy"
+    draws exactly the images it always did.
     """
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f"unknown difficulty {difficulty!r}; choose one of {', '.join(DIFFICULTIES)}")
     height, width = as_height_width(size)
     shape = (height, width)
     unit = min(height, width) / 64  # 1 at 64x64: lengths below are "pixels at 64x64"
@@ -257,11 +320,21 @@ def draw_chest(rng: np.random.Generator, size, abnormal: bool, lesion_scale: flo
     canvas += 0.05 * _vessels(rng, shape, center_x, lung_y, unit) * soft_lungs
     canvas += 0.015 * _smooth_noise(rng, shape, 1.5 * unit) * soft_lungs
 
+    strength = (0.3, 0.42)
+    if difficulty == "subtle":
+        grain = rng.uniform(*SUBTLE.texture_grain) * unit
+        canvas += rng.uniform(*SUBTLE.texture_strength) * _smooth_noise(rng, shape, grain) * soft_lungs
+        warp = _pose_and_deformation(rng, shape, unit, SUBTLE)
+        canvas, soft_lungs, aerated_lungs = (_warp(layer, warp) for layer in (canvas, soft_lungs, aerated_lungs))
+        lesion_scale, strength = lesion_scale * SUBTLE.lesion_scale, SUBTLE.lesion_strength
+
     lung_mask = aerated_lungs > 0.5
     lesion_mask = np.zeros(shape, bool)
     if abnormal:
-        lesion_layer, lesion_mask = _draw_lesions(rng, shape, lung_mask, unit * lesion_scale)
+        lesion_layer, lesion_mask = _draw_lesions(rng, shape, lung_mask, unit * lesion_scale, strength)
         canvas += lesion_layer * soft_lungs  # opacities fade out at the lung border
+    if difficulty == "subtle":  # a random non-linear intensity curve, lesion included
+        canvas = np.clip(canvas, 0.0, 1.0) ** rng.uniform(*SUBTLE.gamma)
 
     return Phantom(_finish(rng, canvas), lesion_mask, lung_mask)
 
@@ -401,14 +474,26 @@ def _split_folder(out_dir: Path, layout: str, split: str) -> Path:
     return out_dir / DBT_FOLDERS[split]
 
 
+def _drawer(layout: str, difficulty: str):
+    """The drawing function of a layout at a difficulty: (rng, size, abnormal, lesion_scale) -> Phantom."""
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f"unknown difficulty {difficulty!r}; choose one of {', '.join(DIFFICULTIES)}")
+    if layout == "dbt":
+        if difficulty != "easy":
+            raise ValueError(f"difficulty {difficulty!r} exists for chest phantoms only (layouts medad, chest)")
+        return draw_breast
+    return lambda rng, size, abnormal, lesion_scale: draw_chest(rng, size, abnormal, lesion_scale, difficulty)
+
+
 def make_phantom_dataset(out_dir, layout="medad", image_size=64, counts=None, seed=0,
-                         lesion_scale: float = 1.0) -> Path:
+                         lesion_scale: float = 1.0, difficulty: str = "easy") -> Path:
     """Write a phantom dataset in one of the layouts of ``layouts.py``; returns ``out_dir``.
 
     ``layout`` is "medad" or "chest" (chest phantoms) or "dbt" (breast phantoms).
     ``counts`` overrides some or all of ``DEFAULT_COUNTS[layout]``. Images are
     named like ``test_abnormal_0007.png``; lesion masks of abnormal images go to
     ``out_dir/masks/`` under the same names. ``lesion_scale`` multiplies lesion sizes.
+    ``difficulty`` is "easy" or, for the chest layouts, "subtle" (see ``SubtleRecipe``).
     The same seed gives the same bytes.
     """
     if layout not in DEFAULT_COUNTS:
@@ -427,7 +512,7 @@ def make_phantom_dataset(out_dir, layout="medad", image_size=64, counts=None, se
             raise ValueError(
                 f"count for {split} must be >= {smallest} in layout {layout!r}; got {count}"
             )
-    draw = draw_breast if layout == "dbt" else draw_chest
+    draw = _drawer(layout, difficulty)
     height, width = as_height_width(image_size)
 
     out_dir = Path(out_dir)
@@ -452,6 +537,31 @@ def make_phantom_dataset(out_dir, layout="medad", image_size=64, counts=None, se
     if layout == "medad":
         write_medad_json(out_dir, file_names)
     settings = {"layout": layout, "image_size": [height, width], "counts": counts, "seed": seed,
-                "lesion_scale": lesion_scale}
+                "lesion_scale": lesion_scale, "difficulty": difficulty}
     write_bytes(out_dir / SETTINGS_FILE, json.dumps(settings, indent=2).encode())
     return out_dir
+
+
+def difficulty_figure(per_row: int = 4, size: int = 64, seed: int = 0):
+    """Chest phantoms of both presets side by side: for each, a row of normals and a row of
+    abnormals with the lesion outlined in red. Returns a matplotlib Figure."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(1.6 * per_row, 1.7 * 2 * len(DIFFICULTIES)))
+    axes = figure.subplots(2 * len(DIFFICULTIES), per_row)  # (rows, per_row)
+    for block, difficulty in enumerate(DIFFICULTIES):
+        for abnormal in (False, True):
+            row = 2 * block + abnormal
+            for column in range(per_row):
+                rng = np.random.default_rng([seed, row, column])
+                phantom = draw_chest(rng, size, abnormal, difficulty=difficulty)
+                ax = axes[row, column]
+                ax.imshow(phantom.image, cmap="gray", vmin=0, vmax=255)
+                if abnormal:
+                    ax.contour(phantom.lesion_mask, levels=[0.5], colors="red", linewidths=0.8)
+                ax.set_xticks([])
+                ax.set_yticks([])
+            axes[row, 0].set_ylabel(f"{difficulty}\n{'abnormal' if abnormal else 'normal'}", fontsize=9)
+    figure.suptitle("chest phantoms: easy vs subtle (red: lesion mask)", fontsize=10)
+    figure.set_layout_engine("constrained")
+    return figure

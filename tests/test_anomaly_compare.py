@@ -151,3 +151,76 @@ def test_swssl_on_the_medad_split_and_on_a_chest_folder(medad_root, tmp_path):
     run = own_split.runs[0]
     assert len(run.scores) == 7 and run.labels.sum() == 4  # the chest folder's own test split
     assert own_split.rows()[0]["trained_on"].startswith("chest folder")
+
+
+# ---------------------------------------------------------------------------- the report, from made-up runs
+
+
+def made_up(settings, scores_by_method: dict, labels):
+    """A Comparison from given per-seed scores, without training anything."""
+    from anomaly_lib.compare import Comparison, RunResult
+    from anomaly_lib.metrics import roc_report
+
+    runs = []
+    for method, per_seed in scores_by_method.items():
+        for seed, scores in enumerate(per_seed):
+            report = roc_report(labels, scores)
+            runs.append(RunResult(method, seed, report.auc, report.ap, 1.0, np.asarray(scores, float),
+                                  np.asarray(labels)))
+    data = {"test_normal": int((labels == 0).sum()), "test_abnormal": int((labels == 1).sum()), "train_normal": 40}
+    return Comparison(settings, data, runs)
+
+
+LABELS = np.r_[np.zeros(40), np.ones(40)].astype(int)
+
+
+def noisy(separation, seed):
+    return LABELS * separation + np.random.default_rng(seed).normal(size=len(LABELS))
+
+
+def test_paired_intervals_against_the_best_baseline_and_a_generated_conclusion():
+    settings = tiny_settings(methods=("mean-image", "pca", "knn", "sagan"))
+    result = made_up(settings, {
+        "mean-image": [noisy(-1.0, 0)] * 2,  # worse than chance
+        "pca": [noisy(1.0, 1)] * 2,  # the best baseline
+        "knn": [noisy(0.9, 2), noisy(0.9, 3)],
+        "sagan": [noisy(6.0, 4), noisy(6.0, 5)],  # far better: its interval excludes 0
+    }, LABELS)
+    assert result.best_baseline() == "pca"  # sagan is higher but is not a baseline
+    rows = {row["method"]: row for row in result.rows()}
+    assert rows["pca"]["vs_baseline"] == "reference"
+    sagan = rows["sagan"]
+    assert sagan["difference"] == pytest.approx(sagan["auc_mean"] - rows["pca"]["auc_mean"])
+    assert 0 < sagan["difference_low"] <= sagan["difference"] <= sagan["difference_high"]
+    assert rows["mean-image"]["difference_high"] < 0
+    text = result.conclusion()
+    assert f"sagan beats pca by {sagan['difference']:.3f}" in text
+    assert "mean-image is below pca" in text
+    assert "knn (random weights)" in text  # knn vs pca: too close to call, and named as random-weight
+    assert text in result.markdown()
+
+
+def test_conclusion_says_when_nothing_is_distinguishable():
+    settings = tiny_settings(methods=("pca", "sagan"))
+    result = made_up(settings, {"pca": [noisy(1.0, 1)], "sagan": [noisy(1.0, 1) + 1e-3 * noisy(0, 9)]}, LABELS)
+    assert "No method is distinguishable from pca." in result.conclusion()
+    assert "No method beats" not in result.conclusion()  # said once, not twice
+
+
+def test_row_labels_and_budgets_are_stated():
+    from anomaly_lib.compare import images_seen, row_label
+
+    random_weights = tiny_settings(pretrained=False)
+    assert row_label("knn", random_weights) == "knn (random weights)"
+    assert row_label("swssl", random_weights) == "swssl (random weights)"
+    assert row_label("knn", tiny_settings(pretrained=True)) == "knn"
+    assert row_label("pca", random_weights) == "pca"
+    settings = tiny_settings(budgets={"sagan": 7, "autoencoder": 5, "swssl": 3})
+    assert images_seen("sagan", settings, 16) == 7 * TINY_SAGAN["batch_size"]
+    assert images_seen("swssl", settings, 16) == 3 * 16
+    assert images_seen("pca", settings, 16) is None
+    result = made_up(settings, {"pca": [noisy(1.0, 1)], "sagan": [noisy(2.0, 2)]}, LABELS)
+    assert "sagan 28 (the only method here that trains)" in result.markdown()
+    both = made_up(settings, {"sagan": [noisy(2.0, 2)], "autoencoder": [noisy(1.0, 1)]}, LABELS)
+    autoencoder_batch = 32  # AutoencoderBaseline's default batch, smaller than the 40 labeled normals
+    assert f"sagan 28, autoencoder {5 * autoencoder_batch}; these budgets do not match" in both.markdown()

@@ -191,3 +191,50 @@ def test_lesion_scale_makes_lesions_larger(draw):
         areas[scale] = sum(int(draw(np.random.default_rng([9, i]), 64, True, lesion_scale=scale).lesion_mask.sum())
                            for i in range(12))
     assert areas[1.6] > 1.5 * areas[1.0]
+
+
+def lesion_contrast(phantom):
+    """Mean brightness of the lesion minus that of the lung ring just around it."""
+    ring = cv2.dilate(phantom.lesion_mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    ring &= ~phantom.lesion_mask & phantom.organ_mask
+    image = phantom.image.astype(float)
+    return image[phantom.lesion_mask].mean() - image[ring].mean()
+
+
+def test_subtle_lesions_are_smaller_and_fainter_than_easy_ones():
+    def summary(difficulty):
+        phantoms = [draw_chest(np.random.default_rng(i), 64, True, difficulty=difficulty) for i in range(30)]
+        return (np.median([p.lesion_mask.sum() for p in phantoms]),
+                np.median([lesion_contrast(p) for p in phantoms]))
+
+    (easy_area, easy_contrast), (subtle_area, subtle_contrast) = summary("easy"), summary("subtle")
+    assert subtle_area < 0.6 * easy_area
+    assert 0 < subtle_contrast < 0.5 * easy_contrast
+
+
+def test_subtle_normals_escape_a_linear_model():
+    # the share of pixel variance that 8 principal components leave unexplained, on 60 normals
+    def unexplained(difficulty):
+        images = np.stack([draw_chest(np.random.default_rng(i), 64, False, difficulty=difficulty).image
+                           for i in range(60)]).reshape(60, -1).astype(float)
+        centred = images - images.mean(0)
+        variances = np.linalg.svd(centred, compute_uv=False) ** 2
+        return variances[8:].sum() / variances.sum()
+
+    assert unexplained("subtle") > 1.2 * unexplained("easy")
+
+
+def test_difficulty_is_recorded_and_checked(tmp_path, capsys):
+    root = make_phantom_dataset(tmp_path / "subtle", "medad", 32, SMALL_MEDAD, difficulty="subtle")
+    assert json.loads((root / "phantom_dataset.json").read_text())["difficulty"] == "subtle"
+    easy = make_phantom_dataset(tmp_path / "easy", "medad", 32, SMALL_MEDAD)
+    name = "test_abnormal_0000.png"
+    assert (root / "images" / name).read_bytes() != (easy / "images" / name).read_bytes()
+    with pytest.raises(ValueError, match="chest phantoms only"):
+        make_phantom_dataset(tmp_path / "dbt", "dbt", 32, difficulty="subtle")
+    with pytest.raises(ValueError, match="unknown difficulty 'hard'"):
+        make_phantom_dataset(tmp_path / "hard", "medad", 32, SMALL_MEDAD, difficulty="hard")
+    code = main(["phantoms", "--out", str(tmp_path / "cli"), "--image-size", "32", "--difficulty", "subtle",
+                 *[f"--count={key}={n}" for key, n in SMALL_MEDAD.items()]])
+    assert code == 0
+    assert json.loads((tmp_path / "cli" / "phantom_dataset.json").read_text())["difficulty"] == "subtle"
