@@ -34,8 +34,8 @@ from .layouts import unlabeled_counts, write_medad_json
 from .prepare import (
     MEDAD_SPLITS,
     _finish_output,
+    _new_output,
     _save_png,
-    _start_output,
     largest_train_normal,
     sagan_check,
 )
@@ -164,20 +164,20 @@ def prepare_medmnist(npz, out_dir, flag: str = "pneumoniamnist", ar: float = 0.6
     out_dir = Path(out_dir)
     settings = {"command": "prepare medmnist", "npz": str(Path(npz).resolve()), "flag": flag, "ar": ar,
                 "seed": seed, "train_normal": train_normal}
-    _start_output(out_dir, overwrite, [], settings)
-    (out_dir / "images").mkdir()
     names, manifest = {}, []
-    for medad_split in MEDAD_SPLITS:
-        names[medad_split] = []
-        for npz_split, index in lists[medad_split]:
-            images, abnormal = splits[npz_split]
-            name = f"{npz_split}{index:05d}.png"
-            _save_png(images[index], out_dir / "images" / name)
-            names[medad_split].append(name)
-            manifest.append({"file": name, "split": medad_split, "label": int(abnormal[index]),
-                             "source": f"{Path(npz).name}:{npz_split}_images[{index}]"})
-    write_medad_json(out_dir, names)
-    _finish_output(out_dir, settings, manifest)
+    with _new_output(out_dir, overwrite, [], settings) as work:  # swapped into out_dir when complete
+        (work / "images").mkdir()
+        for medad_split in MEDAD_SPLITS:
+            names[medad_split] = []
+            for npz_split, index in lists[medad_split]:
+                images, abnormal = splits[npz_split]
+                name = f"{npz_split}{index:05d}.png"
+                _save_png(images[index], work / "images" / name)
+                names[medad_split].append(name)
+                manifest.append({"file": name, "split": medad_split, "label": int(abnormal[index]),
+                                 "source": f"{Path(npz).name}:{npz_split}_images[{index}]"})
+        write_medad_json(work, names)
+        _finish_output(work, settings, manifest)
     return {"counts": {split: len(names[split]) for split in MEDAD_SPLITS}, "mapped": "",
             "sagan": sagan_check({split: names[split] for split in MEDAD_SPLITS}, ar),
             "image_size": list(splits["test"][0].shape[1:])}
