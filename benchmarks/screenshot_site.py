@@ -56,8 +56,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def lab_screenshots(browser, notebook: str, out: Path, wait_s: int) -> list[Path]:
-    """JupyterLab on a temporary copy of notebooks/: open `notebook`, Run All, screenshot solutions."""
+def lab_screenshots(browser, notebook: str, out: Path, wait_s: int, find=()) -> list[Path]:
+    """JupyterLab on a temporary copy of notebooks/: open `notebook`, Run All, screenshot solutions
+    and the cells whose output contains each text in `find` (a widget, say)."""
     work = Path(tempfile.mkdtemp()) / "notebooks"
     shutil.copytree(ROOT / "notebooks", work, ignore=shutil.ignore_patterns("outputs", "*.py"))
     port, token = free_port(), "screenshot"
@@ -92,10 +93,16 @@ def lab_screenshots(browser, notebook: str, out: Path, wait_s: int) -> list[Path
             if ran and not waiting:
                 break
         print(f"JupyterLab: Run All of {notebook} took {time.time() - start:.0f} s")
-        page.evaluate("window.jupyterapp.commands.execute('notebook:move-cursor-to-top')")
+        page.evaluate("document.querySelectorAll('.jp-WindowedPanel-outer').forEach(e => { e.scrollTop = 0; })")
         time.sleep(3)
         shots.append(out / f"lab_{notebook}_top.png")
         page.screenshot(path=shots[-1])
+        for number, text in enumerate(find):
+            found = page.locator(".jp-OutputArea", has_text=text).first
+            found.scroll_into_view_if_needed()
+            time.sleep(2)
+            shots.append(out / f"lab_{notebook}_find{number}.png")
+            page.screenshot(path=shots[-1])
         solutions = page.locator("details.solution")
         if solutions.count():
             solutions.first.scroll_into_view_if_needed()
@@ -119,6 +126,8 @@ def main(argv=None) -> int:
     parser.add_argument("--solution-page", default="02_sagan_windows_and_position_codes")
     parser.add_argument("--lab", metavar="NOTEBOOK", help="also screenshot JupyterLab after Run All of NOTEBOOK")
     parser.add_argument("--lab-wait", type=int, default=300, help="seconds to let Run All finish")
+    parser.add_argument("--lab-find", action="append", default=[], metavar="TEXT",
+                        help="also screenshot the output that contains TEXT (repeatable)")
     args = parser.parse_args(argv)
     try:
         from playwright.sync_api import sync_playwright
@@ -137,7 +146,7 @@ def main(argv=None) -> int:
         browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
         shots = site_screenshots(browser, site, out, args.solution_page)
         if args.lab:
-            shots += lab_screenshots(browser, args.lab, out, args.lab_wait)
+            shots += lab_screenshots(browser, args.lab, out, args.lab_wait, args.lab_find)
         browser.close()
     for shot in shots:
         print(shot)
