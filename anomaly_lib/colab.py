@@ -133,14 +133,17 @@ def widget_bundle(widget, text: str, html: str = None) -> dict:
 def show_widget(widget, text: str, html: str = None, png=None) -> None:
     """Display `widget`, with `text`/`html` as its static fallback (see `widget_bundle`).
 
-    `png`, a path to a picture of the widget's default view, is added to the fallback,
-    so static pages show the figure the widget starts with.
+    `png`, a path to a picture of the widget's default view, is added to the fallback
+    (under `text`, when no `html` is given), so static pages show the figure the
+    widget starts with.
     """
+    from html import escape
+
     from IPython.display import display
 
     if png is not None:
         data = base64.b64encode(Path(png).read_bytes()).decode("ascii")
-        html = (html or "") + _part_html("data", {"image/png": data})
+        html = (html or f"<p><i>{escape(text)}</i></p>") + _part_html("data", {"image/png": data})
     enable_widgets()
     display(widget_bundle(widget, text, html), raw=True)
 
@@ -163,6 +166,11 @@ class _Collector:
 
     def flush(self):
         pass
+
+    encoding = "utf-8"  # what code that inspects sys.stdout (progress bars, loggers) asks for
+
+    def isatty(self):
+        return False
 
     # display-publisher interface: what IPython.display.display calls
     def publish(self, data, metadata=None, *args, **kwargs):

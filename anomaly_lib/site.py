@@ -64,7 +64,8 @@ class Page:
 
     name: str
     path: Path
-    seconds: float = 0.0
+    seconds: float = 0.0  # running the notebook
+    page_seconds: float = 0.0  # writing its page
     error: str = ""
     slowest_cells: list = field(default_factory=list)  # [(seconds, cell index)], slowest first
     notebook: object = None  # the executed notebook (nbformat), widget views removed
@@ -239,14 +240,17 @@ def build_site(out, notebooks_dir=None, smoke: bool | None = None, cell_timeout:
     pages = []
     for name in chosen:
         notebook, seconds, error = execute(notebooks_dir / f"{name}.ipynb", smoke, cell_timeout)
+        start = time.perf_counter()
         static_outputs(notebook)
         timings = sorted(((cell_seconds(cell), i) for i, cell in enumerate(notebook.cells)), reverse=True)
         html = rewrite_links(export(notebook, name), notebooks_dir, out, set(every_name))
-        page = Page(name, out / f"{name}.html", seconds, error, timings[:3], notebook)
+        page = Page(name, out / f"{name}.html", seconds, 0.0, error, timings[:3], notebook)
         nav = navigation(every_name, every_name.index(name), smoke)
         page.path.write_text(with_navigation(html, nav), encoding="utf-8")
+        page.page_seconds = time.perf_counter() - start
         pages.append(page)
-        log(f"{name}: {seconds:.0f} s" + (f"  FAILED: {error}" if error else ""))
+        log(f"{name}: ran in {seconds:.0f} s (slowest cell {timings[0][0]:.0f} s), page in {page.page_seconds:.1f} s"
+            + (f"  FAILED: {error}" if error else ""))
     readme = notebooks_dir.parent / "README.md"
     if readme.exists():
         html = export(readme_notebook(readme), "Anomaly detection in medical images: the course")
@@ -264,9 +268,9 @@ def run_from_args(args) -> int:
         print(f"error: {error}")
         return 2
     failed = [page for page in pages if page.error]
-    total = sum(page.seconds for page in pages)
-    print(f"{len(pages) - len(failed)} of {len(pages)} notebooks ran ({total:.0f} s); "
-          f"open {Path(args.out) / 'index.html'}")
+    total, writing = sum(page.seconds for page in pages), sum(page.page_seconds for page in pages)
+    print(f"{len(pages) - len(failed)} of {len(pages)} notebooks ran ({total:.0f} s running, {writing:.0f} s "
+          f"writing pages); open {Path(args.out) / 'index.html'}")
     for page in failed:
         print(f"  {page.name}: {page.error}")
     return 1 if failed else 0

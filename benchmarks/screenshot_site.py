@@ -28,13 +28,20 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-dev-shm-usage", "--no-first-run"]
 
 
-def site_screenshots(browser, site: Path, out: Path, solution_page: str) -> list[Path]:
+def site_screenshots(browser, site: Path, out: Path, solution_page: str, find=()) -> list[Path]:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     shots = []
     for html in sorted(site.glob("*.html")):
         page.goto(html.resolve().as_uri())
         page.wait_for_load_state("load")
         shots.append(out / f"site_{html.stem}.png")
+        page.screenshot(path=shots[-1])
+    for number, wanted in enumerate(find):  # "PAGE:TEXT": the output of PAGE that shows TEXT
+        name, _, text = wanted.partition(":")
+        page.goto((site / f"{name}.html").resolve().as_uri())
+        page.locator(".jp-OutputArea-output", has_text=text).first.scroll_into_view_if_needed()
+        page.evaluate("window.scrollBy(0, -150)")
+        shots.append(out / f"site_{name}_find{number}.png")
         page.screenshot(path=shots[-1])
     page.goto((site / f"{solution_page}.html").resolve().as_uri())
     first = page.locator("details.solution-code").first
@@ -124,6 +131,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="screenshots", help="folder for the PNGs")
     parser.add_argument("--chromium", default="/usr/bin/chromium", help="Chromium binary (Debian's package)")
     parser.add_argument("--solution-page", default="02_sagan_windows_and_position_codes")
+    parser.add_argument("--find", action="append", default=[], metavar="PAGE:TEXT",
+                        help="also screenshot the output of PAGE that contains TEXT (repeatable)")
     parser.add_argument("--lab", metavar="NOTEBOOK", help="also screenshot JupyterLab after Run All of NOTEBOOK")
     parser.add_argument("--lab-wait", type=int, default=300, help="seconds to let Run All finish")
     parser.add_argument("--lab-find", action="append", default=[], metavar="TEXT",
@@ -144,7 +153,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
-        shots = site_screenshots(browser, site, out, args.solution_page)
+        shots = site_screenshots(browser, site, out, args.solution_page, args.find)
         if args.lab:
             shots += lab_screenshots(browser, args.lab, out, args.lab_wait, args.lab_find)
         browser.close()
