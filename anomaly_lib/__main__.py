@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     site.add_argument("--notebook", action="append", default=[], metavar="NAME",
                       help="build only this notebook's page, e.g. 07_swssl_sliding_windows_and_augmentations (repeatable)")
     site.add_argument("--cell-timeout", type=int, default=None, metavar="SECONDS",
-                      help="fail a cell that runs longer (default: 60 in smoke mode, 3600 otherwise)")
+                      help="fail a cell that runs longer (default: 60 in smoke mode, or KIT_CELL_TIMEOUT; 3600 otherwise)")
     readme = commands.add_parser(
         "readme-figures", help="regenerate the README's pictures: run both demos, draw a diagram"
     )

@@ -58,6 +58,14 @@ details.solution > summary, details.solution-code > summary { cursor: pointer; c
 """
 
 
+def smoke_cell_timeout() -> int:
+    """The smoke-mode cell limit: 60 s, or KIT_CELL_TIMEOUT seconds on a machine known to be slow."""
+    text = os.environ.get("KIT_CELL_TIMEOUT", str(SMOKE_CELL_TIMEOUT))
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"KIT_CELL_TIMEOUT must be a whole number of seconds, e.g. 120; got {text!r}")
+    return int(text)
+
+
 @dataclass
 class Page:
     """One built page: where it is, how long its notebook ran, and what went wrong."""
@@ -230,7 +238,7 @@ def build_site(out, notebooks_dir=None, smoke: bool | None = None, cell_timeout:
     out = Path(out)
     notebooks_dir = Path(notebooks_dir) if notebooks_dir else ROOT / "notebooks"
     smoke = smoke_mode() if smoke is None else smoke
-    cell_timeout = cell_timeout or (SMOKE_CELL_TIMEOUT if smoke else FULL_CELL_TIMEOUT)
+    cell_timeout = cell_timeout or (smoke_cell_timeout() if smoke else FULL_CELL_TIMEOUT)
     every_name = sorted(path.stem for path in notebooks_dir.glob("*.ipynb"))
     unknown = sorted(set(names or []) - set(every_name))
     if unknown:

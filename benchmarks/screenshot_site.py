@@ -91,22 +91,20 @@ def lab_screenshots(browser, notebook: str, out: Path, wait_s: int, find=()) -> 
         time.sleep(2)
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         start = time.time()
-        while time.time() - start < wait_s:  # busy until every cell has run
+        every_cell_ran = ("window.jupyterapp.shell.currentWidget.content.widgets"
+                          ".filter(c => c.model.type === 'code').every(c => c.model.executionCount)")
+        while time.time() - start < wait_s and not page.evaluate(every_cell_ran):
             time.sleep(3)
-            waiting = page.evaluate("[...document.querySelectorAll('.jp-InputPrompt')]"
-                                    ".filter(p => p.textContent.includes('*')).length")
-            ran = page.evaluate("[...document.querySelectorAll('.jp-InputPrompt')]"
-                                ".filter(p => /\\[\\d+\\]/.test(p.textContent)).length")
-            if ran and not waiting:
-                break
         print(f"JupyterLab: Run All of {notebook} took {time.time() - start:.0f} s")
         page.evaluate("document.querySelectorAll('.jp-WindowedPanel-outer').forEach(e => { e.scrollTop = 0; })")
         time.sleep(3)
         shots.append(out / f"lab_{notebook}_top.png")
         page.screenshot(path=shots[-1])
         for number, text in enumerate(find):
-            found = page.locator(".jp-OutputArea", has_text=text).first
+            found = (page.locator(text[4:]) if text.startswith("css:")  # a selector, e.g. of a widget
+                     else page.locator(".jp-OutputArea", has_text=text)).first
             found.scroll_into_view_if_needed()
+            found.evaluate("element => element.scrollIntoView({block: 'start'})")
             time.sleep(2)
             shots.append(out / f"lab_{notebook}_find{number}.png")
             page.screenshot(path=shots[-1])
@@ -136,7 +134,7 @@ def main(argv=None) -> int:
     parser.add_argument("--lab", metavar="NOTEBOOK", help="also screenshot JupyterLab after Run All of NOTEBOOK")
     parser.add_argument("--lab-wait", type=int, default=300, help="seconds to let Run All finish")
     parser.add_argument("--lab-find", action="append", default=[], metavar="TEXT",
-                        help="also screenshot the output that contains TEXT (repeatable)")
+                        help="also screenshot the output that contains TEXT, or matches css:SELECTOR (repeatable)")
     args = parser.parse_args(argv)
     try:
         from playwright.sync_api import sync_playwright
