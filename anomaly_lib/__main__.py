@@ -3,6 +3,8 @@
 ``python -m anomaly_lib colab --repo OWNER/REPO`` points the notebooks' Colab badges
 and setup cells at a fork (see ``anomaly_lib/colab.py``).
 
+``python -m anomaly_lib site --out site`` builds the rendered course (see ``anomaly_lib/site.py``).
+
 ``python -m anomaly_lib prepare medad|dbt ...`` turns your own images, or a download of
 the Breast-Cancer-Screening-DBT collection, into a layout (see ``anomaly_lib/prepare.py``);
 ``prepare medmnist`` does it for a MedMNIST set (``anomaly_lib/medmnist.py``).
@@ -70,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     colab.add_argument("--repo", required=True, help="OWNER/REPO of your fork on GitHub")
     colab.add_argument("--root", default=".", help="the kit's top folder (default: here)")
+    site = commands.add_parser(
+        "site", help="build the rendered course: every notebook executed, as HTML pages with an index"
+    )
+    site.add_argument("--out", default="site", help="folder for the pages (default: site)")
+    site.add_argument("--smoke", action="store_true", help="smoke mode, as KIT_SMOKE=1 (fast, small numbers)")
+    site.add_argument("--notebook", action="append", default=[], metavar="NAME",
+                      help="build only this notebook's page, e.g. 07_swssl_sliding_windows_and_augmentations (repeatable)")
+    site.add_argument("--cell-timeout", type=int, default=None, metavar="SECONDS",
+                      help="fail a cell that runs longer (default: 60 in smoke mode, or KIT_CELL_TIMEOUT; 3600 otherwise)")
     readme = commands.add_parser(
         "readme-figures", help="regenerate the README's pictures: run both demos, draw a diagram"
     )
@@ -347,6 +358,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "colab":
         return run_colab(args)
+    if args.command == "site":
+        from .site import run_from_args as run_site
+
+        return run_site(args)
     if args.command == "prepare":
         return run_prepare(args)
     if args.command == "readme-figures":

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 00 · Start here: anomaly detection in medical images
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/anomaly-course-kit/anomaly-course-kit/blob/main/notebooks/00_start_here.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/anomaly-course-kit/anomaly-course-kit/blob/main/notebooks/00_start_here.ipynb) [![Read it rendered](https://img.shields.io/badge/read-rendered-2ea44f)](https://anomaly-course-kit.github.io/anomaly-course-kit/00_start_here.html)
 #
 # **Learning goals**
 # - Say what anomaly detection in medical images is, and why it learns mostly from normal images.
@@ -18,6 +18,12 @@ import os
 import subprocess
 import sys
 
+# CPU threads: when torch's OpenMP threads wait for work they spin by default, and on a busy
+# CPU (a shared laptop, a 2-core Colab) the spinning slows every small step several-fold.
+# PASSIVE makes idle threads sleep. It must be set before torch is first imported (below).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("KMP_BLOCKTIME", "0")  # the same for Intel's OpenMP runtime
+
 KIT_REPO = "anomaly-course-kit/anomaly-course-kit"
 if "google.colab" in sys.modules:
     kit_dir = os.path.join("/content", KIT_REPO.split("/")[1])
@@ -27,6 +33,7 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, kit_dir)
     os.chdir(os.path.join(kit_dir, "notebooks"))
 
+from anomaly_lib.colab import hidden_solution  # noqa: F401 (the exercises use it to fold their answers)
 from anomaly_lib.device import describe_device, pick_device, smoke_mode
 
 device = pick_device()

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 04 · SAGAN's critic and losses
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/anomaly-course-kit/anomaly-course-kit/blob/main/notebooks/04_sagan_critic_and_losses.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/anomaly-course-kit/anomaly-course-kit/blob/main/notebooks/04_sagan_critic_and_losses.ipynb) [![Read it rendered](https://img.shields.io/badge/read-rendered-2ea44f)](https://anomaly-course-kit.github.io/anomaly-course-kit/04_sagan_critic_and_losses.html)
 #
 # **Learning goals**
 # - Trace SAGAN's critic layer by layer and say why its output is an unbounded score, not a
@@ -20,6 +20,12 @@ import os
 import subprocess
 import sys
 
+# CPU threads: when torch's OpenMP threads wait for work they spin by default, and on a busy
+# CPU (a shared laptop, a 2-core Colab) the spinning slows every small step several-fold.
+# PASSIVE makes idle threads sleep. It must be set before torch is first imported (below).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("KMP_BLOCKTIME", "0")  # the same for Intel's OpenMP runtime
+
 KIT_REPO = "anomaly-course-kit/anomaly-course-kit"
 if "google.colab" in sys.modules:
     kit_dir = os.path.join("/content", KIT_REPO.split("/")[1])
@@ -29,6 +35,7 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, kit_dir)
     os.chdir(os.path.join(kit_dir, "notebooks"))
 
+from anomaly_lib.colab import hidden_solution  # noqa: F401 (the exercises use it to fold their answers)
 from anomaly_lib.device import describe_device, pick_device, smoke_mode
 
 device = pick_device()
@@ -402,12 +409,13 @@ print(f"… {len(sagan_lib.train.__doc__.splitlines()) - len(lesson_part.splitli
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 # @title Solution to exercise 1 (double-click to show the code)
-for n_critic in (1, 2, 3):
-    tiny = SaganTrainer(SaganConfig(**{**config.to_dict(), "n_critic": n_critic}), train_set, log=lambda *_: None)
-    generator_turns = [i for i in range(6) if "G/loss" in tiny.train_step()]  # iteration i counts from 0
-    print(f"n_critic = {n_critic}: {len(generator_turns)} generator steps, at iterations {generator_turns}")
-print("Reading: ⌊6 / n_critic⌋ generator steps, at the iterations where (i + 1) is a multiple of n_critic; "
-      "a larger n_critic buys a better-trained critic with fewer generator updates per iteration.")
+with hidden_solution():
+    for n_critic in (1, 2, 3):
+        tiny = SaganTrainer(SaganConfig(**{**config.to_dict(), "n_critic": n_critic}), train_set, log=lambda *_: None)
+        generator_turns = [i for i in range(6) if "G/loss" in tiny.train_step()]  # iteration i counts from 0
+        print(f"n_critic = {n_critic}: {len(generator_turns)} generator steps, at iterations {generator_turns}")
+    print("Reading: ⌊6 / n_critic⌋ generator steps, at the iterations where (i + 1) is a multiple of n_critic; "
+          "a larger n_critic buys a better-trained critic with fewer generator updates per iteration.")
 
 # %% [markdown]
 # ### Exercise 2 · The penalty of simple critics
@@ -418,19 +426,20 @@ print("Reading: ⌊6 / n_critic⌋ generator steps, at the iterations where (i +
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 # @title Solution to exercise 2 (double-click to show the code)
-torch.manual_seed(0)
-points = torch.randn(4, 1, 64, 64, requires_grad=True)  # any images will do
-w = torch.randn(1, 1, 64, 64)
-w = w / w.norm()  # ‖w‖₂ = 1
-critics = {
-    "flat, D(x) = 0": lambda x: 0 * x.sum(dim=(1, 2, 3)),
-    "linear, slope 1": lambda x: (w * x).sum(dim=(1, 2, 3)),
-    "linear, slope 3": lambda x: 3 * (w * x).sum(dim=(1, 2, 3)),
-}
-for name, critic in critics.items():
-    print(f"{name:<16} GP = {gradient_penalty(critic(points), points).item():.4f}")
-print("Reading: GP = (‖∇D‖ − 1)², so 1 for a flat critic, 0 at slope 1 and 4 at slope 3. An untrained "
-      "critic (section 4) is nearly flat, which is why the penalty starts close to 1.")
+with hidden_solution():
+    torch.manual_seed(0)
+    points = torch.randn(4, 1, 64, 64, requires_grad=True)  # any images will do
+    w = torch.randn(1, 1, 64, 64)
+    w = w / w.norm()  # ‖w‖₂ = 1
+    critics = {
+        "flat, D(x) = 0": lambda x: 0 * x.sum(dim=(1, 2, 3)),
+        "linear, slope 1": lambda x: (w * x).sum(dim=(1, 2, 3)),
+        "linear, slope 3": lambda x: 3 * (w * x).sum(dim=(1, 2, 3)),
+    }
+    for name, critic in critics.items():
+        print(f"{name:<16} GP = {gradient_penalty(critic(points), points).item():.4f}")
+    print("Reading: GP = (‖∇D‖ − 1)², so 1 for a flat critic, 0 at slope 1 and 4 at slope 3. An untrained "
+          "critic (section 4) is nearly flat, which is why the penalty starts close to 1.")
 
 # %% [markdown]
 # ### Exercise 3 · Drop the identity loss
@@ -440,16 +449,17 @@ print("Reading: GP = (‖∇D‖ − 1)², so 1 for a flat critic, 0 at slope 1 
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 # @title Solution to exercise 3 (double-click to show the code)
-with torch.no_grad():
-    removed = reconstruct(anomaly)  # G(x_B'), the notebook's small untrained G: (4, 1, 64, 64)
-untouched = ~mask  # (4, 1, 64, 64): pixels where x_B' is a plain copy of x_B
-squared_error = (normal - removed) ** 2
-print(f"x_B' equals x_B on {untouched.float().mean():.0%} of the pixels")
-print(f"share of the MSE term that comes from those pixels: {squared_error[untouched].sum() / squared_error.sum():.0%}")
-_, parts = generator_loss(torch.zeros(B, 1, 1, 1), normal, normal, removed, lambda_id=0.0)
-print(f"with lambda_id = 0 the total still holds L_mse = {parts['G/loss_mse'].item():.4f}")
-print("Reading: outside the box the MSE term already asks G to return the normal image unchanged, so "
-      "dropping the identity term keeps a (squared, weaker for small errors) identity on most pixels.")
+with hidden_solution():
+    with torch.no_grad():
+        removed = reconstruct(anomaly)  # G(x_B'), the notebook's small untrained G: (4, 1, 64, 64)
+    untouched = ~mask  # (4, 1, 64, 64): pixels where x_B' is a plain copy of x_B
+    squared_error = (normal - removed) ** 2
+    print(f"x_B' equals x_B on {untouched.float().mean():.0%} of the pixels")
+    print(f"share of the MSE term that comes from those pixels: {squared_error[untouched].sum() / squared_error.sum():.0%}")
+    _, parts = generator_loss(torch.zeros(B, 1, 1, 1), normal, normal, removed, lambda_id=0.0)
+    print(f"with lambda_id = 0 the total still holds L_mse = {parts['G/loss_mse'].item():.4f}")
+    print("Reading: outside the box the MSE term already asks G to return the normal image unchanged, so "
+          "dropping the identity term keeps a (squared, weaker for small errors) identity on most pixels.")
 
 # %% [markdown]
 # ### Exercise 4 · Detach here, freeze there

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 06 · SAGAN: scores, ROC curves and heatmaps
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/anomaly-course-kit/anomaly-course-kit/blob/main/notebooks/06_sagan_scoring_and_heatmaps.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/anomaly-course-kit/anomaly-course-kit/blob/main/notebooks/06_sagan_scoring_and_heatmaps.ipynb) [![Read it rendered](https://img.shields.io/badge/read-rendered-2ea44f)](https://anomaly-course-kit.github.io/anomaly-course-kit/06_sagan_scoring_and_heatmaps.html)
 #
 # **Learning goals**
 # - Turn a trained generator into one anomaly score per image: reconstruct through the windows,
@@ -19,6 +19,12 @@ import os
 import subprocess
 import sys
 
+# CPU threads: when torch's OpenMP threads wait for work they spin by default, and on a busy
+# CPU (a shared laptop, a 2-core Colab) the spinning slows every small step several-fold.
+# PASSIVE makes idle threads sleep. It must be set before torch is first imported (below).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("KMP_BLOCKTIME", "0")  # the same for Intel's OpenMP runtime
+
 KIT_REPO = "anomaly-course-kit/anomaly-course-kit"
 if "google.colab" in sys.modules:
     kit_dir = os.path.join("/content", KIT_REPO.split("/")[1])
@@ -28,6 +34,7 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, kit_dir)
     os.chdir(os.path.join(kit_dir, "notebooks"))
 
+from anomaly_lib.colab import hidden_solution  # noqa: F401 (the exercises use it to fold their answers)
 from anomaly_lib.device import describe_device, pick_device, smoke_mode
 
 device = pick_device()
@@ -286,7 +293,7 @@ show_figure(fig, "heatmaps_vs_masks", OUT)
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from anomaly_lib.colab import enable_widgets
+from anomaly_lib.colab import enable_widgets, show_widget
 from anomaly_lib.metrics import operating_point, roc_report
 
 
@@ -330,7 +337,7 @@ slider = widgets.FloatSlider(value=result.report.authors_cutoff.threshold, min=l
                              continuous_update=False, layout=widgets.Layout(width="600px"))
 default_png = figure_png(slider.value)
 (OUT / "threshold_default.png").write_bytes(default_png.data)
-display(slider)
+show_widget(slider, f"(a threshold slider, here at {slider.value:.4f}: run the notebook to move it)")
 figure_handle = display(default_png, display_id=True)  # replaced on every change
 slider.observe(lambda change: figure_handle.update(figure_png(change["new"])), names="value")
 
@@ -423,20 +430,20 @@ exit_code = sagan_cli(args)
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 # @title Solution to exercise 1 (double-click to show the code)
-class CopyInput(torch.nn.Module):
-    """A perfect reconstructor: windows in, the same windows out."""
+with hidden_solution():
+    class CopyInput(torch.nn.Module):
+        """A perfect reconstructor: windows in, the same windows out."""
 
-    def forward(self, windows, bs=None):
-        return windows
+        def forward(self, windows, bs=None):
+            return windows
 
-
-copy_scores = score_images(CopyInput(), images.to(device)).cpu().numpy()
-copy_report = roc_report(labels, copy_scores)
-print(f"scores from {copy_scores.min():.3f} to {copy_scores.max():.3f}; AUC {copy_report.auc:.3f}, "
-      f"AP {copy_report.ap:.3f} (= the share of abnormal images, {labels.mean():.3f})")
-print("Reading: a perfect reconstruction scores 0 on every image, so all images tie and the AUC is 0.5: "
-      "a reconstructor is only useful if it fails on lesions. The score reaches its maximum, 1, only "
-      "when every pixel is ±1 and the reconstruction is its exact negative.")
+    copy_scores = score_images(CopyInput(), images.to(device)).cpu().numpy()
+    copy_report = roc_report(labels, copy_scores)
+    print(f"scores from {copy_scores.min():.3f} to {copy_scores.max():.3f}; AUC {copy_report.auc:.3f}, "
+          f"AP {copy_report.ap:.3f} (= the share of abnormal images, {labels.mean():.3f})")
+    print("Reading: a perfect reconstruction scores 0 on every image, so all images tie and the AUC is 0.5: "
+          "a reconstructor is only useful if it fails on lesions. The score reaches its maximum, 1, only "
+          "when every pixel is ±1 and the reconstruction is its exact negative.")
 
 # %% [markdown]
 # ### Exercise 2 · The cutoff on another split
@@ -447,27 +454,28 @@ print("Reading: a perfect reconstruction scores 0 on every image, so all images 
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 # @title Solution to exercise 2 (double-click to show the code)
-rng = np.random.default_rng(0)
-same, held_out = [], []
-for _ in range(50):
-    half_a, half_b = [], []
-    for label in (0, 1):  # split each class in two, so both halves keep the abnormal share
-        members = rng.permutation(np.flatnonzero(result.labels == label))
-        half_a += list(members[: len(members) // 2])
-        half_b += list(members[len(members) // 2:])
-    labels_a, scores_a = result.labels[half_a], result.scores[half_a]
-    labels_b, scores_b = result.labels[half_b], result.scores[half_b]
-    on_b = roc_report(labels_b, scores_b).authors_cutoff  # chosen on B, measured on B
-    from_a = operating_point(labels_b, scores_b, roc_report(labels_a, scores_a).authors_cutoff.threshold)
-    same.append((on_b.sensitivity, on_b.specificity))
-    held_out.append((from_a.sensitivity, from_a.specificity))
-for name, points in [("cutoff chosen on B, measured on B", same), ("cutoff chosen on A, measured on B", held_out)]:
-    sensitivity, specificity = np.mean(points, axis=0)
-    imbalance = np.mean([abs(sens - spec) for sens, spec in points])
-    print(f"{name}: sensitivity {sensitivity:.3f}, specificity {specificity:.3f}, "
-          f"|sensitivity − specificity| {imbalance:.3f}")
-print("Reading: on the images it was chosen on, the cutoff is balanced by construction and fitted to their "
-      "noise; on the other half it loses that balance, and its numbers are the ones to report.")
+with hidden_solution():
+    rng = np.random.default_rng(0)
+    same, held_out = [], []
+    for _ in range(50):
+        half_a, half_b = [], []
+        for label in (0, 1):  # split each class in two, so both halves keep the abnormal share
+            members = rng.permutation(np.flatnonzero(result.labels == label))
+            half_a += list(members[: len(members) // 2])
+            half_b += list(members[len(members) // 2:])
+        labels_a, scores_a = result.labels[half_a], result.scores[half_a]
+        labels_b, scores_b = result.labels[half_b], result.scores[half_b]
+        on_b = roc_report(labels_b, scores_b).authors_cutoff  # chosen on B, measured on B
+        from_a = operating_point(labels_b, scores_b, roc_report(labels_a, scores_a).authors_cutoff.threshold)
+        same.append((on_b.sensitivity, on_b.specificity))
+        held_out.append((from_a.sensitivity, from_a.specificity))
+    for name, points in [("cutoff chosen on B, measured on B", same), ("cutoff chosen on A, measured on B", held_out)]:
+        sensitivity, specificity = np.mean(points, axis=0)
+        imbalance = np.mean([abs(sens - spec) for sens, spec in points])
+        print(f"{name}: sensitivity {sensitivity:.3f}, specificity {specificity:.3f}, "
+              f"|sensitivity − specificity| {imbalance:.3f}")
+    print("Reading: on the images it was chosen on, the cutoff is balanced by construction and fitted to their "
+          "noise; on the other half it loses that balance, and its numbers are the ones to report.")
 
 # %% [markdown]
 # ### Exercise 3 · Mean or maximum?
@@ -477,20 +485,21 @@ print("Reading: on the images it was chosen on, the cutoff is balanced by constr
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 # @title Solution to exercise 3 (double-click to show the code)
-_, all_maps = reconstruct(G, images.to(device))  # (N, 1, 64, 64)
-flat = all_maps.flatten(start_dim=1).cpu()  # (N, 4096)
-top_share = max(1, flat.shape[1] // 100)  # the top 1 % of the pixels
-poolings = {
-    "mean (the authors')": flat.mean(dim=1),
-    "top 1 % mean": flat.topk(top_share, dim=1).values.mean(dim=1),
-    "maximum": flat.max(dim=1).values,
-}
-aucs = {name: roc_report(labels, values.numpy()).auc for name, values in poolings.items()}
-for name, auc in aucs.items():
-    print(f"{name:<20} AUC {auc:.3f}")
-print(f"Reading: here the best pooling is '{max(aucs, key=aucs.get)}'. The mean dilutes a small lesion among "
-      "thousands of normal pixels; the maximum reacts to a single pixel, noise included; the top-k mean sits "
-      "between. Choose on validation data, not on the test set.")
+with hidden_solution():
+    _, all_maps = reconstruct(G, images.to(device))  # (N, 1, 64, 64)
+    flat = all_maps.flatten(start_dim=1).cpu()  # (N, 4096)
+    top_share = max(1, flat.shape[1] // 100)  # the top 1 % of the pixels
+    poolings = {
+        "mean (the authors')": flat.mean(dim=1),
+        "top 1 % mean": flat.topk(top_share, dim=1).values.mean(dim=1),
+        "maximum": flat.max(dim=1).values,
+    }
+    aucs = {name: roc_report(labels, values.numpy()).auc for name, values in poolings.items()}
+    for name, auc in aucs.items():
+        print(f"{name:<20} AUC {auc:.3f}")
+    print(f"Reading: here the best pooling is '{max(aucs, key=aucs.get)}'. The mean dilutes a small lesion among "
+          "thousands of normal pixels; the maximum reacts to a single pixel, noise included; the top-k mean sits "
+          "between. Choose on validation data, not on the test set.")
 
 # %% [markdown]
 # ### Exercise 4 · Why average per study?

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 07 · SWSSL: the patch grid, neighbours and augmentations
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/anomaly-course-kit/anomaly-course-kit/blob/main/notebooks/07_swssl_sliding_windows_and_augmentations.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/anomaly-course-kit/anomaly-course-kit/blob/main/notebooks/07_swssl_sliding_windows_and_augmentations.ipynb) [![Read it rendered](https://img.shields.io/badge/read-rendered-2ea44f)](https://anomaly-course-kit.github.io/anomaly-course-kit/07_swssl_sliding_windows_and_augmentations.html)
 #
 # **Learning goals**
 # - Explain why SWSSL (sliding-window self-supervised learning) works on *patches* of a high-resolution image instead of a shrunken image.
@@ -16,6 +16,12 @@ import os
 import subprocess
 import sys
 
+# CPU threads: when torch's OpenMP threads wait for work they spin by default, and on a busy
+# CPU (a shared laptop, a 2-core Colab) the spinning slows every small step several-fold.
+# PASSIVE makes idle threads sleep. It must be set before torch is first imported (below).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("KMP_BLOCKTIME", "0")  # the same for Intel's OpenMP runtime
+
 KIT_REPO = "anomaly-course-kit/anomaly-course-kit"
 if "google.colab" in sys.modules:
     kit_dir = os.path.join("/content", KIT_REPO.split("/")[1])
@@ -25,6 +31,7 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, kit_dir)
     os.chdir(os.path.join(kit_dir, "notebooks"))
 
+from anomaly_lib.colab import hidden_solution  # noqa: F401 (the exercises use it to fold their answers)
 from anomaly_lib.device import describe_device, pick_device, smoke_mode
 
 device = pick_device()
@@ -318,9 +325,9 @@ show(fig, "neighbour_pairs")
 # %%
 import ipywidgets as widgets
 
-from anomaly_lib.colab import enable_widgets
+from IPython.display import Image
 
-enable_widgets()  # on Colab, switch on the widget manager ipywidgets 8 needs; elsewhere a no-op
+from anomaly_lib.colab import show_widget
 
 
 max_target = max(similarity_table().values())  # the colour scale's top
@@ -351,7 +358,7 @@ def draw_neighbourhood(row=14, col=6):
                  "tiles: where a neighbour may start, with its target", fontsize=11)
     ax.set_xticks([])
     ax.set_yticks([])
-    show(fig, "neighbourhood")
+    return fig
 
 
 row_slider = widgets.IntSlider(value=14, min=0, max=grid.rows - 1, description="row")
@@ -362,13 +369,19 @@ neighbourhood_out = widgets.Output()
 def update_neighbourhood(change=None):
     neighbourhood_out.clear_output(wait=True)
     with neighbourhood_out:
-        draw_neighbourhood(row_slider.value, col_slider.value)
+        show(draw_neighbourhood(row_slider.value, col_slider.value), "neighbourhood")
 
 
 row_slider.observe(update_neighbourhood, names="value")
 col_slider.observe(update_neighbourhood, names="value")
-display(widgets.HBox([row_slider, col_slider]), neighbourhood_out)
-update_neighbourhood()  # the default view, also drawn where no widget frontend runs
+# The default view goes into the Output widget as data, not by printing into it while this cell runs:
+# capturing a running cell's output into a widget can stall automated runs (nbclient issue 312).
+default_view = OUT / "neighbourhood.png"
+draw_neighbourhood(row_slider.value, col_slider.value).savefig(default_view, bbox_inches="tight")
+plt.close("all")
+neighbourhood_out.append_display_data(Image(filename=str(default_view)))
+show_widget(widgets.VBox([widgets.HBox([row_slider, col_slider]), neighbourhood_out]),
+            "(the neighbour explorer: run the notebook to move its sliders)", png=default_view)
 
 # %% [markdown]
 # ## 6. The augmentations, one by one
@@ -635,14 +648,15 @@ assert 0 < gaps["random sampling"] < 1
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 # @title Solution to exercise 1 (double-click to show the code)
-for size, patch, step, include_last in [(768, 64, 16, False), (1000, PATCH, STEP, False), (SIZE, PATCH, STEP, True)]:
-    exercise_grid = WindowGrid(size, size, patch, step, include_last=include_last)
-    covered = (exercise_grid.rows - 1) * step + patch  # pixels under some window, per axis
-    print(f"{size} px, patch {patch}, step {step}, include_last={include_last}: "
-          f"{exercise_grid.rows} starts per axis ((L − p) // s = {grid_starts(size, patch, step)}), "
-          f"{exercise_grid.positions} positions, uncovered strip {size - covered} px")
-print("Reading: by default the strip is at least one step wide, and wider when size − patch is not a "
-      "multiple of the step; include_last closes it only when size − patch is a multiple of the step.")
+with hidden_solution():
+    for size, patch, step, include_last in [(768, 64, 16, False), (1000, PATCH, STEP, False), (SIZE, PATCH, STEP, True)]:
+        exercise_grid = WindowGrid(size, size, patch, step, include_last=include_last)
+        covered = (exercise_grid.rows - 1) * step + patch  # pixels under some window, per axis
+        print(f"{size} px, patch {patch}, step {step}, include_last={include_last}: "
+              f"{exercise_grid.rows} starts per axis ((L − p) // s = {grid_starts(size, patch, step)}), "
+              f"{exercise_grid.positions} positions, uncovered strip {size - covered} px")
+    print("Reading: by default the strip is at least one step wide, and wider when size − patch is not a "
+          "multiple of the step; include_last closes it only when size − patch is a multiple of the step.")
 
 # %% [markdown]
 # ### Exercise 2 · Target similarity versus shared pixels
@@ -655,16 +669,17 @@ print("Reading: by default the strip is at least one step wide, and wider when s
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 # @title Solution to exercise 2 (double-click to show the code)
-print(f"{'(dx, dy)':>9} {'target':>7} {'shared pixels':>14}")
-gaps = {}
-for (dx, dy), target in sorted(similarity_table().items()):
-    shared = max(0, PATCH - dx * STEP) * max(0, PATCH - dy * STEP) / PATCH**2
-    gaps[(dx, dy)] = target - shared
-    print(f"{str((dx, dy)):>9} {target:7.3f} {shared:14.3f}")
-worst = max(gaps, key=lambda offset: abs(gaps[offset]))
-print(f"largest gap at {worst}: target − shared = {gaps[worst]:+.3f}")
-print("Reading: the target adds one term per axis while the overlap multiplies them, so a diagonal "
-      "step and a long straight step can get the same target with very different overlaps.")
+with hidden_solution():
+    print(f"{'(dx, dy)':>9} {'target':>7} {'shared pixels':>14}")
+    gaps = {}
+    for (dx, dy), target in sorted(similarity_table().items()):
+        shared = max(0, PATCH - dx * STEP) * max(0, PATCH - dy * STEP) / PATCH**2
+        gaps[(dx, dy)] = target - shared
+        print(f"{str((dx, dy)):>9} {target:7.3f} {shared:14.3f}")
+    worst = max(gaps, key=lambda offset: abs(gaps[offset]))
+    print(f"largest gap at {worst}: target − shared = {gaps[worst]:+.3f}")
+    print("Reading: the target adds one term per axis while the overlap multiplies them, so a diagonal "
+          "step and a long straight step can get the same target with very different overlaps.")
 
 # %% [markdown]
 # ### Exercise 3 · Why the *inverted* patch?
@@ -697,21 +712,22 @@ print("Reading: the target adds one term per axis while the overlap multiplies t
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 # @title Solution to exercise 4 (double-click to show the code)
-mean_target = np.zeros(grid.shape)  # (rows, cols)
-for row in range(grid.rows):
-    for col in range(grid.cols):
-        allowed = [neighbour_similarity(dx, dy) for dx in range(-R, R + 1) for dy in range(-R, R + 1)
-                   if (dx or dy) and 0 <= row + dy < grid.rows and 0 <= col + dx < grid.cols]
-        mean_target[row, col] = np.mean(allowed)
-fig, ax = plt.subplots(figsize=(5, 4.2))
-im = ax.imshow(mean_target, cmap="viridis")
-fig.colorbar(im, ax=ax, shrink=0.8)
-ax.set_title("mean target of a cell's allowed neighbours")
-ax.set_xlabel("grid column")
-ax.set_ylabel("grid row")
-show(fig, "exercise_mean_target")
-print(f"corner {mean_target[0, 0]:.3f} | one cell in from the corner {mean_target[1, 1]:.3f} | "
-      f"edge {mean_target[0, grid.cols // 2]:.3f} | middle {mean_target[grid.rows // 2, grid.cols // 2]:.3f}")
-print("Reading: within R cells of the border some far neighbours fall off the grid, so the remaining ones "
-      "are nearer on average and get higher targets; the peak is one cell in from a corner, because a cell on "
-      "the very edge also loses its nearest neighbours on the outer side.")
+with hidden_solution():
+    mean_target = np.zeros(grid.shape)  # (rows, cols)
+    for row in range(grid.rows):
+        for col in range(grid.cols):
+            allowed = [neighbour_similarity(dx, dy) for dx in range(-R, R + 1) for dy in range(-R, R + 1)
+                       if (dx or dy) and 0 <= row + dy < grid.rows and 0 <= col + dx < grid.cols]
+            mean_target[row, col] = np.mean(allowed)
+    fig, ax = plt.subplots(figsize=(5, 4.2))
+    im = ax.imshow(mean_target, cmap="viridis")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    ax.set_title("mean target of a cell's allowed neighbours")
+    ax.set_xlabel("grid column")
+    ax.set_ylabel("grid row")
+    show(fig, "exercise_mean_target")
+    print(f"corner {mean_target[0, 0]:.3f} | one cell in from the corner {mean_target[1, 1]:.3f} | "
+          f"edge {mean_target[0, grid.cols // 2]:.3f} | middle {mean_target[grid.rows // 2, grid.cols // 2]:.3f}")
+    print("Reading: within R cells of the border some far neighbours fall off the grid, so the remaining ones "
+          "are nearer on average and get higher targets; the peak is one cell in from a corner, because a cell on "
+          "the very edge also loses its nearest neighbours on the outer side.")

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 10 · Interview companion: SAGAN and SWSSL
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/anomaly-course-kit/anomaly-course-kit/blob/main/notebooks/10_interview_quickref.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/anomaly-course-kit/anomaly-course-kit/blob/main/notebooks/10_interview_quickref.ipynb) [![Read it rendered](https://img.shields.io/badge/read-rendered-2ea44f)](https://anomaly-course-kit.github.io/anomaly-course-kit/10_interview_quickref.html)
 #
 # **Learning goals**
 # - Tell each method out loud in one minute and in twenty seconds, with every number filled in from the code.
@@ -24,6 +24,12 @@ import os
 import subprocess
 import sys
 
+# CPU threads: when torch's OpenMP threads wait for work they spin by default, and on a busy
+# CPU (a shared laptop, a 2-core Colab) the spinning slows every small step several-fold.
+# PASSIVE makes idle threads sleep. It must be set before torch is first imported (below).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("KMP_BLOCKTIME", "0")  # the same for Intel's OpenMP runtime
+
 KIT_REPO = "anomaly-course-kit/anomaly-course-kit"
 if "google.colab" in sys.modules:
     kit_dir = os.path.join("/content", KIT_REPO.split("/")[1])
@@ -33,6 +39,7 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, kit_dir)
     os.chdir(os.path.join(kit_dir, "notebooks"))
 
+from anomaly_lib.colab import hidden_solution  # noqa: F401 (the exercises use it to fold their answers)
 from anomaly_lib.device import describe_device, pick_device, smoke_mode
 
 device = pick_device()
@@ -1482,18 +1489,16 @@ def quiz_widget(cards):
 
 
 try:
-    from anomaly_lib.colab import enable_widgets
-
-    enable_widgets()  # on Colab, switch on the widget manager ipywidgets 8 needs; elsewhere a no-op
     quiz = quiz_widget(CARDS)
 except ImportError:  # no ipywidgets: the static version
     print(static_quiz(CARDS))
 else:
-    # A frontend that renders widgets shows the quiz; one that cannot falls back to the text/plain part
-    # of the same output, which here is every question with its answer.
-    bundle = quiz._repr_mimebundle_()
-    bundle["text/plain"] = static_quiz(CARDS)
-    display(bundle, raw=True)
+    from anomaly_lib.colab import show_widget
+
+    # A frontend that renders widgets shows the quiz (ipywidgets 7 or 8). A static page shows a note
+    # instead (the cards are listed above, answers folded); a plain terminal, every card with its answer.
+    show_widget(quiz, static_quiz(CARDS), html=f"<p><i>The quiz ({len(CARDS)} cards, scored) needs a running "
+                "notebook: open this one in Colab or JupyterLab. The cards are listed above, answers folded.</i></p>")
 
 # %% [markdown]
 # ## Where to go next

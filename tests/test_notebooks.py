@@ -3,11 +3,13 @@
 Every `notebooks/NAME.ipynb` must
   * have a py:percent twin `NAME.py` with the same cells (jupytext pairing);
   * be stored without outputs, execution counts or widget state;
-  * open with a markdown cell holding its "Open in Colab" badge, then the
-    shared setup cell, both exactly as `anomaly_lib.colab` makes them.
+  * open with a markdown cell holding its "Open in Colab" and "Read it rendered"
+    badges, then the shared setup cell, both exactly as `anomaly_lib.colab` makes them;
+  * name the python3 kernel in its metadata, so Jupyter opens it without asking.
 Notebooks 01-09 (and later ones) end with exercises whose solutions are hidden
 (see `exercise_problems`). A canary checks that pytest runs the notebooks in
 smoke mode, and `python -m anomaly_lib colab` is tried on a temporary copy of the kit.
+tests/test_site.py executes every notebook (once, for the rendered course).
 """
 
 from __future__ import annotations
@@ -108,13 +110,21 @@ def test_title_badge_and_setup_cell(ipynb_path):
     assert first.cell_type == "markdown", f"{ipynb_path.name} must open with a markdown cell"
     number = name.split("_")[0]
     assert first.source.startswith(f"# {number} "), f"{ipynb_path.name}: the first line should be '# {number} · Title'"
-    assert colab.badge(name) in first.source, (
-        f"{ipynb_path.name}: the first markdown cell lacks its Colab badge {colab.badge(name)}"
+    assert colab.badges(name) in first.source, (
+        f"{ipynb_path.name}: the first markdown cell lacks its badges {colab.badges(name)}"
     )
     code_cells = cells_of_type(notebook, "code")
     assert code_cells, f"{ipynb_path.name} has no code cell"
     assert code_cells[0].source == colab.setup_cell(), (
         f"{ipynb_path.name}: the first code cell must be exactly anomaly_lib.colab.setup_cell()"
+    )
+
+
+@pytest.mark.parametrize("ipynb_path", notebook_params())
+def test_kernelspec(ipynb_path):
+    kernelspec = json.loads(ipynb_path.read_text(encoding="utf-8"))["metadata"].get("kernelspec", {})
+    assert kernelspec.get("name") == "python3" and kernelspec.get("language") == "python", (
+        f"{ipynb_path.name} lacks metadata.kernelspec for python3, so Jupyter asks for a kernel on opening"
     )
 
 
@@ -135,8 +145,8 @@ def test_readme_table_has_every_badge():
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8") if readme.exists() else ""
     table_rows = [line for line in text.splitlines() if line.lstrip().startswith("|")]
-    missing = [path.stem for path in NOTEBOOK_PATHS if not any(colab.badge(path.stem) in row for row in table_rows)]
-    assert not missing, f"README.md's notebook table lacks the badge of: {missing}"
+    missing = [path.stem for path in NOTEBOOK_PATHS if not any(colab.badges(path.stem) in row for row in table_rows)]
+    assert not missing, f"README.md's notebook table lacks the badges of: {missing}"
 
 
 def test_smoke_mode_canary():
@@ -152,7 +162,19 @@ def test_smoke_mode_canary():
 EXERCISES_HEADING = re.compile(r"^## (\d+\. )?Exercises\s*$", re.MULTILINE)
 EXERCISE_HEADING = re.compile(r"^### Exercise (\d+)\b", re.MULTILINE)
 SOLUTION_TITLE = re.compile(r"^# @title Solution to exercise (\d+)\b")
+
 DETAILS_SOLUTION = re.compile(r"<details>\s*<summary>[^<]*Solution[^<]*</summary>", re.IGNORECASE)
+
+
+def runs_inside_hidden_solution(source: str) -> bool:
+    """True when every line after the `# @title` line sits in one `with hidden_solution(...):` block."""
+    lines = source.split("\n")
+    return (
+        len(lines) > 2
+        and lines[1].startswith("with hidden_solution(")
+        and lines[1].endswith("):")
+        and all(not line.strip() or line.startswith("    ") for line in lines[2:])
+    )
 
 
 def is_hidden_solution(cell) -> bool:
@@ -173,7 +195,8 @@ def exercise_problems(notebook, name: str) -> list[str]:
     * every exercise has a solution before the next one: a markdown
       `<details><summary>Solution ...</summary> ... </details>` block, or a code
       cell with metadata cellView="form", jupyter.source_hidden=true and the tag
-      "solution", whose first line is `# @title Solution to exercise N ...`;
+      "solution", whose first line is `# @title Solution to exercise N ...` and whose
+      code runs inside `with hidden_solution():`, so its output stays folded too;
     * at least one solution is code, so the tests run it.
     """
     cells = notebook.cells
@@ -198,6 +221,9 @@ def exercise_problems(notebook, name: str) -> list[str]:
                 )
             if title is None:
                 problems.append(f"{name}: a solution cell must start with '# @title Solution to exercise N'")
+            elif not runs_inside_hidden_solution(cell.source):
+                problems.append(f"{name}: solution {title.group(1)}'s code must all sit inside "
+                                "'with hidden_solution():' (second line), so its output stays folded")
             elif not exercises or int(title.group(1)) != exercises[-1]["number"]:
                 problems.append(f"{name}: solution to exercise {title.group(1)} is not under its exercise")
             elif is_hidden_solution(cell):
@@ -228,7 +254,7 @@ SAMPLE_PY = f"""\
 # %% [markdown]
 # # 00 · Sample
 #
-# {colab.badge("00_sample")}
+# {colab.badges("00_sample")}
 
 # %%
 {colab.setup_cell()}
@@ -300,7 +326,7 @@ def make_kit_copy(root: Path) -> Path:
     colab.sync_ipynb_from_py(py_path)
     (root / "README.md").write_text(
         "# Kit\n\n| notebook | purpose |\n|---|---|\n"
-        f"| {colab.badge('00_sample')} | a sample |\n\n"
+        f"| {colab.badges('00_sample')} | a sample |\n\n"
         f"git clone https://github.com/{colab.GITHUB_REPO}\n",
         encoding="utf-8",
     )
@@ -318,14 +344,15 @@ def test_set_repository_rewrites_every_place(tmp_path):
     assert names == ["README.md", "anomaly_lib/colab.py", "notebooks/00_sample.ipynb", "notebooks/00_sample.py"]
     assert 'GITHUB_REPO = "someone/my-fork"' in (root / "anomaly_lib" / "colab.py").read_text()
     notebook = jupytext.read(root / "notebooks" / "00_sample.ipynb")
-    assert colab.badge("00_sample", repo="someone/my-fork") in notebook.cells[0].source
+    assert colab.badges("00_sample", repo="someone/my-fork") in notebook.cells[0].source
     assert cells_of_type(notebook, "code")[0].source == colab.setup_cell(repo="someone/my-fork")
     assert [cell.get("id") for cell in notebook.cells] == ids_before
     assert pair_differences(root / "notebooks" / "00_sample.ipynb", root / "notebooks" / "00_sample.py") == []
     raw = json.loads((root / "notebooks" / "00_sample.ipynb").read_text())
     assert all(cell.get("outputs", []) == [] for cell in raw["cells"])
     readme = (root / "README.md").read_text()
-    assert colab.badge("00_sample", repo="someone/my-fork") in readme
+    assert colab.badges("00_sample", repo="someone/my-fork") in readme
+    assert "https://someone.github.io/my-fork/00_sample.html" in readme
     assert "github.com/someone/my-fork" in readme and colab.GITHUB_REPO not in readme
     # the real repository was not touched
     assert all(path.read_bytes() == content for path, content in real_files.items())
@@ -351,6 +378,55 @@ def test_enable_widgets_is_a_no_op_outside_colab():
     assert colab.enable_widgets() is False
 
 
+def test_widget_bundle_works_with_the_installed_ipywidgets():
+    """Built by hand, so ipywidgets 7 (Colab's, no _repr_mimebundle_) and 8 give the same bundle."""
+    widgets = pytest.importorskip("ipywidgets")
+    slider = widgets.IntSlider(3)
+    bundle = colab.widget_bundle(slider, "a slider at 3", "<p>a slider at 3</p>")
+    assert bundle[colab.WIDGET_VIEW] == {"version_major": 2, "version_minor": 0, "model_id": slider.model_id}
+    assert bundle["text/plain"] == "a slider at 3" and bundle["text/html"] == "<p>a slider at 3</p>"
+    assert colab.widgets_major_version() == int(widgets.__version__.split(".")[0])
+
+
+def test_hidden_solution_folds_prints_and_figures_in_order():
+    from IPython.core.displaypub import CapturingDisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.display_pub = CapturingDisplayPublisher()
+        result = shell.run_cell(
+            "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+            "from IPython.display import HTML, display\n"
+            "from anomaly_lib.colab import hidden_solution\n"
+            "with hidden_solution():\n"
+            "    print('the answer is 42')\n"
+            "    display(HTML('<b>a table</b>'))\n"
+            "    plt.plot([1, 2])\n"
+            "    print('Reading: because')\n"
+        )
+        assert result.success
+        outputs = shell.display_pub.outputs
+        assert len(outputs) == 1, outputs
+        html = outputs[0]["data"]["text/html"]
+        assert html.startswith('<details class="solution">') and html.endswith("</details>")
+        order = [html.index(part) for part in ("the answer is 42", "<b>a table</b>", "Reading: because",
+                                               "data:image/png;base64,")]
+        assert order == sorted(order)  # printed and displayed in order; the open figure last
+        assert "the answer is 42" in outputs[0]["data"]["text/plain"]
+        import matplotlib.pyplot as plt
+
+        assert plt.get_fignums() == []  # the figure went into the block, not after the cell
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_hidden_solution_outside_a_notebook_just_runs(capsys):
+    with colab.hidden_solution():
+        print("visible")
+    assert capsys.readouterr().out == "visible\n"
+
+
 EXERCISES_PY = """\
 # %% [markdown]
 # ## Exercises
@@ -359,7 +435,8 @@ EXERCISES_PY = """\
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 # @title Solution to exercise 1 (double-click to show the code)
-print((2, 3))
+with hidden_solution():
+    print((2, 3))
 
 # %% [markdown]
 # ### Exercise 2 · Explain why
@@ -375,7 +452,10 @@ print((2, 3))
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 # @title Solution to exercise 3
-print(3)
+with hidden_solution():
+    x = 3
+
+    print(x)
 """
 
 
@@ -390,5 +470,10 @@ def test_exercise_check_accepts_the_convention_and_catches_breaks():
     assert any("exercise 2 has no hidden solution" in problem for problem in exercise_problems(unsolved, "unsolved"))
     misplaced = jupytext.reads(EXERCISES_PY.replace("Solution to exercise 3", "Solution to exercise 1"), fmt="py:percent")
     assert any("not under its exercise" in problem for problem in exercise_problems(misplaced, "misplaced"))
+    unwrapped = jupytext.reads(EXERCISES_PY.replace("with hidden_solution():\n    print((2, 3))", "print((2, 3))"),
+                               fmt="py:percent")
+    assert any("inside 'with hidden_solution():'" in problem for problem in exercise_problems(unwrapped, "unwrapped"))
+    outside = jupytext.reads(EXERCISES_PY.replace("    print(x)", "print(x)"), fmt="py:percent")
+    assert any("inside 'with hidden_solution():'" in problem for problem in exercise_problems(outside, "outside"))
     no_heading = jupytext.reads(EXERCISES_PY.replace("## Exercises", "## Practice"), fmt="py:percent")
     assert "expected one markdown heading" in exercise_problems(no_heading, "no_heading")[0]
