@@ -46,6 +46,7 @@ from IPython.display import Markdown, display
 from anomaly_lib import compare
 from anomaly_lib.baselines import BASELINES
 from anomaly_lib.figures import show_figure
+from sagan_lib import method as sagan_method
 
 OUT = Path("outputs") / "11_does_it_beat_a_baseline"
 OUT.mkdir(parents=True, exist_ok=True)
@@ -75,9 +76,9 @@ OUT.mkdir(parents=True, exist_ok=True)
 for name, cls in BASELINES.items():
     print(f"{name:<12} {cls.__doc__.splitlines()[0]}")
 print()
-for name, changes in compare.SAGAN_VARIANTS.items():
+for name, changes in sagan_method.VARIANTS.items():
     change = ", ".join(f"{k}={v}" for k, v in changes.items()) or "the authors' losses"
-    print(f"{name:<19} {change:<36} trains on: {compare.SAGAN_TRAINS_ON[name]}")
+    print(f"{name:<19} {change:<36} trains on: {sagan_method.TRAINS_ON[name]}")
 
 # %% [markdown]
 # `sagan-l1-only` is SAGAN's generator trained with the identity loss alone, which makes it an
@@ -96,7 +97,7 @@ for name, changes in compare.SAGAN_VARIANTS.items():
 
 # %%
 from anomaly_lib.phantoms import make_phantom_dataset
-from sagan_lib.demo import DEMO_COUNTS, DEMO_LESION_SCALE
+from anomaly_lib.medad import DEMO_COUNTS, DEMO_LESION_SCALE
 
 if SMOKE:
     counts = {"train_normal": 16, "unlabeled_normal": 7, "unlabeled_abnormal": 9, "test_normal": 8, "test_abnormal": 8}
@@ -112,7 +113,7 @@ DATA = make_phantom_dataset(OUT / "phantoms", "medad", settings.image_size, coun
 print("phantom split:", counts)
 print("methods:", ", ".join(settings.methods))
 print(f"seeds: {settings.seeds} | image size: {settings.image_size} | budgets: {settings.budgets}")
-run_config = compare.sagan_config(settings, "sagan", seed=0, run_dir=OUT, device=device)  # what each SAGAN run uses
+run_config = sagan_method.compare_config(settings, "sagan", seed=0, run_dir=OUT, device=device)  # what each SAGAN run uses
 print("each SAGAN run:", ", ".join(f"{k}={getattr(run_config, k)}" for k in (
     "g_conv_dim", "d_conv_dim", "g_repeat_num", "batch_size", "g_lr", "num_iters", "num_iters_decay", "lr_decay",
     "select_on")))

@@ -357,7 +357,8 @@ def main(argv=None) -> int:
 
         parser.set_defaults(**DEMO_DEFAULTS)  # the demo's small settings; flags still override them
         args = parser.parse_args(argv)
-        return run_command(lambda: in_processes(run_demo, args), debug=args.debug)
+        return run_command(lambda: in_processes(lambda demo_args: run_demo(demo_args, run), args),
+                           debug=args.debug)
     return run_command(lambda: in_processes(run, args), debug=args.debug)
 
 
