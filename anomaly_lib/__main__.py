@@ -299,7 +299,7 @@ def run_readme_figures(args) -> int:
             save_dir = Path(scratch) / name
             flags = list(method.smoke_flags) if args.smoke else []
             print(f"--- the {name} demo ---")
-            method.main(["--mode", "demo", "--save_dir", str(save_dir), *method.quiet_flags, *flags])
+            method.main(["--mode", "demo", "--save_dir", str(save_dir), "--no-progress", *flags])
             drawn += method.draw_figures(Path(scratch)) if method.draw_figures else []
         sources = {picture: Path(scratch) / demo / demo_file
                    for picture, (demo, demo_file) in README_DEMO_FIGURES.items()}

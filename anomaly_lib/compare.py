@@ -15,7 +15,8 @@ What keeps the numbers honest:
 
 The output is a table of AUC and AP as mean ± standard deviation over seeds (Markdown,
 CSV, JSON) and one figure: AUC per seed for every method, and the ROC curves of each
-method's median seed. This is the one module of `anomaly_lib` that knows the methods.
+method's median seed. The methods are reached through their registry (`anomaly_lib.method`),
+never imported.
 """
 
 from __future__ import annotations

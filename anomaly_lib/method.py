@@ -38,7 +38,8 @@ class Method:
     name         its registry name and the prefix of its variants ("sagan")
     summary      one line for listings
     config       the dataclass of its training settings (field names are its ``--flags``)
-    main         its command line, ``main(argv) -> exit status`` (train, test, predict, demo)
+    main         its command line, ``main(argv) -> exit status`` (train, test, predict, demo),
+                 with the shared flags of `anomaly_lib.engine` (``--resume``, ``--no-progress``)
     run_files    the files a training run writes in its folder, resume checkpoint first
     step         its algorithm: one training step (the function the trainers call)
     variants     name → settings changes: the method itself ({}) and its ablations
@@ -48,7 +49,6 @@ class Method:
     budget       (default, quick, unit): the training budget a comparison gives it
     setting_types  settings a comparison may change (``--NAME-set key=value``) → their types
     compare_quick  the settings a quick comparison (CPU, minutes) uses
-    quiet_flags  the flags that silence its progress bars (the README figures use them)
     smoke_flags  the flags that shrink its demo to seconds (``readme-figures --smoke``)
     draw_figures ``draw_figures(folder) -> [paths]``: pictures of the method itself for the README
     """
@@ -65,7 +65,6 @@ class Method:
     budget: tuple = (0, 0, "it")
     setting_types: dict = field(default_factory=dict)
     compare_quick: dict = field(default_factory=dict)
-    quiet_flags: tuple = ()
     smoke_flags: tuple = ()
     draw_figures: Callable | None = None
 

@@ -10,6 +10,7 @@ import sys
 from dataclasses import fields
 
 from anomaly_lib.cli import add_debug_flag, run_command
+from anomaly_lib.engine import add_progress_flags
 from anomaly_lib.predictions import add_predict_flags, check_predict_flags
 
 from .commands import config_from_args, run_test, run_train
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", help="generator weights to test or predict with: ours or the authors' "
                                              "SAGAN_G_*.ckpt")
     parser.add_argument("--report_json", help="write the test report (AUC, AP, cutoffs) to this JSON file")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_progress_flags(parser)
     add_predict_flags(parser)
     add_debug_flag(parser)
     return parser
@@ -79,7 +80,7 @@ def run(args) -> None:
 
 
 def run_mode(args) -> None:
-    progress = not args.quiet
+    progress = args.progress
     check_predict_flags(args)
     if args.mode == "predict":
         from .predict import run_predict

@@ -52,6 +52,7 @@ def run_train(config: SaganConfig, resume: bool = False, progress: bool = True, 
     from anomaly_lib import distributed
     from anomaly_lib.calibration import heldout_count
     from anomaly_lib.device import pick_device
+    from anomaly_lib.engine import check_resume
     from anomaly_lib.layouts import read_medad
     from anomaly_lib.runs import claim_run_folder
 
@@ -64,9 +65,7 @@ def run_train(config: SaganConfig, resume: bool = False, progress: bool = True, 
     if config.image_size % 2 ** config.d_repeat_num:
         raise ValueError(f"--image_size {config.image_size} is not divisible by 2**d_repeat_num = "
                          f"{2 ** config.d_repeat_num}: the critic halves it d_repeat_num times")
-    checkpoint = Path(config.model_save_dir) / "last.ckpt"
-    if resume and not checkpoint.is_file():
-        raise FileNotFoundError(f"--resume: no checkpoint to resume from at {checkpoint}")
+    check_resume(resume, Path(config.model_save_dir) / "last.ckpt")
     with claim_run_folder(config.model_save_dir, RUN_FILES, resume, overwrite, [config.sample_dir]):
         root = checked_splits(config, allow_overlap)
         holdout = heldout_count(len(read_medad(root)["train_normal"]), config.holdout, config.val_holdout)

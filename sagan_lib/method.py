@@ -10,6 +10,7 @@ from anomaly_lib.method import Method, register
 
 from .cli import main
 from .config import SaganConfig
+from .step import sagan_step
 from .train import RUN_FILES, SaganTrainer
 
 # SAGAN and its ablations: the SaganConfig changes that make each one.
@@ -100,10 +101,10 @@ def draw_figures(folder: Path) -> list:
 
 METHOD = register(Method(
     name="sagan", summary="Spatial-aware attention GAN: reconstruct normals, score |x − G(x)|",
-    config=SaganConfig, main=main, run_files=RUN_FILES, step=SaganTrainer.train_step,
+    config=SaganConfig, main=main, run_files=RUN_FILES, step=sagan_step,
     variants=VARIANTS, trains_on=TRAINS_ON, compare=run_for_comparison,
     budget=(SaganConfig().num_iters, 300, "it"), setting_types=SETTING_TYPES,
-    compare_quick=quick_settings(), quiet_flags=("--quiet",),
+    compare_quick=quick_settings(),
     smoke_flags=("--num_iters", "2", "--num_iters_decay", "1", "--batch_size", "4"),
     draw_figures=draw_figures,
 ))

@@ -91,7 +91,7 @@ METHOD = register(Method(
     name="swssl", summary="Sliding-window self-supervised patches: k-NN distance to a bank of normal windows",
     config=TrainConfig, main=main, run_files=RUN_FILES, step=train_step,
     trains_on={"swssl": trains_on}, compare=run_for_comparison, budget=(100, 3, "ep"),
-    setting_types=SETTING_TYPES, compare_quick={"batch_size": 32}, quiet_flags=("--no-progress",),
+    setting_types=SETTING_TYPES, compare_quick={"batch_size": 32},
     smoke_flags=("--epochs", "1", "--image_size", "96", "--patch_size", "32", "--step_size", "32",
                  "--batch_size", "8"),
 ))
