@@ -22,6 +22,9 @@ distributed  torchrun / DistributedDataParallel helpers (``anomaly_lib.distribut
 backbones    ImageNet ResNets through torchvision, with a clear offline error
 baselines    mean image, PCA, a plain autoencoder, pretrained-feature k-NN
 compare      ``python -m anomaly_lib compare``: methods vs baselines over seeds
+method       what a method provides, and the registry that finds them (``names``, ``get``)
+engine       what every trainer and command line shares: TrainingDiverged, --resume, --progress
+medad        the Med-AD split as every method reads it: [-1, 1] images, ids, the test set
 digits       scikit-learn's handwritten digits in the Med-AD layout (real, offline)
 """
 

@@ -221,14 +221,6 @@ README_DEMO_FIGURES = {
 # 64×64 images drawn as blocks, look the same. The SWSSL overlays are smooth and would show
 # bands, so they are shrunk instead when they are too large.
 README_PALETTE = {"sagan_heatmaps.png", "sagan_roc_pr.png", "sagan_generator.png"}
-# With --smoke: flags that shrink each demo to seconds (they override the demo's own settings)
-SMOKE_FLAGS = {
-    "sagan": ["--num_iters", "2", "--num_iters_decay", "1", "--batch_size", "4"],
-    "swssl": ["--epochs", "1", "--image_size", "96", "--patch_size", "32", "--step_size", "32",
-              "--batch_size", "8"],
-}
-
-
 def add_compare_command(commands) -> None:
     """The ``compare`` subcommand's flags; the work is in ``anomaly_lib/compare.py``."""
     compare = commands.add_parser(
@@ -317,33 +309,26 @@ def save_for_readme(source: Path, destination: Path, palette: bool = False,
 
 
 def run_readme_figures(args) -> int:
-    """The ``readme-figures`` subcommand: both demos into a temporary folder, their figures
-    copied to ``--out``, and the generator diagram drawn at the authors' size."""
-    import torch
-
-    from sagan_lib import Generator
-    from sagan_lib.cli import main as sagan_main
-    from sagan_lib.config import SaganConfig
-    from sagan_lib.diagrams import generator_diagram
-    from swssl_lib.cli import main as swssl_main
+    """The ``readme-figures`` subcommand: every registered method's demo (`anomaly_lib.method`) into
+    a temporary folder, their figures copied to ``--out``, with the methods' own drawings (SAGAN:
+    the generator diagram at the authors' size)."""
+    from . import method as methods
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    demos = {"sagan": (sagan_main, ["--quiet"]), "swssl": (swssl_main, ["--no-progress"])}
     with tempfile.TemporaryDirectory() as scratch:
-        for name, (demo_main, quiet) in demos.items():
+        drawn = []
+        for name in methods.names():
+            method = methods.get(name)
             save_dir = Path(scratch) / name
-            flags = SMOKE_FLAGS[name] if args.smoke else []
+            flags = list(method.smoke_flags) if args.smoke else []
             print(f"--- the {name} demo ---")
-            demo_main(["--mode", "demo", "--save_dir", str(save_dir), *quiet, *flags])
-        diagram = Path(scratch) / "sagan_generator.png"
-        with torch.device("meta"):  # the authors' size; shapes without weights, nothing to initialise
-            generator = Generator()
-        generator_diagram(generator, image_size=SaganConfig().image_size, path=diagram)
+            method.main(["--mode", "demo", "--save_dir", str(save_dir), "--no-progress", *flags])
+            drawn += method.draw_figures(Path(scratch)) if method.draw_figures else []
         sources = {picture: Path(scratch) / demo / demo_file
                    for picture, (demo, demo_file) in README_DEMO_FIGURES.items()}
-        sources[diagram.name] = diagram
+        sources.update({path.name: path for path in drawn})
         scales = {out / picture: save_for_readme(source, out / picture, palette=picture in README_PALETTE)
                   for picture, source in sources.items()}
     print(f"\nREADME pictures in {time.perf_counter() - started:.0f} s:")

@@ -15,7 +15,8 @@ What keeps the numbers honest:
 
 The output is a table of AUC and AP as mean ± standard deviation over seeds (Markdown,
 CSV, JSON) and one figure: AUC per seed for every method, and the ROC curves of each
-method's median seed. This is the one module of `anomaly_lib` that knows the methods.
+method's median seed. The methods are reached through their registry (`anomaly_lib.method`),
+never imported.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import csv
 import inspect
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -33,44 +34,34 @@ import torch
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
-from sagan_lib.config import SaganConfig
-from sagan_lib.data import MedADTestSet, MedADTrainSet, to_model_range
-from sagan_lib.scoring import average_by_id, score_images
-from sagan_lib.train import SaganTrainer
-
+from . import method as methods
 from .baselines import AutoencoderBaseline, FeatureKNNBaseline, MeanImageBaseline, PCABaseline
 from .calibration import write_json
 from .device import pick_device
-from .images import as_height_width
+from .images import load_grayscale
+from .layouts import read_medad
+from .medad import (
+    DEMO_COUNTS,
+    DEMO_LESION_SCALE,
+    MedADTestSet,
+    average_by_id,
+    check_nonempty,
+    to_model_range,
+)
 from .metrics import PairedDifference, RocReport, paired_auc_difference, roc_report
 
-# SAGAN and its ablations: the SaganConfig changes that make each one.
-SAGAN_VARIANTS = {
-    "sagan": {},
-    "sagan-no-critic": {"lambda_adv": 0.0},
-    "sagan-no-synthetic": {"lambda_mse": 0.0},
-    "sagan-l1-only": {"lambda_adv": 0.0, "lambda_mse": 0.0},  # the U-Net generator, L1 on normals only
-    "sagan-no-codes": {"use_position_codes": False},
-}
-SAGAN_TRAINS_ON = {
-    "sagan": "normals + unlabeled pool + synthetic anomalies",
-    "sagan-no-critic": "normals + synthetic anomalies",
-    "sagan-no-synthetic": "normals + unlabeled pool",
-    "sagan-l1-only": "labeled normals",
-    "sagan-no-codes": "normals + unlabeled pool + synthetic anomalies",
-}
 BASELINE_METHODS = ("mean-image", "pca", "autoencoder", "knn")
-METHOD_NAMES = (*SAGAN_VARIANTS, "swssl", *BASELINE_METHODS)
+# The registered methods (`anomaly_lib.method`) that a comparison can train, with their variants.
+METHODS = {variant: method for variant, method in methods.all_variants().items() if method.compare}
+METHOD_NAMES = (*METHODS, *BASELINE_METHODS)
 DEFAULT_METHODS = ("mean-image", "pca", "autoencoder", "knn", "sagan")
 QUICK_METHODS = ("mean-image", "pca", "autoencoder", "knn", "sagan", "sagan-l1-only", "swssl")
 
-# Training budgets: SAGAN and the autoencoder in iterations, SWSSL in epochs. A SAGAN
-# ablation uses the "sagan" budget unless it has its own.
-DEFAULT_BUDGETS = {"sagan": SaganConfig().num_iters, "autoencoder": 5000, "swssl": 100}
-QUICK_BUDGETS = {"sagan": 300, "autoencoder": 300, "swssl": 3}
-# SWSSL on a Med-AD folder: small patches for small images (the paper: 1024², patch 128, step 32).
-SWSSL_ON_MEDAD = {"patch_size": 32, "step_size": 8, "backbone": "resnet18", "batch_size": 64, "lr": 1e-4}
-SWSSL_KEYS = {"image_size": int, "patch_size": int, "step_size": int, "backbone": str, "batch_size": int, "lr": float}
+# Training budgets, in each method's unit (`Method.budget`: SAGAN and the autoencoder in
+# iterations, SWSSL in epochs). A variant uses its method's budget unless it has its own.
+FAMILIES = {method.name: method for method in METHODS.values()}
+DEFAULT_BUDGETS = {"autoencoder": 5000, **{name: method.budget[0] for name, method in FAMILIES.items()}}
+QUICK_BUDGETS = {"autoencoder": 300, **{name: method.budget[1] for name, method in FAMILIES.items()}}
 
 
 @dataclass
@@ -81,6 +72,7 @@ class CompareSettings:
     seeds: int = 3
     image_size: int = 64
     budgets: dict = field(default_factory=dict)  # method or "sagan" → iterations (swssl: epochs)
+    # Changes to a method's settings (`Method.setting_types`), one field per method that has some:
     sagan: dict = field(default_factory=dict)  # SaganConfig changes: sizes, lr, batch, schedule
     swssl: dict = field(default_factory=dict)  # SWSSL changes: image_size, patch_size, step_size, backbone, …
     pca_components: int = 8
@@ -100,30 +92,27 @@ class CompareSettings:
         bad_budgets = sorted(set(self.budgets) - {*METHOD_NAMES})
         if bad_budgets:
             raise ValueError(f"--budget names {bad_budgets} are not methods; choose from {', '.join(METHOD_NAMES)}")
-        if "select_on" in self.sagan:
-            raise ValueError("the comparison keeps each run's last generator: select_on cannot be changed")
-        unknown = sorted(set(self.sagan) - {f.name for f in fields(SaganConfig)})
-        if unknown:
-            raise ValueError(f"{unknown} are not SaganConfig fields")
-        unknown = sorted(set(self.swssl) - set(SWSSL_KEYS))
-        if unknown:
-            raise ValueError(f"{unknown} are not SWSSL settings; choose from {', '.join(SWSSL_KEYS)}")
+        for name, method in FAMILIES.items():  # a method's changes: the settings it lets a comparison set
+            unknown = sorted(set(getattr(self, name, None) or {}) - set(method.setting_types))
+            if unknown:
+                raise ValueError(f"{unknown} cannot be changed in a comparison: {name}'s settings are "
+                                 f"{', '.join(method.setting_types)}")
         if self.seeds < 1:
             raise ValueError(f"seeds must be ≥ 1, got {self.seeds}")
 
     def budget(self, method: str) -> int:
-        family = "sagan" if method in SAGAN_VARIANTS else method
+        family = METHODS[method].name if method in METHODS else method
         return int(self.budgets.get(method, self.budgets.get(family, DEFAULT_BUDGETS.get(family, 0))))
+
+
+SETTINGS_OF_METHODS = ("sagan", "swssl")  # the CompareSettings fields above, each a method's name
 
 
 def quick_settings(**changes) -> CompareSettings:
     """The `--quick` preset: every method small enough for a CPU, random weights (offline)."""
-    from sagan_lib.demo import DEMO_CONFIG
-
-    sagan = {k: v for k, v in DEMO_CONFIG.items() if k not in ("dataset", "image_size", "log_step", "sample_step",
-                                                                 "model_save_step")}
-    values = dict(methods=QUICK_METHODS, seeds=3, budgets=dict(QUICK_BUDGETS), sagan=sagan,
-                  swssl={"batch_size": 32}, autoencoder_width=16, pretrained=False)
+    own = {name: dict(method.compare_quick) for name, method in FAMILIES.items() if name in SETTINGS_OF_METHODS}
+    values = dict(methods=QUICK_METHODS, seeds=3, budgets=dict(QUICK_BUDGETS), **own,
+                  autoencoder_width=16, pretrained=False)
     return CompareSettings(**{**values, **changes})
 
 
@@ -135,7 +124,8 @@ class SplitData:
     """One Med-AD split as every method sees it: training data and test *images*, no test labels."""
 
     root: Path
-    train_set: MedADTrainSet  # labeled normals, and SAGAN's unlabeled pool
+    normal_paths: list  # the labeled normals train/0
+    unlabeled: int  # images listed under train/unlabeled (SAGAN's pool)
     normals: torch.Tensor  # (N, 1, H, W) in [-1, 1]
     test_images: torch.Tensor  # (M, 1, H, W) in [-1, 1]
     test_paths: list
@@ -145,16 +135,20 @@ class SplitData:
 
 def load_split(root, image_size: int = 64, progress: bool = False) -> tuple[SplitData, np.ndarray]:
     """The split for the methods, and the test labels (M,) kept apart for `evaluate`."""
-    train_set = MedADTrainSet(root, image_size, progress=progress)
+    splits = read_medad(root)
+    check_nonempty(splits, ["train_normal"], root)
+    normals = torch.from_numpy(load_grayscale(splits["train_normal"], image_size, desc="labeled normals",
+                                              progress=progress))  # (N, H, W) uint8
     test_set = MedADTestSet(root, image_size, progress=progress)
-    data = SplitData(Path(root), train_set, to_model_range(train_set.normals).unsqueeze(1),
+    unlabeled = len(splits["unlabeled_normal"]) + len(splits["unlabeled_abnormal"])
+    data = SplitData(Path(root), splits["train_normal"], unlabeled, to_model_range(normals).unsqueeze(1),
                      to_model_range(test_set.images).unsqueeze(1), list(test_set.paths), list(test_set.ids))
     return data, test_set.labels.numpy()
 
 
 def split_summary(data: SplitData, labels: np.ndarray) -> dict:
     return {"root": str(data.root.resolve()), "train_normal": len(data.normals),
-            "unlabeled": len(data.train_set.unlabeled),
+            "unlabeled": data.unlabeled,
             "test_normal": int((labels == 0).sum()), "test_abnormal": int((labels == 1).sum()),
             "image_size": list(data.normals.shape[-2:])}
 
@@ -169,97 +163,6 @@ class OwnTest:
 
 
 # ---------------------------------------------------------------------------- the methods
-
-
-def sagan_config(settings: CompareSettings, method: str, seed: int, run_dir: Path, device) -> SaganConfig:
-    """The SaganConfig of one run: `settings.sagan`, the variant's change, the budget, no selection.
-
-    The learning-rate schedule keeps its proportions: decay over the same share of the run,
-    updated as often relative to its length, as in the configuration given (default: the authors').
-    """
-    schedule = SaganConfig(**settings.sagan)
-    budget = settings.budget(method)
-    scale = budget / schedule.num_iters
-    return SaganConfig(**{
-        **schedule.to_dict(), **SAGAN_VARIANTS[method],
-        "image_size": settings.image_size, "num_iters": budget,
-        "num_iters_decay": max(1, round(schedule.num_iters_decay * scale)),
-        "lr_update_step": max(1, round(schedule.lr_update_step * scale)),
-        "select_on": "last", "seed": seed, "device": str(device), "keep_last": 1,
-        "log_step": budget, "model_save_step": budget, "sample_step": 10 ** 9,
-        "model_save_dir": str(run_dir / "models"), "sample_dir": str(run_dir / "samples"),
-        "save_dir": str(run_dir / "results"),
-    })
-
-
-def run_sagan(method: str, data: SplitData, settings: CompareSettings, seed: int, run_dir: Path, device):
-    config = sagan_config(settings, method, seed, run_dir, device)
-    trainer = SaganTrainer(config, data.train_set, log=lambda *_: None)  # no test set: nothing to select on
-    if trainer.checkpoint_path.is_file():
-        trainer.load()  # an interrupted run continues where it stopped
-    trainer.train(progress=settings.progress)
-    scores = [score_images(trainer.G, chunk.to(device), config.num_patch) for chunk in data.test_images.split(256)]
-    trainer.checkpoint_path.unlink()  # optimiser states were only for resuming; {num_iters}-G.ckpt stays
-    return torch.cat(scores).cpu().numpy()
-
-
-def swssl_images(data: SplitData, settings: CompareSettings, size: tuple):
-    """SWSSL's training and test images at ``size``: the chest folder's, or the Med-AD split's with
-    the test labels withheld (all 0 here, never used)."""
-    from anomaly_lib.images import load_grayscale
-    from swssl_lib.data import ImageSet, read_images
-
-    if settings.chest_root:
-        return tuple(read_images(settings.chest_root, "chest", split, size, progress=settings.progress)
-                     for split in ("train", "test"))
-
-    def image_set(paths):
-        pixels = load_grayscale(paths, size, resample="lanczos", progress=settings.progress)
-        return ImageSet(list(paths), [0] * len(paths), size, torch.from_numpy(pixels))
-
-    return image_set(data.train_set.normal_paths), image_set(data.test_paths)
-
-
-def run_swssl(method: str, data: SplitData, settings: CompareSettings, seed: int, run_dir: Path, device):
-    """SWSSL from its pieces: train on normal patches, bank the normal windows, the authors' scoring."""
-    from torch.utils.data import DataLoader
-
-    from swssl_lib.bank import build_feature_bank
-    from swssl_lib.data import SWSSLDataset
-    from swssl_lib.evaluate import extract_test_features
-    from swssl_lib.model import PatchModel, fold_batchnorm
-    from swssl_lib.scoring import score_reference
-    from swssl_lib.train import TrainConfig, fit, patch_loader
-
-    values = {**SWSSL_ON_MEDAD, "image_size": settings.image_size, **settings.swssl}
-    if settings.chest_root:  # the paper's setting on a chest folder, unless changed
-        values = {**asdict(TrainConfig()), **settings.swssl}
-    size = values["image_size"]
-    size = as_height_width(size)
-    config = TrainConfig(image_size=size, patch_size=values["patch_size"], step_size=values["step_size"],
-                         batch_size=values["batch_size"], lr=values["lr"], epochs=settings.budget("swssl"),
-                         backbone=values["backbone"], pretrained=settings.pretrained, seed=seed)
-    key = ("swssl", settings.chest_root, size)  # read once per comparison, not once per seed
-    if key not in data.resized:
-        data.resized[key] = swssl_images(data, settings, size)
-    train, test = data.resized[key]
-    torch.manual_seed(seed)
-    model = PatchModel(backbone=config.backbone, pretrained=config.pretrained)
-    patches = SWSSLDataset(train, patch=True, patch_size=config.patch_size, step_size=config.step_size)
-    fit(model, patch_loader(patches, config), config, run_dir, device=device, progress=settings.progress,
-        log=lambda *_: None)  # no evaluate_fn: the test set plays no part in training
-
-    def full(images):
-        return DataLoader(SWSSLDataset(images, patch=False), batch_size=16)
-
-    folded = fold_batchnorm(model)
-    bank = build_feature_bank(folded, full(train), config.patch_size, config.step_size, progress=settings.progress)
-    features, _, _ = extract_test_features(folded, full(test), config.patch_size, config.step_size,
-                                           progress=settings.progress)
-    scores = score_reference(bank, features, device=device).image_scores.numpy()
-    if settings.chest_root:
-        return OwnTest(scores, np.asarray(test.labels), [str(p) for p in test.paths])
-    return scores
 
 
 def run_baseline(method: str, data: SplitData, settings: CompareSettings, seed: int, run_dir: Path, device):
@@ -277,18 +180,16 @@ def run_baseline(method: str, data: SplitData, settings: CompareSettings, seed: 
 
 
 def runner(method: str) -> Callable:
-    if method in SAGAN_VARIANTS:
-        return run_sagan
-    return run_swssl if method == "swssl" else run_baseline
+    """A registered method's comparison run (`Method.compare`), or a baseline's."""
+    return METHODS[method].compare if method in METHODS else run_baseline
 
 
 def describe(method: str, settings: CompareSettings) -> dict:
     """What a method trains on and with what budget, for the table."""
-    if method in SAGAN_VARIANTS:
-        return {"trained_on": SAGAN_TRAINS_ON[method], "budget": f"{settings.budget(method)} it"}
-    if method == "swssl":
-        where = "chest folder normals (own split)" if settings.chest_root else "labeled normals"
-        return {"trained_on": where, "budget": f"{settings.budget(method)} ep"}
+    if method in METHODS:
+        trained_on = METHODS[method].trains_on[method]
+        trained_on = trained_on(settings) if callable(trained_on) else trained_on
+        return {"trained_on": trained_on, "budget": f"{settings.budget(method)} {METHODS[method].budget[2]}"}
     budget = f"{settings.budget(method)} it" if method == "autoencoder" else "none"
     weights = {"knn": " (ImageNet)" if settings.pretrained else " (random weights)", "pca": ""}.get(method, "")
     extra = {"pca": f", {settings.pca_components} components",
@@ -337,16 +238,14 @@ def row_label(method: str, settings: CompareSettings) -> str:
 def images_seen(method: str, settings: CompareSettings, n_train_normal: int) -> int | None:
     """Normal training images a method's training passes through (None: it does not train).
 
-    SAGAN: iterations × batch (each step also sees as many unlabeled and synthetic images);
-    autoencoder: iterations × its batch; SWSSL: epochs × training images (one patch pair each).
+    A registered method says it itself (``Method.images_seen``); the autoencoder baseline:
+    iterations × its batch.
     """
-    if method in SAGAN_VARIANTS:
-        return settings.budget(method) * SaganConfig(**settings.sagan).batch_size
+    if method in METHODS and METHODS[method].images_seen is not None:
+        return METHODS[method].images_seen(settings, method, n_train_normal)
     if method == "autoencoder":
         batch = inspect.signature(AutoencoderBaseline).parameters["batch_size"].default
         return settings.budget(method) * min(batch, n_train_normal)
-    if method == "swssl":
-        return settings.budget(method) * n_train_normal
     return None
 
 
@@ -652,9 +551,10 @@ def settings_from_args(args) -> CompareSettings:
         changes["methods"] = tuple(name.strip() for name in args.methods.split(",") if name.strip())
     budgets = parse_assignments(args.budget, dict.fromkeys(METHOD_NAMES, int), "--budget")
     changes["budgets"] = {**base.budgets, **budgets}
-    sagan_types = {f.name: f.type if f.type in (int, float, bool) else str for f in fields(SaganConfig)}
-    changes["sagan"] = {**base.sagan, **parse_assignments(args.sagan_set, sagan_types, "--sagan-set")}
-    changes["swssl"] = {**base.swssl, **parse_assignments(args.swssl_set, SWSSL_KEYS, "--swssl-set")}
+    for name in SETTINGS_OF_METHODS:  # --sagan-set, --swssl-set
+        types = FAMILIES[name].setting_types
+        given = parse_assignments(getattr(args, f"{name}_set"), types, f"--{name}-set")
+        changes[name] = {**getattr(base, name), **given}
     for name in ("seeds", "image_size", "pca_components", "latent_size", "autoencoder_width", "knn_k", "pretrained",
                  "device"):
         if getattr(args, name) is not None:
@@ -666,8 +566,6 @@ def settings_from_args(args) -> CompareSettings:
 
 def run_from_args(args, log=print) -> Comparison:
     """`python -m anomaly_lib compare`: make phantoms if asked, run, print the table and the files."""
-    from sagan_lib.demo import DEMO_COUNTS, DEMO_LESION_SCALE
-
     from .phantoms import make_phantom_dataset
 
     settings = settings_from_args(args)

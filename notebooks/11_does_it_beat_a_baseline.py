@@ -56,6 +56,7 @@ from IPython.display import Markdown, display
 from anomaly_lib import compare
 from anomaly_lib.baselines import BASELINES
 from anomaly_lib.figures import show_figure
+from sagan_lib import method as sagan_method
 
 OUT = Path("outputs") / "11_does_it_beat_a_baseline"
 OUT.mkdir(parents=True, exist_ok=True)
@@ -85,9 +86,9 @@ OUT.mkdir(parents=True, exist_ok=True)
 for name, cls in BASELINES.items():
     print(f"{name:<12} {cls.__doc__.splitlines()[0]}")
 print()
-for name, changes in compare.SAGAN_VARIANTS.items():
+for name, changes in sagan_method.VARIANTS.items():
     change = ", ".join(f"{k}={v}" for k, v in changes.items()) or "the authors' losses"
-    print(f"{name:<19} {change:<36} trains on: {compare.SAGAN_TRAINS_ON[name]}")
+    print(f"{name:<19} {change:<36} trains on: {sagan_method.TRAINS_ON[name]}")
 
 # %% [markdown]
 # `sagan-l1-only` is SAGAN's generator trained with the identity loss alone, which makes it an
@@ -111,8 +112,8 @@ for name, changes in compare.SAGAN_VARIANTS.items():
 
 # %%
 from anomaly_lib import medmnist
+from anomaly_lib.medad import DEMO_COUNTS, DEMO_LESION_SCALE
 from anomaly_lib.phantoms import difficulty_figure, make_phantom_dataset
-from sagan_lib.demo import DEMO_COUNTS, DEMO_LESION_SCALE
 
 show_figure(difficulty_figure(), "phantoms_easy_vs_subtle", OUT)
 
@@ -143,7 +144,7 @@ if DATA is None:
     print("subtle phantom split:", counts)
 print("methods:", ", ".join(settings.methods))
 print(f"seeds: {settings.seeds} | image size: {settings.image_size} | budgets: {settings.budgets}")
-run_config = compare.sagan_config(settings, "sagan", seed=0, run_dir=OUT, device=device)  # what each SAGAN run uses
+run_config = sagan_method.compare_config(settings, "sagan", seed=0, run_dir=OUT, device=device)  # what each SAGAN run uses
 print("each SAGAN run:", ", ".join(f"{k}={getattr(run_config, k)}" for k in (
     "g_conv_dim", "d_conv_dim", "g_repeat_num", "batch_size", "g_lr", "num_iters", "num_iters_decay", "lr_decay",
     "select_on")))

@@ -22,24 +22,24 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import DataLoader
 
-from .losses import gradient_penalty
+from .losses import critic_loss, generator_loss
 from .windows import from_windows, to_windows
 
 
 def authors_step(trainer, batch, iteration: int) -> dict:
-    """One iteration in the authors' order on `batch = (x_A, x_B, x_B′)`; returns the losses."""
+    """One iteration in the authors' order on `batch = (x_A, x_B, x_B′)`; returns the losses.
+
+    The losses are `losses.py`'s, the ones `sagan_step` uses; only the order of the calls and the
+    extra work are the authors'.
+    """
     cfg, G, D, P = trainer.config, trainer.G, trainer.D, trainer.config.num_patch
     real_a, real_b, anomaly_b = batch
     bs = real_a.shape[0]
     a_windows, b_windows, anomaly_windows = (to_windows(x, P) for x in (real_a, real_b, anomaly_b))
 
-    _, out_real = D(real_b)
     fake_a = from_windows(G(a_windows, bs), P)  # graph kept although only its values are used
-    _, out_fake = D(fake_a.detach())
     alpha = torch.rand(bs, 1, 1, 1, device=real_b.device)
-    x_hat = (alpha * real_b.data + (1 - alpha) * fake_a.data).requires_grad_(True)
-    _, out_hat = D(x_hat)
-    d_loss = -out_real.mean() + out_fake.mean() + cfg.lambda_gp * gradient_penalty(out_hat, x_hat)
+    d_loss, _ = critic_loss(D, real_b, fake_a, cfg.lambda_gp, alpha)
     trainer.g_optimizer.zero_grad()
     trainer.d_optimizer.zero_grad()
     d_loss.backward()
@@ -51,8 +51,7 @@ def authors_step(trainer, batch, iteration: int) -> dict:
         fake_anomaly = from_windows(G(anomaly_windows, bs), P)
         fake_a = from_windows(G(a_windows, bs), P)
         _, out_fake = D(fake_a)  # the critic's weight gradients are computed, then thrown away
-        g_loss = (-out_fake.mean() + cfg.lambda_id * (real_b - fake_b).abs().mean()
-                  + ((real_b - fake_anomaly) ** 2).mean())
+        g_loss, _ = generator_loss(out_fake, real_b, fake_b, fake_anomaly, cfg.lambda_id)
         trainer.g_optimizer.zero_grad()
         trainer.d_optimizer.zero_grad()
         g_loss.backward()

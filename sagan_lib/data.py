@@ -5,31 +5,14 @@ Images are read once, resized to `image_size` (bilinear, as the authors'
 (`ToTensor` then `Normalize(0.5, 0.5)`, i.e. `2·x/255 − 1`) only when used.
 """
 
-from pathlib import Path
-
 import torch
 from torch.utils.data import Dataset
 
 from anomaly_lib.images import load_grayscale
-from anomaly_lib.layouts import MEDAD_JSON_KEYS, read_medad, unlabeled_counts
+from anomaly_lib.layouts import read_medad, unlabeled_counts
+from anomaly_lib.medad import MedADTestSet, check_nonempty, image_id, to_model_range
 
 from .synthetic_anomaly import paste_anomalies, pick_sources
-
-
-def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 `(…, H, W)` → float in [-1, 1], as `ToTensor` + `Normalize((0.5,), (0.5,))`."""
-    return images_uint8.float().div(255).sub(0.5).div(0.5)
-
-
-def image_id(path) -> str:
-    """The id that groups slices of one study: the file name's stem up to `__`."""
-    return Path(path).stem.split("__")[0]
-
-
-def _nonempty(splits: dict, names, root) -> None:
-    for name in names:
-        if not splits[name]:
-            raise ValueError(f"{Path(root) / 'data.json'}: split {'/'.join(MEDAD_JSON_KEYS[name])} lists no images")
 
 
 def unlabeled_mix(splits: dict, ar: float = 0.6, num_normals: int = None) -> list:
@@ -60,7 +43,7 @@ class MedADTrainSet(Dataset):
     def __init__(self, root, image_size: int = 64, ar: float = 0.6, core_percent: float = 0.6,
                  holdout: int = 0, progress: bool = True):
         splits = read_medad(root)
-        _nonempty(splits, ["train_normal"], root)
+        check_nonempty(splits, ["train_normal"], root)
         normal_paths = splits["train_normal"]
         keep = len(normal_paths) - holdout
         if holdout and keep < 2:
@@ -93,20 +76,4 @@ class MedADTrainSet(Dataset):
         return unlabeled[0], normal[0], anomaly[0], mask[0].long()
 
 
-class MedADTestSet(Dataset):
-    """Test images: item i is `(image (1, H, W), image_id, label)` with label 1 = abnormal."""
-
-    def __init__(self, root, image_size: int = 64, split: str = "test", progress: bool = True):
-        splits = read_medad(root)
-        names = [f"{split}_normal", f"{split}_abnormal"]
-        _nonempty(splits, names, root)
-        self.paths = splits[names[0]] + splits[names[1]]
-        self.labels = torch.tensor([0] * len(splits[names[0]]) + [1] * len(splits[names[1]]))
-        self.ids = [image_id(path) for path in self.paths]
-        self.images = torch.from_numpy(load_grayscale(self.paths, image_size, desc=f"{split} images", progress=progress))
-
-    def __len__(self):
-        return len(self.paths)
-
-    def __getitem__(self, i):
-        return to_model_range(self.images[i]).unsqueeze(0), self.ids[i], int(self.labels[i])
+__all__ = ["MedADTestSet", "MedADTrainSet", "image_id", "to_model_range", "unlabeled_mix"]

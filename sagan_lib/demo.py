@@ -7,16 +7,12 @@ split, prints AUC and AP, and saves the ROC/PR curves and a heatmap panel.
 import time
 from pathlib import Path
 
+from anomaly_lib.medad import DEMO_COUNTS, DEMO_LESION_SCALE
 from anomaly_lib.phantoms import make_phantom_dataset
 
-from .cli import config_from_args, run_test, run_train
+from .commands import config_from_args, run_test, run_train
 
 DEMO_FOLDER = "demo_output/sagan"
-DEMO_COUNTS = {"train_normal": 160, "unlabeled_normal": 64, "unlabeled_abnormal": 96,
-               "test_normal": 60, "test_abnormal": 60}
-# Larger lesions than the phantoms' default (pneumonia-sized consolidations), so that a
-# few hundred CPU iterations are enough to see them; the default size needs longer training.
-DEMO_LESION_SCALE = 1.6
 
 # What the demo changes from the authors' defaults, to finish in minutes on 2 CPU cores.
 DEMO_CONFIG = {

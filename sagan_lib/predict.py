@@ -42,7 +42,7 @@ from anomaly_lib.predictions import (
 from anomaly_lib.runs import check_writable, claim_run_folder
 from anomaly_lib.thresholds import choose_threshold
 
-from .cli import config_from_args
+from .commands import config_from_args
 from .data import to_model_range
 from .scoring import reconstruct, score_images
 from .train import PREDICT_SETTINGS, SCORING

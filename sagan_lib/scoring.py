@@ -7,13 +7,13 @@ Scores of images sharing an id (the file stem before `__`, e.g. slices of one
 study) are averaged, as the authors do.
 """
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from anomaly_lib.medad import average_by_id
 from anomaly_lib.metrics import RocReport, roc_report
 
 from .windows import from_windows, to_windows
@@ -34,19 +34,6 @@ def score_images(generator, images: torch.Tensor, num_patch: int = 2, batch_size
     """One anomaly score per image: the mean of its difference map; shape `(B,)`."""
     scores = [reconstruct(generator, chunk, num_patch)[1].mean(dim=(1, 2, 3)) for chunk in images.split(batch_size)]
     return torch.cat(scores)
-
-
-def average_by_id(ids, scores, labels):
-    """Average scores over images that share an id; returns `(ids, scores, labels)` per id."""
-    groups = OrderedDict()
-    for image_id, score, label in zip(ids, scores, labels):
-        entry = groups.setdefault(image_id, [[], label])
-        if entry[1] != label:
-            raise ValueError(f"images with id {image_id!r} have different labels")
-        entry[0].append(float(score))
-    unique_ids = list(groups)
-    return (unique_ids, np.array([np.mean(groups[i][0]) for i in unique_ids]),
-            np.array([groups[i][1] for i in unique_ids]))
 
 
 @dataclass

@@ -1,6 +1,7 @@
-"""Training SAGAN: the authors' update order and losses, without their wasted work.
+"""Training SAGAN: the engine around `sagan_step` (step.py), the authors' update order and losses
+without their wasted work.
 
-One iteration i:
+One iteration i (`sagan_step`):
   * critic step (every iteration): L_D = −D(x_B) + D(G(x_A)) + λ_gp · GP;
   * generator step (when (i + 1) % n_critic == 0):
     L_G = −λ_adv · D(G(x_A)) + λ_id · |x_B − G(x_B)| + λ_mse · (x_B − G(x_B′))².
@@ -70,14 +71,15 @@ from anomaly_lib.checkpoints import (
     state_dict_mismatch,
 )
 from anomaly_lib.device import pick_device
+from anomaly_lib.engine import TrainingDiverged
 from anomaly_lib.runs import claim_run_folder
 
 from .config import SaganConfig
 from .critic import Discriminator
 from .data import to_model_range
 from .generator import Generator, keep_mask
-from .losses import critic_loss, generator_loss
 from .scoring import reconstruct, score_images, score_test_set
+from .step import sagan_step
 from .synthetic_anomaly import paste_anomalies, pick_sources
 from .windows import from_windows, to_windows
 
@@ -112,10 +114,6 @@ def join_generator_calls(config: SaganConfig, device: torch.device) -> bool:
         return True
     stem_bytes = 3 * config.batch_size * config.g_conv_dim * config.image_size ** 2 * 4
     return stem_bytes <= JOINT_CALL_LIMIT_BYTES
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite."""
 
 
 class BatchStream:
@@ -176,6 +174,7 @@ class SaganTrainer:
         self.batches = BatchStream(len(train_set), config.batch_size, config.seed)
         self.iteration = 0
         self.history = []  # one dict of mean losses per log_step
+        self.skipped = {}  # network → whether its float16 scaler skipped the last step
         self.best = {"iteration": None, "auc": -1.0, "ap": -1.0}
         self.snapshots = []  # the {iteration}-G.ckpt names this run wrote and keeps, oldest first
         self.own_checkpoint = None  # the last.ckpt this trainer wrote or resumed from
@@ -204,57 +203,38 @@ class SaganTrainer:
             out = self.G_forward(windows, images.shape[0], keep=keep)
         return from_windows(out.float(), self.config.num_patch)  # (b, 1, H, W)
 
+    def generate(self, *batches) -> list:
+        """G on the batches given (None stays None) in one call: `sagan_step`'s view of G."""
+        given = [x for x in batches if x is not None]
+        if not given:
+            return [None] * len(batches)
+        joined = torch.cat(given) if len(given) > 1 else given[0]  # (kB, 1, H, W)
+        outputs = iter(self._generate(joined).split(given[0].shape[0]))  # k × (B, 1, H, W)
+        return [next(outputs) if x is not None else None for x in batches]
+
+    def interpolation_weights(self) -> torch.Tensor:
+        """One u ~ U(0, 1) per image of the whole batch, drawn as one process would; this process's rows."""
+        return distributed.my_rows(torch.rand(self.config.batch_size, 1, 1, 1)).to(self.device)
+
+    def update_critic(self, loss: torch.Tensor) -> None:
+        self.skipped["D"] = self.d_amp.step(loss, self.d_optimizer)
+
+    def update_generator(self, loss: torch.Tensor) -> None:
+        self.skipped["G"] = self.g_amp.step(loss, self.g_optimizer)
+
     def train_step(self) -> dict:
-        """One iteration: a critic step, and a generator step every n_critic iterations."""
-        cfg = self.config
+        """One iteration (`sagan_step`), then the whole batch's statistics, the divergence guard
+        and the learning-rate schedule."""
         indices = self.batches.next()  # the whole batch: the same on every process
         unlabeled, normal, anomaly, _ = map(distributed.my_rows, self.train_set.batch(indices, self.device))
-        generator_turn = (self.iteration + 1) % cfg.n_critic == 0
-        # Ablations: λ_adv = 0 drops the critic and x_A, λ_mse = 0 drops x_B′; G never sees what is dropped.
-        use_critic, use_anomalies = cfg.lambda_adv != 0, cfg.lambda_mse != 0
-        fake = normal_rec = anomaly_rec = fake_score = None
-        skipped = {}  # network → whether its float16 gradient scaler skipped this step
-
-        joined = generator_turn and self.join_calls
-        if joined:
-            names = ["fake"] * use_critic + ["normal_rec"] + ["anomaly_rec"] * use_anomalies
-            inputs = [unlabeled] * use_critic + [normal] + [anomaly] * use_anomalies
-            outputs = self._generate(torch.cat(inputs)).split(normal.shape[0])  # (kB, 1, H, W) → k × (B, 1, H, W)
-            out = dict(zip(names, outputs))
-            fake, normal_rec, anomaly_rec = out.get("fake"), out["normal_rec"], out.get("anomaly_rec")
-        elif generator_turn and use_critic:
-            fake = self._generate(unlabeled)  # kept with its graph for the generator step
-        elif use_critic:
-            with torch.no_grad():
-                fake = self._generate(unlabeled)
-
-        losses = {}
-        if use_critic:
-            u = distributed.my_rows(torch.rand(cfg.batch_size, 1, 1, 1)).to(self.device)  # one weight per image
-            with self.d_amp.autocast():
-                d_loss, losses = critic_loss(self.D_train, normal, fake, cfg.lambda_gp, u, self.d_amp.scale)
-            losses["D/loss"] = d_loss
-            skipped["D"] = self.d_amp.step(d_loss, self.d_optimizer)
-
-        if generator_turn:
-            if not joined:
-                normal_rec = self._generate(normal)
-                anomaly_rec = self._generate(anomaly) if use_anomalies else None
-            if use_critic:
-                self.D.requires_grad_(False)
-                with self.g_amp.autocast():
-                    fake_score = self.D(fake)[1].float()
-            g_loss, g_parts = generator_loss(fake_score, normal, normal_rec, anomaly_rec,
-                                             cfg.lambda_id, cfg.lambda_adv, cfg.lambda_mse)
-            skipped["G"] = self.g_amp.step(g_loss, self.g_optimizer)
-            self.D.requires_grad_(True)
-            losses.update(g_parts, **{"G/loss": g_loss})
-
+        generator_turn = (self.iteration + 1) % self.config.n_critic == 0
+        self.skipped = {}  # network → whether its float16 gradient scaler skipped this step
+        losses = sagan_step(self, unlabeled, normal, anomaly, generator_turn)
         distributed.average_buffers(self.G)  # the whole batch's InstanceNorm running statistics
         values = distributed.mean_over_processes(losses)  # the whole batch's mean losses
-        self._check_finite(values, skipped)
+        self._check_finite(values, self.skipped)
         if self.d_amp.scaler.is_enabled():  # float16: count the steps the scalers skipped
-            values.update({f"{name}/skipped": float(value) for name, value in skipped.items()})
+            values.update({f"{name}/skipped": float(value) for name, value in self.skipped.items()})
         self.iteration += 1
         self._decay_learning_rates()
         return values

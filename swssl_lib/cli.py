@@ -19,6 +19,7 @@ from anomaly_lib.amp import AMP_DTYPE_CHOICES
 from anomaly_lib.calibration import HOLDOUT_CHOICES, heldout_count
 from anomaly_lib.cli import add_debug_flag, run_command
 from anomaly_lib.device import describe_device, pick_device
+from anomaly_lib.engine import add_progress_flags, check_resume
 from anomaly_lib.predictions import add_predict_flags, check_predict_flags
 from anomaly_lib.runs import check_writable, claim_run_folder
 from anomaly_lib.splits import check_splits
@@ -92,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--report_json", help="also write the report to this path")
     run.add_argument("--device", default="auto", help="auto, cuda, mps or cpu")
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
+    add_progress_flags(run)
 
     data = parser.add_argument_group("data")
     data.add_argument("--image_size", type=int, nargs="+", metavar="SIZE",
@@ -239,7 +240,7 @@ def run(args, log=print) -> dict:
         check_writable(Path(args.report_json).parent)
     check_data(args, config)
     training = args.mode == "train"
-    resuming = training and args.resume and (save_dir / RUN_FILES[0]).is_file()
+    resuming = training and check_resume(args.resume, save_dir / RUN_FILES[0])
     with claim_run_folder(save_dir, RUN_FILES if training else (), resuming, args.overwrite, log=log):
         return train_or_test(args, config, save_dir, device, resuming, log)
 
@@ -357,7 +358,8 @@ def main(argv=None) -> int:
 
         parser.set_defaults(**DEMO_DEFAULTS)  # the demo's small settings; flags still override them
         args = parser.parse_args(argv)
-        return run_command(lambda: in_processes(run_demo, args), debug=args.debug)
+        return run_command(lambda: in_processes(lambda demo_args: run_demo(demo_args, run), args),
+                           debug=args.debug)
     return run_command(lambda: in_processes(run, args), debug=args.debug)
 
 

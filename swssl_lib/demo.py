@@ -31,10 +31,9 @@ DEMO_COUNTS = {"train_normal": 40, "test_normal": 16, "test_abnormal": 16}
 PAPER_SETTING = "paper: 1024×1024 chest images, patch 128, step 32, wide_resnet50_2 (ImageNet), batch 300"
 
 
-def run_demo(args, log=print) -> dict:
-    """Make phantoms (unless ``--dataset_path`` is given), then train and test on them."""
-    from .cli import run
-
+def run_demo(args, run, log=print) -> dict:
+    """Make phantoms (unless ``--dataset_path`` is given), then train and test on them with
+    ``run(args, log=…)``, the command line's train-and-test (passed in: the demo sits below it)."""
     started = time.time()
     save_dir = Path(args.save_dir)
     size = args.image_size[0], args.image_size[-1]

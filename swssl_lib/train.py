@@ -1,6 +1,6 @@
 """Training SWSSL: the authors' optimiser and step, with resumable checkpoints.
 
-One step (as the authors): ``p1 = model(view1)[0]``, ``pn = model(neighbour)[0]``,
+One step (as the authors; `step.py`): ``p1 = model(view1)[0]``, ``pn = model(neighbour)[0]``,
 ``p2 = model(view2)[0]``; ``loss = twin_loss(p1, p2, f_neg=pn, target=similarity)``; SGD
 (lr 1e-4, momentum 0.9, weight decay 1e-5) after clipping every gradient to ±0.1.
 
@@ -57,10 +57,11 @@ from anomaly_lib.checkpoints import (
     settings_changed_on_resume,
     state_dict_mismatch,
 )
+from anomaly_lib.engine import TrainingDiverged, check_resume
 from anomaly_lib.runs import claim_run_folder
 
 from .loss import VARIANTS as LOSS_VARIANTS
-from .loss import twin_loss
+from .step import swssl_step as train_step
 
 SELECTIONS = ("last", "test")
 # The files a run writes to save_dir, its resume checkpoint first (see anomaly_lib.runs).
@@ -134,30 +135,6 @@ class TrainConfig:
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                            weight_decay=config.weight_decay)
-
-
-def train_step(model: nn.Module, batch, optimizer, config: TrainConfig, device,
-               precision: MixedPrecision = None) -> torch.Tensor:
-    """One optimisation step on a batch ``(view1, view2, neighbour, similarity)``; returns the loss.
-
-    ``precision`` (default float32) gives the autocast region and the gradient scaler. Under
-    torchrun the batch is this process's share and the loss is the whole batch's.
-    """
-    precision = precision or MixedPrecision(device)
-    view1, view2, neighbour, similarity = (x.to(device, non_blocking=True) for x in batch)
-    with precision.autocast():
-        projection1, _ = model(view1)  # (b, width)
-        projection_neighbour, _ = model(neighbour)  # (b, width)
-        projection2, _ = model(view2)  # (b, width)
-    # The whole batch's projections, in float32 for the loss's normalisations: (B, width) each.
-    projection1, projection_neighbour, projection2 = (
-        distributed.gather_rows(p.float()) for p in (projection1, projection_neighbour, projection2))
-    loss = twin_loss(projection1, projection2, f_neg=projection_neighbour, target=distributed.gather_rows(similarity),
-                     variant=config.loss_variant)
-    if not torch.isfinite(loss):
-        return loss  # the caller stops before this step touches the weights
-    precision.step(loss, optimizer, clip=lambda: nn.utils.clip_grad_value_(model.parameters(), config.clip_value))
-    return loss.detach()
 
 
 def check_batch_fits(n_images: int, batch_size: int) -> None:
@@ -267,7 +244,7 @@ def fit(
     process runs this (``evaluate_fn`` too); rank 0 claims the folder, logs and writes the files.
     """
     device = distributed.start(device or "cpu")  # under torchrun: join the group (before the claim), take a GPU
-    resuming = resume and (Path(save_dir) / RUN_FILES[0]).is_file()
+    resuming = check_resume(resume, Path(save_dir) / RUN_FILES[0])
     with claim_run_folder(save_dir, RUN_FILES, resuming, overwrite, log=log):
         return _fit(model, loader, config, save_dir, device, evaluate_fn, resume, progress, log)
 
@@ -300,8 +277,6 @@ def _fit(model, loader, config, save_dir, device, evaluate_fn, resume, progress,
         evaluations = [h for h in history if "auc" in h]
         best_auc = max((h["auc"] for h in evaluations), default=-math.inf)
         log(f"resumed from {last_path} after epoch {start_epoch}")
-    elif resume:
-        log(f"--resume: no checkpoint at {last_path}; starting from scratch")
     else:
         torch.manual_seed(config.seed)
 
@@ -327,13 +302,13 @@ def _fit(model, loader, config, save_dir, device, evaluate_fn, resume, progress,
                 if not torch.isfinite(loss):
                     kept = f"the last good checkpoint {last_path} is kept" if last_path.is_file() \
                         else "no checkpoint was written yet"
-                    raise FloatingPointError(
+                    raise TrainingDiverged(
                         f"the twin loss became {loss.item()} at epoch {epoch}, step {step}; "
                         f"training stopped and {kept}. Try a smaller --lr, check the images "
                         "(a constant patch has zero std), or a larger --batch_size."
                     )
                 if precision.diverged:
-                    raise FloatingPointError(precision.divergence(f"epoch {epoch}, step {step}"))
+                    raise TrainingDiverged(precision.divergence(f"epoch {epoch}, step {step}"))
                 losses.append(loss.item())
                 bar.set_postfix(twin_loss=f"{loss.item():.4g}")
                 bar.update(len(batch[0]) * distributed.world_size())

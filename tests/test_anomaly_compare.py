@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from anomaly_lib.__main__ import main
-from anomaly_lib.compare import CompareSettings, quick_settings, run_comparison, sagan_config
+from anomaly_lib.compare import CompareSettings, quick_settings, run_comparison
 from anomaly_lib.phantoms import make_phantom_dataset
+from sagan_lib.method import compare_config
 
 COUNTS = {"train_normal": 16, "unlabeled_normal": 7, "unlabeled_abnormal": 9, "test_normal": 6, "test_abnormal": 6}
 TINY_SAGAN = {"g_conv_dim": 4, "d_conv_dim": 4, "g_repeat_num": 1, "d_repeat_num": 5, "batch_size": 4}
@@ -92,7 +93,7 @@ def test_settings_check_names_budgets_and_selection():
     assert CompareSettings(budgets={"sagan": 7, "sagan-l1-only": 3}).budget("sagan-l1-only") == 3
     with pytest.raises(ValueError, match="unknown method"):
         CompareSettings(methods=("sagan", "gan"))
-    with pytest.raises(ValueError, match="select_on cannot be changed"):
+    with pytest.raises(ValueError, match=r"\['select_on'\] cannot be changed"):
         CompareSettings(sagan={"select_on": "test"})
     with pytest.raises(ValueError, match="not methods"):
         CompareSettings(budgets={"sagann": 3})
@@ -100,7 +101,7 @@ def test_settings_check_names_budgets_and_selection():
 
 def test_sagan_runs_keep_the_schedule_proportions_and_never_select(tmp_path):
     settings = quick_settings(budgets={"sagan": 200})  # the demo schedule: 400 iterations, decay over 100, step 20
-    config = sagan_config(settings, "sagan-no-critic", seed=3, run_dir=tmp_path, device="cpu")
+    config = compare_config(settings, "sagan-no-critic", seed=3, run_dir=tmp_path, device="cpu")
     assert (config.num_iters, config.num_iters_decay, config.lr_update_step) == (200, 50, 10)
     assert config.select_on == "last" and config.lambda_adv == 0 and config.seed == 3
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from anomaly_lib.phantoms import make_phantom_dataset
 from anomaly_lib.runs import LOCK_NAME
-from sagan_lib import Generator, cli
+from sagan_lib import Generator, commands
 from sagan_lib.cli import build_parser, config_from_args, main
 from sagan_lib.config import SaganConfig
 from sagan_lib.train import SaganTrainer
@@ -223,7 +223,7 @@ def test_stale_temp_files_are_removed_at_start(flags, tmp_path, capsys):
 def test_unwritable_output_folders_are_named_before_any_work(flags, tmp_path, capsys, monkeypatch):
     (tmp_path / "samples").write_text("a file where the sample folder should be")
     loaded = []
-    monkeypatch.setattr(cli, "checked_splits", lambda *a, **k: loaded.append(1))
+    monkeypatch.setattr(commands, "checked_splits", lambda *a, **k: loaded.append(1))
     code, _, err = run(flags, capsys)
     assert_one_line_error(code, err, f"cannot write to the output folder {tmp_path / 'samples'}")
     assert not loaded

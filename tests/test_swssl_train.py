@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from anomaly_lib.phantoms import make_phantom_dataset
+from swssl_lib import step as step_module
 from swssl_lib import train as train_module
 from swssl_lib.data import SWSSLDataset, read_images
 from swssl_lib.model import PatchModel
@@ -93,14 +94,14 @@ def test_resuming_continues_exactly(patches, two_epochs, tmp_path):
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(patches, tmp_path, monkeypatch):
     calls = {"n": 0}
-    real_loss = train_module.twin_loss
+    real_loss = step_module.twin_loss
 
     def loss_that_breaks(*args, **kwargs):
         calls["n"] += 1
         value = real_loss(*args, **kwargs)
         return value * float("nan") if calls["n"] > 2 else value  # epoch 1 has 2 steps
 
-    monkeypatch.setattr(train_module, "twin_loss", loss_that_breaks)
+    monkeypatch.setattr(step_module, "twin_loss", loss_that_breaks)
     with pytest.raises(FloatingPointError, match="epoch 2, step 0.*last good checkpoint"):
         run(patches, tmp_path, epochs=3, batch_size=3)
     assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 1
