@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import errno
 import os
 import stat
@@ -38,6 +39,21 @@ class DiskFullError(OSError):
         return type(self), (self.path,)
 
 
+# What a Folder built without an explicit choice does with links out: the command lines set it
+# from --follow_symlinks for the whole command (``following_symlinks``), so every reader obeys.
+_FOLLOW_SYMLINKS = contextvars.ContextVar("follow_symlinks", default=False)
+
+
+@contextmanager
+def following_symlinks(follow: bool = True):
+    """Within the block, folders whose readers were not told otherwise follow links out of them."""
+    token = _FOLLOW_SYMLINKS.set(follow)
+    try:
+        yield
+    finally:
+        _FOLLOW_SYMLINKS.reset(token)
+
+
 def _is_within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
@@ -47,11 +63,13 @@ class Folder:
 
     ``within``: further folders a link may lead into (e.g. the whole dataset, for a layout whose
     split folders hold links to each other); the folder itself always counts. Built once per
-    list, so that a list of many entries costs about one ``lstat`` per entry.
+    list, so that a list of many entries costs about one ``lstat`` per entry. ``follow_symlinks``
+    None: as the command line said (``following_symlinks``; refuse by default).
     """
 
-    def __init__(self, folder, follow_symlinks: bool = False, within=()):
-        self.path, self.follow_symlinks = Path(folder), follow_symlinks
+    def __init__(self, folder, follow_symlinks: bool | None = None, within=()):
+        self.path = Path(folder)
+        self.follow_symlinks = _FOLLOW_SYMLINKS.get() if follow_symlinks is None else follow_symlinks
         self.normal = os.path.normpath(self.path)
         self.allowed = [os.path.realpath(place) for place in (self.path, *within)]
 
@@ -92,7 +110,7 @@ class Folder:
         return False
 
 
-def inside(folder, entry, source, follow_symlinks: bool = False, within=()) -> Path:
+def inside(folder, entry, source, follow_symlinks: bool | None = None, within=()) -> Path:
     """``Folder(folder, follow_symlinks, within).entry(entry, source)``, for a single entry."""
     return Folder(folder, follow_symlinks, within).entry(entry, source)
 

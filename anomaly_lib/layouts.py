@@ -60,7 +60,7 @@ DBT_FOLDERS = {
 # ---------------------------------------------------------------------------- Med-AD
 
 
-def read_medad(root, follow_symlinks: bool = False) -> dict[str, list[Path]]:
+def read_medad(root, follow_symlinks: bool | None = None) -> dict[str, list[Path]]:
     """Read ``ROOT/data.json`` into full image paths under ``ROOT/images``, one list per split.
 
     The JSON is checked here, and that every entry stays inside ``ROOT/images`` (links too,
@@ -130,7 +130,7 @@ def write_medad_json(root, lists: dict[str, list[str]]) -> Path:
 # ---------------------------------------------------------------------------- folder layouts
 
 
-def list_images(folder, follow_symlinks: bool = False, within=()) -> list[Path]:
+def list_images(folder, follow_symlinks: bool | None = None, within=()) -> list[Path]:
     """The image files directly inside ``folder``, sorted (extensions case-insensitive).
 
     A link that leads out of ``folder`` (and out of the folders ``within``) is refused unless
@@ -161,7 +161,7 @@ def _folders_found(root: Path, max_shown: int = 20) -> str:
     return f"found under {root}: {shown}{more}"
 
 
-def _read_split(root: Path, layout: str, candidates: tuple[str, ...], follow_symlinks: bool) -> list[Path] | None:
+def _read_split(root: Path, layout: str, candidates: tuple[str, ...], follow_symlinks: bool | None) -> list[Path] | None:
     """Images of the one existing candidate folder; None if none exists."""
     existing = [root / name for name in candidates if (root / name).is_dir()]
     if not existing:
@@ -179,7 +179,7 @@ def _read_split(root: Path, layout: str, candidates: tuple[str, ...], follow_sym
 
 
 def _read_folders(root, layout: str, required: dict, optional: dict,
-                  follow_symlinks: bool) -> dict[str, list[Path]]:
+                  follow_symlinks: bool | None) -> dict[str, list[Path]]:
     """Shared reader for the folder-per-split layouts."""
     root = Path(root)
     splits = {}
@@ -197,7 +197,7 @@ def _read_folders(root, layout: str, required: dict, optional: dict,
     return splits
 
 
-def read_chest(root, follow_symlinks: bool = False) -> dict[str, list[Path]]:
+def read_chest(root, follow_symlinks: bool | None = None) -> dict[str, list[Path]]:
     """Image paths of the chest layout: train_normal, test_normal, test_abnormal.
 
     ``train_abnormal`` is included too when such a folder exists (the public
@@ -206,7 +206,7 @@ def read_chest(root, follow_symlinks: bool = False) -> dict[str, list[Path]]:
     return _read_folders(root, "chest", CHEST_FOLDERS, CHEST_OPTIONAL_FOLDERS, follow_symlinks)
 
 
-def read_dbt(root, follow_symlinks: bool = False) -> dict[str, list[Path]]:
+def read_dbt(root, follow_symlinks: bool | None = None) -> dict[str, list[Path]]:
     """Image paths of the DBT layout: train_normal, test_normal, test_abnormal."""
     return _read_folders(root, "dbt", DBT_FOLDERS, {}, follow_symlinks)
 
@@ -214,7 +214,7 @@ def read_dbt(root, follow_symlinks: bool = False) -> dict[str, list[Path]]:
 LAYOUT_READERS = {"medad": read_medad, "chest": read_chest, "dbt": read_dbt}
 
 
-def read_layout(root, layout: str, follow_symlinks: bool = False) -> dict[str, list[Path]]:
+def read_layout(root, layout: str, follow_symlinks: bool | None = None) -> dict[str, list[Path]]:
     """Call the reader of ``layout`` ("medad", "chest" or "dbt")."""
     if layout not in LAYOUT_READERS:
         raise ValueError(f"unknown layout {layout!r}; choose one of {list(LAYOUT_READERS)}")

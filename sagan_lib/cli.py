@@ -10,7 +10,8 @@ import sys
 from dataclasses import fields
 
 from anomaly_lib.cli import add_debug_flag, run_command
-from anomaly_lib.engine import add_progress_flags
+from anomaly_lib.engine import add_follow_symlinks_flag, add_progress_flags
+from anomaly_lib.files import following_symlinks
 from anomaly_lib.predictions import add_predict_flags, check_predict_flags
 
 from .commands import config_from_args, run_test, run_train
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "SAGAN_G_*.ckpt")
     parser.add_argument("--report_json", help="write the test report (AUC, AP, cutoffs) to this JSON file")
     add_progress_flags(parser)
+    add_follow_symlinks_flag(parser)
     add_predict_flags(parser)
     add_debug_flag(parser)
     return parser
@@ -68,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Run the command line; returns the exit status (see `anomaly_lib.cli.run_command`)."""
     args = build_parser().parse_args(argv)
-    return run_command(lambda: run(args), debug=args.debug)
+    with following_symlinks(args.follow_symlinks):  # every data reader obeys --follow_symlinks
+        return run_command(lambda: run(args), debug=args.debug)
 
 
 def run(args) -> None:

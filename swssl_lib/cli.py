@@ -19,7 +19,8 @@ from anomaly_lib.amp import AMP_DTYPE_CHOICES
 from anomaly_lib.calibration import HOLDOUT_CHOICES, heldout_count
 from anomaly_lib.cli import add_debug_flag, run_command
 from anomaly_lib.device import describe_device, pick_device
-from anomaly_lib.engine import add_progress_flags, check_resume
+from anomaly_lib.engine import add_follow_symlinks_flag, add_progress_flags, check_resume
+from anomaly_lib.files import following_symlinks
 from anomaly_lib.predictions import add_predict_flags, check_predict_flags
 from anomaly_lib.runs import check_writable, claim_run_folder
 from anomaly_lib.splits import check_splits
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="auto", help="auto, cuda, mps or cpu")
     run.add_argument("--seed", type=int, default=0)
     add_progress_flags(run)
+    add_follow_symlinks_flag(run)
 
     data = parser.add_argument_group("data")
     data.add_argument("--image_size", type=int, nargs="+", metavar="SIZE",
@@ -358,9 +360,10 @@ def main(argv=None) -> int:
 
         parser.set_defaults(**DEMO_DEFAULTS)  # the demo's small settings; flags still override them
         args = parser.parse_args(argv)
-        return run_command(lambda: in_processes(lambda demo_args: run_demo(demo_args, run), args),
-                           debug=args.debug)
-    return run_command(lambda: in_processes(run, args), debug=args.debug)
+    task = (lambda: in_processes(lambda demo_args: run_demo(demo_args, run), args)) if args.mode == "demo" \
+        else (lambda: in_processes(run, args))
+    with following_symlinks(args.follow_symlinks):  # every data reader obeys --follow_symlinks
+        return run_command(task, debug=args.debug)
 
 
 def in_processes(command, args) -> None:

@@ -24,7 +24,7 @@ from PIL import Image
 
 from anomaly_lib.__main__ import main
 from anomaly_lib.checkpoints import CheckpointError, atomic_save, load_checkpoint_file
-from anomaly_lib.files import DiskFullError, OutsideFolderError, inside
+from anomaly_lib.files import DiskFullError, OutsideFolderError, following_symlinks, inside
 from anomaly_lib.images import ImageLoadError, frame_count, read_frames, read_grey
 from anomaly_lib.layouts import read_chest, read_medad
 from anomaly_lib.phantoms import make_phantom_dataset
@@ -131,6 +131,41 @@ def test_a_link_out_of_the_dataset_is_refused_unless_followed(tmp_path, outside)
     with pytest.raises(OutsideFolderError, match="train/0.normal: entry 'linked.png' is a link to"):
         read_chest(chest)
     assert len(read_chest(chest, follow_symlinks=True)["train_normal"]) == 2
+
+
+def test_the_method_command_lines_refuse_a_link_out_unless_told_to_follow(tmp_path, outside, capsys):
+    """--follow_symlinks on `python -m sagan_lib` / `swssl_lib` reaches every data reader."""
+    from sagan_lib.cli import main as sagan_main
+    from swssl_lib.cli import main as swssl_main
+
+    root = make_phantom_dataset(tmp_path / "medad", "medad", 16, SMALL_MEDAD)
+    data = json.loads((root / "data.json").read_text())
+    (root / "images" / "linked.png").symlink_to(outside / "img000.png")
+    data["test"]["1"] = ["linked.png"]
+    (root / "data.json").write_text(json.dumps(data))
+    chest = make_phantom_dataset(tmp_path / "chest", "chest", 16, {"train_normal": 2, "test_normal": 1,
+                                                                   "test_abnormal": 1})
+    (chest / "train/0.normal/linked.png").symlink_to(outside / "img000.png")
+    runs = [(sagan_main, ["--mode", "train", "--dataset", "folder", "--data_root", root,
+                          "--model_save_dir", tmp_path / "sagan_run", "--quiet"]),
+            (swssl_main, ["--mode", "train", "--dataset_path", chest, "--save_dir", tmp_path / "swssl_run",
+                          "--no-progress"])]
+    for main_of_method, argv in runs:
+        code = main_of_method([str(arg) for arg in argv])
+        err = capsys.readouterr().err
+        assert code != 0
+        assert_one_line(err, "'linked.png' is a link to", "--follow_symlinks")
+    # With the flag the link is read: SWSSL gets past the data readers to its next check (too few
+    # training normals for its held-out set), which names no link.
+    code = swssl_main([str(arg) for arg in runs[1][1]] + ["--follow_symlinks"])
+    err = capsys.readouterr().err
+    assert code != 0 and "is a link to" not in err
+    assert_one_line(err, "holding out 8 of 3 normal training images")
+    with following_symlinks():  # what --follow_symlinks sets for the whole command
+        assert read_medad(root)["test_abnormal"] == [root / "images" / "linked.png"]
+        assert len(read_chest(chest)["train_normal"]) == 3
+    with pytest.raises(OutsideFolderError):  # and only for that command
+        read_medad(root)
 
 
 def test_data_json_that_is_a_fifo_is_refused_not_read(tmp_path):

@@ -17,7 +17,8 @@ def test_the_command_line_has_the_shared_flags(name, capsys):
         method.get(name).main(["--help"])
     assert stop.value.code == 0
     text = capsys.readouterr().out
-    for flag in ("--mode", "--resume", "--overwrite", "--progress", "--no-progress", "--quiet", "--debug"):
+    for flag in ("--mode", "--resume", "--overwrite", "--progress", "--no-progress", "--quiet", "--debug",
+                 "--follow_symlinks"):
         assert flag in text, f"{name}: {flag} missing"
 
 
