@@ -315,7 +315,9 @@ print("\ngradients after L_G.backward(): generator",
 # %% [markdown]
 # ## 7. The update order
 #
-# One iteration $i$ (counting from 0) of `SaganTrainer.train_step`:
+# One iteration $i$ (counting from 0) of `SaganTrainer.train_step`. Its algorithm is one short
+# function, `sagan_step` in `sagan_lib/step.py`, with these formulas in its docstring; the trainer
+# around it supplies the windows, mixed precision and DDP (the cell below checks both facts).
 #
 # 1. **critic step, every iteration**: $\mathcal{L}_D$ with the fakes detached, one Adam step on $D$;
 # 2. **generator step, when $(i + 1) \bmod n_{critic} = 0$**: $\mathcal{L}_G$ with $D$ frozen, one
@@ -337,6 +339,12 @@ print(f"the authors: n_critic = {AUTHORS.n_critic}, Adam with g_lr = {AUTHORS.g_
       f"betas = ({AUTHORS.beta1}, {AUTHORS.beta2}), decay over the last {AUTHORS.num_iters_decay:,} "
       f"of {AUTHORS.num_iters:,} iterations")
 print(f"this tiny trainer: n_critic = {config.n_critic}")
+import inspect
+from sagan_lib.step import sagan_step
+
+assert "sagan_step(" in inspect.getsource(SaganTrainer.train_step), "train_step no longer calls sagan_step"
+print(f"sagan_lib/step.py: sagan_step is {len(inspect.getsource(sagan_step).splitlines())} lines, "
+      "called by SaganTrainer.train_step")
 for _ in range(4):
     i = trainer.iteration
     losses = trainer.train_step()
