@@ -1304,8 +1304,8 @@ check(card("Write the gradient penalty"), torch.isclose(penalty, (weights.norm()
 check(card("PatchGAN"), "E3" in CHECKS, CHECKS["E3"])
 check(card("Sums or means"), "E4" in CHECKS and cfg.lambda_id == 1, CHECKS["E4"])
 generator_turns = [i for i in range(6) if (i + 1) % cfg.n_critic == 0]
-check(card("every n_critic"), cfg.n_critic == 2 and "(self.iteration + 1) % cfg.n_critic == 0" in
-      inspect.getsource(SaganTrainer), f"n_critic {cfg.n_critic}: the generator steps at iterations {generator_turns}")
+check(card("every n_critic"), cfg.n_critic == 2 and "(self.iteration + 1) % self.config.n_critic == 0" in
+      inspect.getsource(SaganTrainer.train_step), f"n_critic {cfg.n_critic}: the generator steps at iterations {generator_turns}")
 sources = pick_sources(torch.arange(1000) % 10, 10, generator=rng)
 check(card("synthetic anomaly made"), "E1" in CHECKS and "E2" in CHECKS and not (sources == torch.arange(1000) % 10).any(),
       "1000 draws of a source: never the image itself; centre and size as in E1, E2")
