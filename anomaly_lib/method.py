@@ -125,12 +125,6 @@ def get(name: str) -> Method:
     return _REGISTRY[name]
 
 
-def variant_owner(variant: str) -> Method | None:
-    """The method that `variant` (e.g. 'sagan-no-critic') belongs to, or None."""
-    discover()
-    return next((m for m in _REGISTRY.values() if variant in m.variants), None)
-
-
 def all_variants() -> dict:
     """Every registered variant name → its method, methods in name order."""
     return {variant: _REGISTRY[name] for name in names() for variant in _REGISTRY[name].variants}
