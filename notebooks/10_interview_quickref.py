@@ -1321,8 +1321,8 @@ for rule in ("linear", "reference"):
                            g_optimizer=torch.optim.Adam([torch.zeros(1)], lr=cfg.g_lr),
                            d_optimizer=torch.optim.Adam([torch.zeros(1)], lr=cfg.d_lr))
     rates[rule] = []
-    for stub.iteration in range(1, 9):
-        SaganTrainer._decay_learning_rates(stub)
+    for i in range(1, 9):
+        SaganTrainer._decay_learning_rates(stub, i)
         rates[rule].append(stub.g_optimizer.param_groups[0]["lr"] / cfg.g_lr)
 print("lr / initial lr after iterations 1…8 (decay over the last 4, updated every 2):",
       {rule: [f"{r:.3f}" for r in values] for rule, values in rates.items()})

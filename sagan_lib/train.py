@@ -51,27 +51,18 @@ Rank 0 logs, evaluates and writes checkpoints; the others wait for it.
 """
 
 import math
-import time
+import re
 import warnings
 from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
 
 from anomaly_lib import distributed
 from anomaly_lib.amp import MixedPrecision, choose_amp_dtype
-from anomaly_lib.checkpoints import (
-    CheckpointError,
-    atomic_save,
-    capture_rng_state,
-    load_checkpoint_file,
-    restore_rng_state,
-    settings_changed_on_resume,
-    state_dict_mismatch,
-)
+from anomaly_lib.checkpoints import CheckpointError, atomic_save
 from anomaly_lib.device import pick_device
-from anomaly_lib.engine import TrainingDiverged
+from anomaly_lib.engine import BatchStream, Run, TrainingDiverged, train_loop
 from anomaly_lib.runs import claim_run_folder
 
 from .config import SaganConfig
@@ -116,39 +107,19 @@ def join_generator_calls(config: SaganConfig, device: torch.device) -> bool:
     return stem_bytes <= JOINT_CALL_LIMIT_BYTES
 
 
-class BatchStream:
-    """Random index batches, reshuffled after every pass (last partial batch dropped); resumable."""
+class SaganTrainer(Run):
+    """Owns G, D, their optimisers and the data stream; `train()` runs the engine's loop
+    (`anomaly_lib.engine.train_loop`) over `train_step`."""
 
-    def __init__(self, num_items: int, batch_size: int, seed: int = 0):
-        if num_items < batch_size:
-            raise ValueError(f"batch_size {batch_size} is larger than the {num_items} training images")
-        self.num_items, self.batch_size = num_items, batch_size
-        self.generator = torch.Generator().manual_seed(seed)
-        self.order, self.position = torch.randperm(num_items, generator=self.generator), 0
-
-    def next(self) -> torch.Tensor:
-        if self.position + self.batch_size > self.num_items:
-            self.order, self.position = torch.randperm(self.num_items, generator=self.generator), 0
-        batch = self.order[self.position:self.position + self.batch_size]
-        self.position += self.batch_size
-        return batch
-
-    def state_dict(self) -> dict:
-        return {"generator": self.generator.get_state(), "order": self.order, "position": self.position}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.generator.set_state(state["generator"])
-        self.order, self.position = state["order"], int(state["position"])
-
-
-class SaganTrainer:
-    """Owns G, D, their optimisers and the data stream; `train()` runs the loop."""
+    unit, unit_key, desc, what = "it", "iteration", "SAGAN", "SAGAN training checkpoint"
+    network_fields = NETWORK_FIELDS
 
     def __init__(self, config: SaganConfig, train_set: Dataset, test_set: Dataset = None, log=print):
         self.device = distributed.start(pick_device(config.device))  # under torchrun: this process's GPU
         self.local_batch = distributed.local_batch_size(config.batch_size)  # B/N images per process
         log = distributed.log_of_this_process(log)  # rank 0 speaks for all
-        self.config, self.train_set, self.test_set, self.log = config, train_set, test_set, log
+        super().__init__(config, Path(config.model_save_dir) / "last.ckpt", log)
+        self.train_set, self.test_set = train_set, test_set
         torch.manual_seed(config.seed)
         self.G = Generator(config.g_conv_dim, 0, config.g_repeat_num, config.num_memory, config.image_size,
                            config.use_position_codes)
@@ -172,12 +143,9 @@ class SaganTrainer:
         self.G_forward = torch.compile(G_train, dynamic=False) if config.compile else G_train  # B and 3B: two graphs
         self.join_calls = join_generator_calls(config, self.device)
         self.batches = BatchStream(len(train_set), config.batch_size, config.seed)
-        self.iteration = 0
-        self.history = []  # one dict of mean losses per log_step
         self.skipped = {}  # network → whether its float16 scaler skipped the last step
         self.best = {"iteration": None, "auc": -1.0, "ap": -1.0}
         self.snapshots = []  # the {iteration}-G.ckpt names this run wrote and keeps, oldest first
-        self.own_checkpoint = None  # the last.ckpt this trainer wrote or resumed from
         self._heldout_scored = None  # (iteration, weights fingerprint, scores) last stored in calibration.json
         if config.select_on == "test":
             if test_set is None:
@@ -222,9 +190,14 @@ class SaganTrainer:
     def update_generator(self, loss: torch.Tensor) -> None:
         self.skipped["G"] = self.g_amp.step(loss, self.g_optimizer)
 
-    def train_step(self) -> dict:
+    @property
+    def iteration(self) -> int:
+        """Iterations done (the engine's `done`)."""
+        return self.done
+
+    def run_unit(self) -> dict:
         """One iteration (`sagan_step`), then the whole batch's statistics, the divergence guard
-        and the learning-rate schedule."""
+        and the learning-rate schedule; the engine's loop counts it."""
         indices = self.batches.next()  # the whole batch: the same on every process
         unlabeled, normal, anomaly, _ = map(distributed.my_rows, self.train_set.batch(indices, self.device))
         generator_turn = (self.iteration + 1) % self.config.n_critic == 0
@@ -235,31 +208,28 @@ class SaganTrainer:
         self._check_finite(values, self.skipped)
         if self.d_amp.scaler.is_enabled():  # float16: count the steps the scalers skipped
             values.update({f"{name}/skipped": float(value) for name, value in self.skipped.items()})
-        self.iteration += 1
-        self._decay_learning_rates()
+        self._decay_learning_rates(self.iteration + 1)
+        return values
+
+    def train_step(self) -> dict:
+        """One iteration outside the engine's loop (notebooks, benchmarks): `run_unit`, counted."""
+        values = self.run_unit()
+        self.done += 1
         return values
 
     def _check_finite(self, values: dict, skipped: dict) -> None:
         """Stop on a non-finite loss, unless it is a gradient-penalty overflow the float16 scaler skipped."""
         penalty_overflow = skipped.get("D", False) and not math.isfinite(values.get("D/loss_gp", 0.0))
-        bad = [name for name, value in values.items()
-               if not math.isfinite(value) and not (penalty_overflow and name in SCALE_DEPENDENT_LOSSES)]
-        if bad:
-            raise TrainingDiverged(
-                f"non-finite {', '.join(bad)} at iteration {self.iteration + 1}; the last good checkpoint is "
-                f"{self._last_good()}"
-            )
+        where = f"iteration {self.iteration + 1}"
+        self.check_finite(values, where, allowed=SCALE_DEPENDENT_LOSSES if penalty_overflow else ())
         for name, amp in (("D", self.d_amp), ("G", self.g_amp)):
             if amp.diverged:
-                raise TrainingDiverged(f"{amp.divergence(f'iteration {self.iteration + 1}', network=name)}; "
-                                       f"the last good checkpoint is {self._last_good()}")
+                raise TrainingDiverged(f"{amp.divergence(where, network=name)}; the last good checkpoint is "
+                                       f"{self.last_good()}")
 
-    def _last_good(self) -> str:
-        """The checkpoint to go back to, for an error message (looked up only when one is raised)."""
-        return f"{self.checkpoint_path} ({'kept' if self.checkpoint_path.exists() else 'none written yet'})"
-
-    def _decay_learning_rates(self) -> None:
-        cfg, i = self.config, self.iteration
+    def _decay_learning_rates(self, i: int) -> None:
+        """The schedule after iteration `i` (counted from 1)."""
+        cfg = self.config
         if i % cfg.lr_update_step or i <= cfg.num_iters - cfg.num_iters_decay:
             return
         for optimizer, initial in ((self.g_optimizer, cfg.g_lr), (self.d_optimizer, cfg.d_lr)):
@@ -278,37 +248,17 @@ class SaganTrainer:
         (`load()`), wrote it, or `overwrite=True` deletes it.
         """
         cfg = self.config
-        continuing = self.own_checkpoint == self.checkpoint_path.resolve()
+        continuing = self.good_checkpoint is not None and self.good_checkpoint.resolve() == self.checkpoint_path.resolve()
         with claim_run_folder(cfg.model_save_dir, RUN_FILES, continuing, overwrite, [cfg.sample_dir], self.log):
-            return self._train_loop(cfg.num_iters if num_iters is None else num_iters, progress)
+            return train_loop(self, cfg.num_iters if num_iters is None else num_iters, progress,
+                              log_every=cfg.log_step, save_every=cfg.model_save_step)
 
-    def _train_loop(self, end: int, progress: bool) -> list:
-        cfg = self.config
-        running, counts = {}, {}
-        bar = tqdm(total=end, initial=self.iteration, desc="SAGAN", unit="it",
-                   disable=not progress or not distributed.is_main())
-        start = time.time()
-        while self.iteration < end:
-            values = self.train_step()
-            for name, value in values.items():
-                if math.isfinite(value):  # a float16 step the scaler skipped may have an infinite penalty
-                    running[name] = running.get(name, 0.0) + value
-                    counts[name] = counts.get(name, 0) + 1
-            bar.update(1)
-            if self.iteration % 10 == 0 or self.iteration == end:
-                bar.set_postfix({k.split("/")[1]: f"{v:.3f}" for k, v in values.items()})
-            if self.iteration % cfg.log_step == 0 or self.iteration == end:
-                entry = {"iteration": self.iteration, "seconds": time.time() - start}
-                entry.update({k: v / counts[k] for k, v in running.items()})
-                self.history.append(entry)
-                running, counts = {}, {}
-                self._select_model()
-            if self.iteration % cfg.sample_step == 0 and distributed.is_main():
-                self.save_samples()
-            if self.iteration % cfg.model_save_step == 0 or self.iteration == end:
-                self.save()
-        bar.close()
-        return self.history
+    def after_unit(self) -> None:
+        if self.iteration % self.config.sample_step == 0 and distributed.is_main():
+            self.save_samples()
+
+    def logged(self, entry: dict) -> None:
+        self._select_model()
 
     def _select_model(self) -> None:
         cfg = self.config
@@ -333,85 +283,57 @@ class SaganTrainer:
             self.record_heldout_scores("best-G.ckpt")
 
     # ------------------------------------------------------------------ files
-    @property
-    def checkpoint_path(self) -> Path:
-        return Path(self.config.model_save_dir) / "last.ckpt"
+    def networks(self) -> dict:
+        return {"G": self.G, "D": self.D}
 
-    def save(self) -> Path:
-        """Write `{iteration}-G.ckpt` (published format) and `last.ckpt` (everything needed to resume).
-
-        Only the snapshots this run wrote are pruned to the newest `keep_last` (0 keeps all);
-        their names are recorded in `last.ckpt`, so a resumed run goes on pruning its own. Under
-        torchrun rank 0 writes and the other processes wait until it has.
-        """
-        snapshot = f"{self.iteration}-G.ckpt"
+    def state_dict(self) -> dict:
+        """What last.ckpt holds besides G, D, the iteration, config, RNG and history (the engine's)."""
+        snapshot = f"{self.iteration}-G.ckpt"  # this save's snapshot joins the list, then the oldest go
         self.snapshots = [name for name in self.snapshots if name != snapshot] + [snapshot]
         keep = self.config.keep_last
-        pruned = self.snapshots[:-keep] if keep else []
-        self.snapshots = self.snapshots[len(pruned):]
+        self._pruned = self.snapshots[:-keep] if keep else []
+        self.snapshots = self.snapshots[len(self._pruned):]
+        return {"g_optimizer": self.g_optimizer.state_dict(), "d_optimizer": self.d_optimizer.state_dict(),
+                "batches": self.batches.state_dict(), "best": self.best, "snapshots": self.snapshots,
+                "amp": {"D": self.d_amp.state_dict(), "G": self.g_amp.state_dict()}}  # float16 loss scales
+
+    def saved(self, path: Path) -> None:
+        """After last.ckpt: the published-format `{iteration}-G.ckpt`, the held-out scores, and the
+        pruning of this run's older snapshots to the newest `keep_last` (0 keeps all). The names
+        are recorded in `last.ckpt`, so a resumed run goes on pruning its own."""
         with distributed.together():
             if distributed.is_main():
-                self._write_checkpoints(snapshot, pruned)
-        self.own_checkpoint = self.checkpoint_path.resolve()
-        return self.checkpoint_path
+                folder = Path(self.config.model_save_dir)
+                atomic_save(self.G.state_dict(), folder / f"{self.iteration}-G.ckpt")
+                self.record_heldout_scores(path.name)
+                for name in self._pruned:  # after last.ckpt stopped listing them
+                    (folder / name).unlink(missing_ok=True)
 
-    def _write_checkpoints(self, snapshot: str, pruned: list) -> None:
-        folder = Path(self.config.model_save_dir)
-        atomic_save(self.G.state_dict(), folder / snapshot)
-        state = {
-            "G": self.G.state_dict(), "D": self.D.state_dict(),
-            "g_optimizer": self.g_optimizer.state_dict(), "d_optimizer": self.d_optimizer.state_dict(),
-            "iteration": self.iteration, "config": self.config.to_dict(), "rng": capture_rng_state(),
-            "batches": self.batches.state_dict(), "history": self.history, "best": self.best,
-            "snapshots": self.snapshots,
-            "amp": {"D": self.d_amp.state_dict(), "G": self.g_amp.state_dict()},  # float16 loss scales
-        }
-        atomic_save(state, self.checkpoint_path)
-        self.record_heldout_scores(self.checkpoint_path.name)
-        for name in pruned:  # after last.ckpt stopped listing them
-            (folder / name).unlink(missing_ok=True)
-
-    def load(self, path=None) -> None:
-        """Resume from `path` (default: `model_save_dir/last.ckpt`).
-
-        Refuses a file that is not a SAGAN training checkpoint, one whose network settings differ
-        from this trainer's config (naming each), or one made on a different number of images;
-        other changed settings (e.g. a larger num_iters) are logged and used.
-        """
-        path = Path(path or self.checkpoint_path)
-        state = load_checkpoint_file(path, map_location=self.device, what="SAGAN training checkpoint")
-        needed = {"G", "D", "g_optimizer", "d_optimizer", "iteration", "config", "rng", "batches"}
-        if not isinstance(state, dict) or not needed <= set(state):
-            holds = ", ".join(map(str, list(state)[:4])) if isinstance(state, dict) else type(state).__name__
-            raise CheckpointError(f"{path} is not a SAGAN training checkpoint (it holds {holds}); resuming "
-                                  "needs the last.ckpt of a training run, not just a generator's weights")
-        changed = settings_changed_on_resume(path, state["config"], self.config.to_dict(), NETWORK_FIELDS,
-                                             built="its networks were")
+    def load_state_dict(self, state: dict) -> None:
+        """The rest of a resume (`Run.load` checks the file and loads G and D). Refuses a checkpoint
+        made on a different number of images, or whose snapshot list names files it did not write."""
+        needed = {"g_optimizer", "d_optimizer", "batches", "history", "best"}
+        if not needed <= set(state):
+            raise CheckpointError(f"{self.checkpoint_path} lacks {', '.join(sorted(needed - set(state)))}")
         trained_on = len(state["batches"]["order"])
         if trained_on != len(self.train_set):
-            raise CheckpointError(f"cannot resume from {path}: it was trained on {trained_on} image pairs, "
-                                  f"the training data now has {len(self.train_set)}")
-        for name, network in (("G", self.G), ("D", self.D)):  # other settings that change shapes
-            mismatch = state_dict_mismatch(network.state_dict(), state[name])
-            if mismatch:
-                raise CheckpointError(f"cannot resume from {path}: its {name} does not fit this config's\n"
-                                      + "\n".join(mismatch))
-        if changed:
-            self.log("resuming with changed settings: " + "; ".join(changed))
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
+            raise CheckpointError(f"cannot resume from {self.checkpoint_path}: it was trained on {trained_on} image "
+                                  f"pairs, the training data now has {len(self.train_set)}")
+        snapshots = [str(name) for name in state.get("snapshots", [])]  # older checkpoints kept no list
+        strange = [name for name in snapshots if not re.fullmatch(r"[0-9]+-G\.ckpt", name)]
+        if strange:
+            raise CheckpointError(f"{self.checkpoint_path} lists snapshots that are not this run's "
+                                  f"{{N}}-G.ckpt files: {strange[:3]}; refusing to prune them")
         self.g_optimizer.load_state_dict(state["g_optimizer"])
         self.d_optimizer.load_state_dict(state["d_optimizer"])
-        self.iteration = int(state["iteration"])
         self.batches.load_state_dict(state["batches"])
-        self.history, self.best = list(state["history"]), dict(state["best"])
-        self._heldout_scored = None
-        self.snapshots = list(state.get("snapshots", []))  # older checkpoints kept no list
-        restore_rng_state(state["rng"])
+        self.best, self.snapshots, self._heldout_scored = dict(state["best"]), snapshots, None
         scalers = state.get("amp", {})  # float16 loss scales (absent from older checkpoints)
         self.d_amp.load_state_dict(scalers.get("D")), self.g_amp.load_state_dict(scalers.get("G"))
-        self.own_checkpoint = path.resolve()
-        self.log(f"resumed from {path} at iteration {self.iteration}")
+
+    def load(self, path=None) -> dict:
+        """Resume from `path` (default: `model_save_dir/last.ckpt`); see `Run.load`."""
+        return super().load(path, map_location=self.device)
 
     def record_heldout_scores(self, checkpoint_name: str):
         """Score the held-out labeled normals with G and store them for `checkpoint_name` in

@@ -58,8 +58,7 @@ def test_authors_decay_equals_the_kit_reference_decay(tmp_path):
                             "lr_decay": "reference"}, model_save_dir=str(tmp_path))
     kit, authors = SaganTrainer(config, FixedBatch()), SaganTrainer(config, FixedBatch())
     for i in range(40):
-        kit.iteration += 1
-        kit._decay_learning_rates()
+        kit._decay_learning_rates(i + 1)
         authors_lr_update(authors, i)
         assert authors.g_optimizer.param_groups[0]["lr"] == pytest.approx(kit.g_optimizer.param_groups[0]["lr"])
     assert authors.d_optimizer.param_groups[0]["lr"] == pytest.approx(0.8)  # two steps of 1/10

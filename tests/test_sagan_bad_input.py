@@ -196,14 +196,14 @@ def test_a_second_writer_is_refused_and_a_stale_lock_is_replaced(flags, tmp_path
 
 
 def test_ctrl_c_releases_the_lock_and_keeps_the_checkpoints(flags, tmp_path, capsys, monkeypatch):
-    real_step = SaganTrainer.train_step
+    real_step = SaganTrainer.run_unit
 
     def step_then_interrupt(self):
         if self.iteration == 2:
             raise KeyboardInterrupt
         return real_step(self)
 
-    monkeypatch.setattr(SaganTrainer, "train_step", step_then_interrupt)
+    monkeypatch.setattr(SaganTrainer, "run_unit", step_then_interrupt)
     code, _, err = run([*flags, "--num_iters", "5"], capsys)
     assert code == 130 and err.startswith("interrupted") and "Traceback" not in err
     assert not (tmp_path / "models" / LOCK_NAME).exists()
@@ -363,4 +363,4 @@ def test_resume_from_generator_weights_alone_is_refused(flags, tmp_path, capsys)
     torch.save(Generator(conv_dim=4, repeat_num=1).state_dict(), models / "last.ckpt")
     code, _, err = run([*flags, "--resume"], capsys)
     assert_one_line_error(code, err, "is not a SAGAN training checkpoint (it holds layer1.0.weight",
-                          "not just a generator's weights")
+                          "not just a network's weights")

@@ -119,9 +119,8 @@ def test_learning_rate_decay(tiny_config, mode, expected):
     config = SaganConfig(**{**tiny_config.to_dict(), "lr_decay": mode, "g_lr": 1.0, "d_lr": 1.0})
     trainer = make_trainer(config)
     rates = []
-    for _ in range(4):
-        trainer.iteration += 1  # the schedule only looks at the iteration count
-        trainer._decay_learning_rates()
+    for i in range(1, 5):
+        trainer._decay_learning_rates(i)  # the schedule only looks at the iteration count
         rates.append(trainer.g_optimizer.param_groups[0]["lr"])
     assert rates[1:] == pytest.approx(expected)
 
@@ -130,9 +129,8 @@ def test_reference_decay_is_the_authors_small_step(tiny_config):
     config = SaganConfig(**{**tiny_config.to_dict(), "lr_decay": "reference", "num_iters": 100,
                             "num_iters_decay": 50, "lr_update_step": 10, "g_lr": 1.0})
     trainer = make_trainer(config)
-    for _ in range(100):
-        trainer.iteration += 1
-        trainer._decay_learning_rates()
+    for i in range(1, 101):
+        trainer._decay_learning_rates(i)
     # five updates of 1/50 each: the authors' rate never gets near zero
     assert trainer.g_optimizer.param_groups[0]["lr"] == pytest.approx(0.9)
 
