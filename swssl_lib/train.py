@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -51,13 +51,10 @@ from anomaly_lib.amp import AMP_DTYPE_CHOICES, MixedPrecision, choose_amp_dtype
 from anomaly_lib.checkpoints import (
     CheckpointError,
     atomic_save,
-    capture_rng_state,
     load_checkpoint_file,
-    restore_rng_state,
-    settings_changed_on_resume,
     state_dict_mismatch,
 )
-from anomaly_lib.engine import TrainingDiverged, check_resume
+from anomaly_lib.engine import Run, TrainingDiverged, check_resume, train_loop
 from anomaly_lib.runs import claim_run_folder
 
 from .loss import VARIANTS as LOSS_VARIANTS
@@ -177,25 +174,8 @@ def parallel_model(model: nn.Module, device, log=print) -> nn.Module:
     return distributed.data_parallel(model, device)
 
 
-def save_checkpoint(path, model, optimizer, epoch: int, config: TrainConfig, history: list,
-                    precision: MixedPrecision = None) -> Path:
-    """Everything needed to resume, written atomically (under torchrun by rank 0; the others wait)."""
-    with distributed.together():
-        if distributed.is_main():
-            atomic_save({
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "epoch": epoch,
-                "rng": capture_rng_state(),
-                "config": asdict(config),
-                "history": history,
-                "amp": precision.state_dict() if precision else {},  # the float16 loss scale
-            }, path)
-    return Path(path)
-
-
 def load_checkpoint(path, map_location="cpu") -> dict:
-    """A checkpoint of ``save_checkpoint``, or a plain state dict (as the authors save), as
+    """A checkpoint of ``fit`` (``SwsslRun.save``), or a plain state dict (as the authors save), as
     ``{"model": state dict, …}``; ``CheckpointError`` for anything else."""
     checkpoint = load_checkpoint_file(path, map_location, what="SWSSL checkpoint")
     if not isinstance(checkpoint, dict):
@@ -242,95 +222,103 @@ def fit(
     for this run (``anomaly_lib.runs``): locked while training, and a run already there is
     refused unless ``resume`` continues it or ``overwrite`` deletes it. Under torchrun every
     process runs this (``evaluate_fn`` too); rank 0 claims the folder, logs and writes the files.
+    The loop, the checkpoints and the divergence guard are the engine's (``anomaly_lib.engine``).
     """
     device = distributed.start(device or "cpu")  # under torchrun: join the group (before the claim), take a GPU
     resuming = check_resume(resume, Path(save_dir) / RUN_FILES[0])
-    with claim_run_folder(save_dir, RUN_FILES, resuming, overwrite, log=log):
-        return _fit(model, loader, config, save_dir, device, evaluate_fn, resume, progress, log)
-
-
-def _fit(model, loader, config, save_dir, device, evaluate_fn, resume, progress, log) -> dict:
     if config.selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {SELECTIONS}, got {config.selection!r}")
-    log, progress = distributed.log_of_this_process(log), progress and distributed.is_main()
-    save_dir = Path(save_dir)
-    last_path, best_path = save_dir / "last.pt", save_dir / "best.pt"
-    model.to(device)
-    optimizer = make_optimizer(model, config)
-    amp_dtype, precision_in_words = choose_amp_dtype(device, config.amp, config.amp_dtype)
-    precision = MixedPrecision(device, amp_dtype, init_scale=TWIN_LOSS_INIT_SCALE)
-    history, evaluations, start_epoch = [], [], 0
-    best_auc = -math.inf
+    with claim_run_folder(save_dir, RUN_FILES, resuming, overwrite, log=log):
+        run = SwsslRun(model, loader, config, save_dir, device, evaluate_fn, progress, log)
+        if resuming:
+            run.load()
+        else:
+            torch.manual_seed(config.seed)
+        run.announce()
+        train_loop(run, config.epochs, progress)
+        selected = run.best_path if config.selection == "test" and run.best_path.is_file() else run.checkpoint_path
+        if distributed.is_main():
+            (Path(save_dir) / "history.json").write_text(json.dumps(run.history, indent=2))
+        return {"history": run.history, "selection": config.selection, "checkpoint": str(selected)}
 
-    if resume and last_path.is_file():
-        checkpoint = load_checkpoint(last_path)
-        saved = checkpoint.get("config") or {}
-        changed = settings_changed_on_resume(last_path, saved, asdict(config), NETWORK_FIELDS,
-                                             built="its model was")
-        if changed:
-            log("resuming with changed settings: " + "; ".join(changed))
-        load_weights(model, checkpoint, last_path)
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        restore_rng_state(checkpoint["rng"])
-        precision.load_state_dict(checkpoint.get("amp"))
-        start_epoch, history = checkpoint["epoch"], checkpoint["history"]
-        evaluations = [h for h in history if "auc" in h]
-        best_auc = max((h["auc"] for h in evaluations), default=-math.inf)
-        log(f"resumed from {last_path} after epoch {start_epoch}")
-    else:
-        torch.manual_seed(config.seed)
 
-    if config.selection == "test":
-        warnings.warn(TEST_SELECTION_WARNING, stacklevel=2)
-        log("WARNING: " + TEST_SELECTION_WARNING)
-    else:
-        log("checkpoint selection: the last epoch (the test set is not used to choose the model)")
-    if config.amp or config.amp_dtype != "auto":
-        log(f"precision: {precision_in_words}")
-    train_model = parallel_model(model, device, log)
+class SwsslRun(Run):
+    """SWSSL's training state for the engine's loop: one unit is one epoch of `swssl_step`s."""
 
-    for epoch in range(start_epoch + 1, config.epochs + 1):
-        model.train()
-        losses = []
+    unit, unit_key, desc, what = "ep", "epoch", "SWSSL", "SWSSL training checkpoint"
+    network_fields = NETWORK_FIELDS
+
+    def __init__(self, model, loader, config: TrainConfig, save_dir, device, evaluate_fn, progress, log):
+        log = distributed.log_of_this_process(log)  # rank 0 speaks for all
+        super().__init__(config, Path(save_dir) / "last.pt", log)
+        self.model, self.loader, self.device, self.evaluate_fn = model.to(device), loader, device, evaluate_fn
+        self.progress = progress and distributed.is_main()
+        self.best_path, self.best_auc = Path(save_dir) / "best.pt", -math.inf
+        self.optimizer = make_optimizer(model, config)
+        amp_dtype, self.precision_in_words = choose_amp_dtype(device, config.amp, config.amp_dtype)
+        self.precision = MixedPrecision(device, amp_dtype, init_scale=TWIN_LOSS_INIT_SCALE)
+
+    def announce(self) -> None:
+        """Say which checkpoint is kept and in which precision; wrap the model for DDP."""
+        if self.config.selection == "test":
+            warnings.warn(TEST_SELECTION_WARNING, stacklevel=3)
+            self.log("WARNING: " + TEST_SELECTION_WARNING)
+        else:
+            self.log("checkpoint selection: the last epoch (the test set is not used to choose the model)")
+        if self.config.amp or self.config.amp_dtype != "auto":
+            self.log(f"precision: {self.precision_in_words}")
+        self.train_model = parallel_model(self.model, self.device, self.log)
+
+    def networks(self) -> dict:
+        return {"model": self.model}
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict(), "amp": self.precision.state_dict()}  # amp: float16 scale
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.precision.load_state_dict(state.get("amp"))
+        self.best_auc = max((h["auc"] for h in state.get("history", []) if "auc" in h), default=-math.inf)
+
+    def run_unit(self) -> dict:
+        """One epoch: a `swssl_step` per batch; stops before a non-finite loss touches the weights."""
+        epoch, loader = self.done + 1, self.loader
+        self.model.train()
         if isinstance(loader.sampler, DistributedSampler):
             loader.sampler.set_epoch(epoch)  # a new shared order each epoch
-            torch.manual_seed(config.seed + epoch * distributed.world_size() + distributed.rank())  # own draws
-        with tqdm(total=len(loader.dataset), desc=f"epoch {epoch}/{config.epochs}", unit="img",
-                  disable=not progress) as bar:
+            torch.manual_seed(self.config.seed + epoch * distributed.world_size() + distributed.rank())  # own draws
+        losses = []
+        with tqdm(total=len(loader.dataset), desc=f"epoch {epoch}/{self.config.epochs}", unit="img", leave=False,
+                  disable=not self.progress) as bar:
             for step, batch in enumerate(loader):
-                loss = train_step(train_model, batch, optimizer, config, device, precision)
+                loss = train_step(self.train_model, batch, self.optimizer, self.config, self.device, self.precision)
                 if not torch.isfinite(loss):
-                    kept = f"the last good checkpoint {last_path} is kept" if last_path.is_file() \
-                        else "no checkpoint was written yet"
                     raise TrainingDiverged(
-                        f"the twin loss became {loss.item()} at epoch {epoch}, step {step}; "
-                        f"training stopped and {kept}. Try a smaller --lr, check the images "
-                        "(a constant patch has zero std), or a larger --batch_size."
-                    )
-                if precision.diverged:
-                    raise TrainingDiverged(precision.divergence(f"epoch {epoch}, step {step}"))
+                        f"the twin loss became {loss.item()} at epoch {epoch}, step {step}; training stopped and "
+                        f"the last good checkpoint is {self.last_good()}. Try a smaller --lr, check the images "
+                        "(a constant patch has zero std), or a larger --batch_size.")
+                if self.precision.diverged:
+                    raise TrainingDiverged(f"{self.precision.divergence(f'epoch {epoch}, step {step}')}; "
+                                           f"the last good checkpoint is {self.last_good()}")
                 losses.append(loss.item())
                 bar.set_postfix(twin_loss=f"{loss.item():.4g}")
                 bar.update(len(batch[0]) * distributed.world_size())
-        record = {"epoch": epoch, "loss": sum(losses) / max(len(losses), 1)}
+        return {"loss": sum(losses) / max(len(losses), 1)}
 
-        if evaluate_fn is not None and (epoch % config.eval_every == 0 or epoch == config.epochs):
-            auc = evaluate_fn(model)
-            if auc is not None:
-                record["auc"] = float(auc)
-                evaluations.append(record)
-                log(f"epoch {epoch}: mean twin loss {record['loss']:.4g}, test AUC {auc:.4f}")
-                if config.selection == "test" and auc > best_auc:
-                    best_auc = auc
-                    with distributed.together():
-                        if distributed.is_main():
-                            atomic_save(model.state_dict(), best_path)
-                    log(f"  best test AUC so far: kept {best_path} (selection on the test set)")
-        history.append(record)
-        save_checkpoint(last_path, model, optimizer, epoch, config, history, precision)
-
-    selected = best_path if config.selection == "test" and best_path.is_file() else last_path
-    summary = {"history": history, "selection": config.selection, "checkpoint": str(selected)}
-    if distributed.is_main():
-        (save_dir / "history.json").write_text(json.dumps(history, indent=2))
-    return summary
+    def logged(self, entry: dict) -> None:
+        """Every eval_every epochs and at the end: the test AUC (if evaluate_fn), and best.pt with
+        selection='test'."""
+        epoch, config = self.done, self.config
+        if self.evaluate_fn is None or (epoch % config.eval_every and epoch != config.epochs):
+            return
+        auc = self.evaluate_fn(self.model)
+        if auc is None:
+            return
+        entry["auc"] = float(auc)
+        self.log(f"epoch {epoch}: mean twin loss {entry['loss']:.4g}, test AUC {auc:.4f}")
+        if config.selection == "test" and auc > self.best_auc:
+            self.best_auc = auc
+            with distributed.together():
+                if distributed.is_main():
+                    atomic_save(self.model.state_dict(), self.best_path)
+            self.log(f"  best test AUC so far: kept {self.best_path} (selection on the test set)")
