@@ -223,6 +223,8 @@ README_DEMO_FIGURES = {
 README_PALETTE = {"sagan_heatmaps.png", "sagan_roc_pr.png", "sagan_generator.png"}
 def add_compare_command(commands) -> None:
     """The ``compare`` subcommand's flags; the work is in ``anomaly_lib/compare.py``."""
+    from .compare import FAMILIES, SETTINGS_OF_METHODS
+
     compare = commands.add_parser(
         "compare", help="methods, ablations and baselines over seeds on one split: a table and a figure"
     )
@@ -234,14 +236,11 @@ def add_compare_command(commands) -> None:
     compare.add_argument("--budget", action="append", metavar="METHOD=N",
                          help="iterations (swssl: epochs); sagan=N applies to every SAGAN variant (repeatable)")
     compare.add_argument("--image-size", dest="image_size", type=int, help="side in pixels (default 64)")
-    compare.add_argument("--sagan-set", dest="sagan_set", action="append", metavar="KEY=VALUE",
-                         help="a SaganConfig field for every SAGAN run, e.g. g_conv_dim=16 (repeatable)")
-    compare.add_argument("--swssl-set", dest="swssl_set", action="append", metavar="KEY=VALUE",
-                         help="image_size, patch_size, step_size, backbone, batch_size or lr (repeatable)")
+    for name in SETTINGS_OF_METHODS:  # --sagan-set, --swssl-set, --autoencoder-set
+        compare.add_argument(f"--{name}-set", dest=f"{name}_set", action="append", metavar="KEY=VALUE",
+                             help=f"a setting of every {name} run, one of {', '.join(FAMILIES[name].setting_types)} "
+                                  "(repeatable)")
     compare.add_argument("--pca-components", dest="pca_components", type=int, help="default 8")
-    compare.add_argument("--latent-size", dest="latent_size", type=int, help="the autoencoder's (default 16)")
-    compare.add_argument("--autoencoder-width", dest="autoencoder_width", type=int,
-                         help="channels of the autoencoder's first layer (default 32; --quick: 16)")
     compare.add_argument("--knn-k", dest="knn_k", type=int, help="neighbours (default 1)")
     compare.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=None,
                          help="ImageNet weights for knn and swssl (default: yes; --quick: no)")

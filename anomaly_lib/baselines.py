@@ -8,13 +8,13 @@ same pixels and evaluates them with the same `roc_report`.
     MeanImageBaseline   score = mean over pixels of (x − μ)², μ the mean normal image
     PCABaseline         score = mean (x − x̂)², x̂ the projection of x on the first k principal
                         components of the normal images (scikit-learn's PCA)
-    AutoencoderBaseline score = mean |x − AE(x)|, AE a convolutional autoencoder with a
-                        bottleneck of `latent_size` numbers, trained with L1 on normals only
     FeatureKNNBaseline  score = max over patches of the distance to the k nearest normal patch
                         features; features from an ImageNet ResNet18 (layers 2 and 3, as
                         PatchCore, without its coreset subsampling)
 
-Every baseline has `fit(normals) -> self` and `score(images) -> numpy (N,)`.
+Every baseline has `fit(normals) -> self` and `score(images) -> numpy (N,)`. The plain
+convolutional autoencoder, which trains, is a registered method of its own (`autoencoder_lib`),
+run by a comparison as a baseline.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
-from torch import nn
 
 from .backbones import IMAGENET_MEAN, IMAGENET_STD
 
@@ -76,83 +75,6 @@ class PCABaseline:
         pixels = as_images(images).flatten(1).numpy()  # (N, H·W)
         projected = self.pca.inverse_transform(self.pca.transform(pixels))
         return ((pixels - projected) ** 2).mean(axis=1)
-
-
-# ---------------------------------------------------------------------------- a plain autoencoder
-
-
-def _down(dim_in: int, dim_out: int) -> list:
-    return [nn.Conv2d(dim_in, dim_out, 4, stride=2, padding=1), nn.BatchNorm2d(dim_out), nn.LeakyReLU(0.2)]
-
-
-def _up(dim_in: int, dim_out: int) -> list:
-    return [nn.ConvTranspose2d(dim_in, dim_out, 4, stride=2, padding=1), nn.BatchNorm2d(dim_out), nn.ReLU()]
-
-
-class ConvAutoencoder(nn.Module):
-    """Four stride-2 convolutions down, a `latent_size` bottleneck, four transposed convolutions up.
-
-    Unlike SAGAN's generator there are no skip connections and no residual head, so everything
-    the output shows has to pass through `latent_size` numbers: the network cannot copy its input.
-    """
-
-    def __init__(self, image_size: int = 64, latent_size: int = 16, width: int = 32):
-        super().__init__()
-        if image_size % 16:
-            raise ValueError(f"the autoencoder halves the image four times: image_size must be a multiple "
-                             f"of 16, got {image_size}")
-        self.side, self.channels = image_size // 16, 8 * width
-        self.encoder = nn.Sequential(*_down(1, width), *_down(width, 2 * width), *_down(2 * width, 4 * width),
-                                     *_down(4 * width, 8 * width))
-        flat = self.channels * self.side ** 2
-        self.to_latent = nn.Linear(flat, latent_size)
-        self.from_latent = nn.Linear(latent_size, flat)
-        self.decoder = nn.Sequential(*_up(8 * width, 4 * width), *_up(4 * width, 2 * width), *_up(2 * width, width),
-                                     nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1), nn.Tanh())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.encoder(x)  # (N, 8w, H/16, W/16)
-        z = self.to_latent(h.flatten(1))  # (N, latent_size)
-        h = self.from_latent(z).reshape(-1, self.channels, self.side, self.side)  # (N, 8w, H/16, W/16)
-        return self.decoder(h)  # (N, 1, H, W) in [-1, 1]
-
-
-class AutoencoderBaseline:
-    """A `ConvAutoencoder` trained with L1 on normal images (Adam); score = mean |x − AE(x)|."""
-
-    name = "autoencoder"
-
-    def __init__(self, latent_size: int = 16, width: int = 32, iterations: int = 2000, batch_size: int = 32,
-                 lr: float = 1e-3, seed: int = 0, device="cpu"):
-        self.latent_size, self.width, self.iterations = latent_size, width, iterations
-        self.batch_size, self.lr, self.seed, self.device = batch_size, lr, seed, torch.device(device)
-        self.losses = []  # mean L1 per iteration
-
-    def fit(self, normals) -> AutoencoderBaseline:
-        normals = as_images(normals)
-        torch.manual_seed(self.seed)
-        self.model = ConvAutoencoder(normals.shape[-1], self.latent_size, self.width).to(self.device).train()
-        optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr)
-        order = torch.Generator().manual_seed(self.seed)
-        batch = min(self.batch_size, len(normals))
-        for _ in range(self.iterations):
-            x = normals[torch.randperm(len(normals), generator=order)[:batch]].to(self.device)  # (B, 1, H, W)
-            loss = (x - self.model(x)).abs().mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            self.losses.append(loss.item())
-        self.model.eval()
-        return self
-
-    @torch.no_grad()
-    def reconstruct(self, images, batch_size: int = 256) -> torch.Tensor:
-        images = as_images(images)
-        return torch.cat([self.model(chunk.to(self.device)).cpu() for chunk in images.split(batch_size)])
-
-    def score(self, images) -> np.ndarray:
-        images = as_images(images)
-        return (images - self.reconstruct(images)).abs().mean(dim=(1, 2, 3)).numpy()
 
 
 # ---------------------------------------------------------------------------- pretrained features
@@ -220,4 +142,4 @@ class FeatureKNNBaseline:
         return self.patch_scores(images).max(axis=1)
 
 
-BASELINES = {cls.name: cls for cls in (MeanImageBaseline, PCABaseline, AutoencoderBaseline, FeatureKNNBaseline)}
+BASELINES = {cls.name: cls for cls in (MeanImageBaseline, PCABaseline, FeatureKNNBaseline)}

@@ -22,7 +22,6 @@ never imported.
 from __future__ import annotations
 
 import csv
-import inspect
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -35,7 +34,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
 from . import method as methods
-from .baselines import AutoencoderBaseline, FeatureKNNBaseline, MeanImageBaseline, PCABaseline
+from .baselines import FeatureKNNBaseline, MeanImageBaseline, PCABaseline
 from .calibration import write_json
 from .device import pick_device
 from .images import load_grayscale
@@ -50,18 +49,20 @@ from .medad import (
 )
 from .metrics import PairedDifference, RocReport, paired_auc_difference, roc_report
 
-BASELINE_METHODS = ("mean-image", "pca", "autoencoder", "knn")
 # The registered methods (`anomaly_lib.method`) that a comparison can train, with their variants.
 METHODS = {variant: method for variant, method in methods.all_variants().items() if method.compare}
-METHOD_NAMES = (*METHODS, *BASELINE_METHODS)
+# What every claim is read against: the untrained baselines here and the registered methods that
+# call themselves baselines (the plain autoencoder).
+BASELINE_METHODS = ("mean-image", "pca", *(name for name, method in METHODS.items() if method.baseline), "knn")
+METHOD_NAMES = (*(name for name in METHODS if name not in BASELINE_METHODS), *BASELINE_METHODS)
 DEFAULT_METHODS = ("mean-image", "pca", "autoencoder", "knn", "sagan")
 QUICK_METHODS = ("mean-image", "pca", "autoencoder", "knn", "sagan", "sagan-l1-only", "swssl")
 
 # Training budgets, in each method's unit (`Method.budget`: SAGAN and the autoencoder in
 # iterations, SWSSL in epochs). A variant uses its method's budget unless it has its own.
 FAMILIES = {method.name: method for method in METHODS.values()}
-DEFAULT_BUDGETS = {"autoencoder": 5000, **{name: method.budget[0] for name, method in FAMILIES.items()}}
-QUICK_BUDGETS = {"autoencoder": 300, **{name: method.budget[1] for name, method in FAMILIES.items()}}
+DEFAULT_BUDGETS = {name: method.budget[0] for name, method in FAMILIES.items()}
+QUICK_BUDGETS = {name: method.budget[1] for name, method in FAMILIES.items()}
 
 
 @dataclass
@@ -75,9 +76,8 @@ class CompareSettings:
     # Changes to a method's settings (`Method.setting_types`), one field per method that has some:
     sagan: dict = field(default_factory=dict)  # SaganConfig changes: sizes, lr, batch, schedule
     swssl: dict = field(default_factory=dict)  # SWSSL changes: image_size, patch_size, step_size, backbone, …
+    autoencoder: dict = field(default_factory=dict)  # AutoencoderConfig changes: latent_size, width, …
     pca_components: int = 8
-    latent_size: int = 16
-    autoencoder_width: int = 32  # channels of its first convolution
     knn_k: int = 1
     pretrained: bool = True  # ImageNet weights for knn and swssl (downloaded once)
     chest_root: str = None  # SWSSL on a chest-layout folder instead of the Med-AD split
@@ -105,14 +105,13 @@ class CompareSettings:
         return int(self.budgets.get(method, self.budgets.get(family, DEFAULT_BUDGETS.get(family, 0))))
 
 
-SETTINGS_OF_METHODS = ("sagan", "swssl")  # the CompareSettings fields above, each a method's name
+SETTINGS_OF_METHODS = ("sagan", "swssl", "autoencoder")  # the CompareSettings fields above, each a method's name
 
 
 def quick_settings(**changes) -> CompareSettings:
     """The `--quick` preset: every method small enough for a CPU, random weights (offline)."""
     own = {name: dict(method.compare_quick) for name, method in FAMILIES.items() if name in SETTINGS_OF_METHODS}
-    values = dict(methods=QUICK_METHODS, seeds=3, budgets=dict(QUICK_BUDGETS), **own,
-                  autoencoder_width=16, pretrained=False)
+    values = dict(methods=QUICK_METHODS, seeds=3, budgets=dict(QUICK_BUDGETS), **own, pretrained=False)
     return CompareSettings(**{**values, **changes})
 
 
@@ -166,14 +165,11 @@ class OwnTest:
 
 
 def run_baseline(method: str, data: SplitData, settings: CompareSettings, seed: int, run_dir: Path, device):
-    torch.manual_seed(seed)  # the autoencoder's and random-weight k-NN's initial weights
+    torch.manual_seed(seed)  # random-weight k-NN's weights
     if method == "mean-image":
         baseline = MeanImageBaseline()
     elif method == "pca":
         baseline = PCABaseline(settings.pca_components)
-    elif method == "autoencoder":
-        baseline = AutoencoderBaseline(latent_size=settings.latent_size, width=settings.autoencoder_width,
-                                       iterations=settings.budget(method), seed=seed, device=device)
     else:
         baseline = FeatureKNNBaseline(k=settings.knn_k, pretrained=settings.pretrained, device=device)
     return baseline.fit(data.normals).score(data.test_images)
@@ -190,11 +186,9 @@ def describe(method: str, settings: CompareSettings) -> dict:
         trained_on = METHODS[method].trains_on[method]
         trained_on = trained_on(settings) if callable(trained_on) else trained_on
         return {"trained_on": trained_on, "budget": f"{settings.budget(method)} {METHODS[method].budget[2]}"}
-    budget = f"{settings.budget(method)} it" if method == "autoencoder" else "none"
-    weights = {"knn": " (ImageNet)" if settings.pretrained else " (random weights)", "pca": ""}.get(method, "")
-    extra = {"pca": f", {settings.pca_components} components",
-             "autoencoder": f", latent {settings.latent_size}, width {settings.autoencoder_width}"}
-    return {"trained_on": "labeled normals" + weights + extra.get(method, ""), "budget": budget}
+    weights = {"knn": " (ImageNet)" if settings.pretrained else " (random weights)"}.get(method, "")
+    extra = {"pca": f", {settings.pca_components} components"}
+    return {"trained_on": "labeled normals" + weights + extra.get(method, ""), "budget": "none"}
 
 
 # ---------------------------------------------------------------------------- running and reporting
@@ -238,14 +232,10 @@ def row_label(method: str, settings: CompareSettings) -> str:
 def images_seen(method: str, settings: CompareSettings, n_train_normal: int) -> int | None:
     """Normal training images a method's training passes through (None: it does not train).
 
-    A registered method says it itself (``Method.images_seen``); the autoencoder baseline:
-    iterations × its batch.
+    A registered method says it itself (``Method.images_seen``).
     """
     if method in METHODS and METHODS[method].images_seen is not None:
         return METHODS[method].images_seen(settings, method, n_train_normal)
-    if method == "autoencoder":
-        batch = inspect.signature(AutoencoderBaseline).parameters["batch_size"].default
-        return settings.budget(method) * min(batch, n_train_normal)
     return None
 
 
@@ -551,12 +541,11 @@ def settings_from_args(args) -> CompareSettings:
         changes["methods"] = tuple(name.strip() for name in args.methods.split(",") if name.strip())
     budgets = parse_assignments(args.budget, dict.fromkeys(METHOD_NAMES, int), "--budget")
     changes["budgets"] = {**base.budgets, **budgets}
-    for name in SETTINGS_OF_METHODS:  # --sagan-set, --swssl-set
+    for name in SETTINGS_OF_METHODS:  # --sagan-set, --swssl-set, --autoencoder-set
         types = FAMILIES[name].setting_types
         given = parse_assignments(getattr(args, f"{name}_set"), types, f"--{name}-set")
         changes[name] = {**getattr(base, name), **given}
-    for name in ("seeds", "image_size", "pca_components", "latent_size", "autoencoder_width", "knn_k", "pretrained",
-                 "device"):
+    for name in ("seeds", "image_size", "pca_components", "knn_k", "pretrained", "device"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     changes["chest_root"] = args.chest

@@ -53,6 +53,11 @@ class Method:
     draw_figures ``draw_figures(folder) -> [paths]``: pictures of the method itself for the README
     images_seen  ``images_seen(settings, variant, n_train_normal) -> int``: normal training images
                  one comparison run passes through (the budget in images, to compare budgets)
+    baseline     True for a simple method every claim must beat (a comparison's paired differences
+                 are taken against the best baseline)
+    layout       the folder layout its command line reads (``anomaly_lib.layouts``): "medad" or "chest"
+    data_flags   ``data_flags(data_folder, run_folder) -> [flags]``: where its command line finds a
+                 dataset in `layout` and keeps its run (the contract tests drive every method so)
     """
 
     name: str
@@ -70,6 +75,9 @@ class Method:
     smoke_flags: tuple = ()
     draw_figures: Callable | None = None
     images_seen: Callable | None = None
+    baseline: bool = False
+    layout: str = "medad"
+    data_flags: Callable | None = None
 
     def __post_init__(self):
         if not self.variants:

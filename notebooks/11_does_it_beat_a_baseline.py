@@ -260,8 +260,12 @@ for seed in range(settings.seeds):
 # %%
 from PIL import Image
 
-from anomaly_lib.baselines import AutoencoderBaseline, MeanImageBaseline, PCABaseline
+import tempfile
+
+import autoencoder_lib.method as autoencoder_method
+from anomaly_lib.baselines import MeanImageBaseline, PCABaseline
 from anomaly_lib.metrics import aupro, pixel_auroc
+from anomaly_lib.pixel_method import scored as pixel_scores
 
 split, test_labels = compare.load_split(DATA, settings.image_size)
 mask_dir = Path(DATA) / "masks"
@@ -271,18 +275,25 @@ if mask_dir.is_dir():
     images = split.test_images[:, 0]  # (M, H, W) in [-1, 1]
     mean_image = MeanImageBaseline().fit(split.normals)
     pca = PCABaseline(settings.pca_components).fit(split.normals)
-    autoencoder = AutoencoderBaseline(latent_size=settings.latent_size, width=settings.autoencoder_width,
-                                      iterations=settings.budget("autoencoder"), seed=0).fit(split.normals)
+    # the registered autoencoder method, as the comparison trains it (seed 0, a fresh run folder)
+    ae_config = autoencoder_method.AutoencoderConfig(**{
+        **settings.autoencoder, "image_size": settings.image_size, "num_iters": settings.budget("autoencoder"),
+        "batch_size": min(autoencoder_method.AutoencoderConfig(**settings.autoencoder).batch_size, len(split.normals)),
+        "log_step": settings.budget("autoencoder"), "model_save_step": settings.budget("autoencoder"),
+        "save_dir": tempfile.mkdtemp(prefix="autoencoder_maps_")})
+    ae_run = autoencoder_method.trained(ae_config, split.normals)
+    ae_scores, ae_maps = pixel_scores(autoencoder_method.SPEC, ae_run.model, split.test_images)
     pixels = images.flatten(1).numpy()  # (M, H·W)
     maps = {
         "mean-image": ((images - mean_image.mean[0]) ** 2).numpy(),
         "pca": ((pixels - pca.pca.inverse_transform(pca.pca.transform(pixels))) ** 2).reshape(images.shape),
-        "autoencoder": (split.test_images - autoencoder.reconstruct(split.test_images)).abs()[:, 0].numpy(),
+        "autoencoder": ae_maps,
     }
-    scored = {"mean-image": mean_image, "pca": pca, "autoencoder": autoencoder}
+    image_scores = {"mean-image": mean_image.score(split.test_images), "pca": pca.score(split.test_images),
+                    "autoencoder": ae_scores}
     localisation = {}
     for name, anomaly_map in maps.items():  # (M, H, W) each
-        assert np.allclose(anomaly_map.mean(axis=(1, 2)), scored[name].score(split.test_images), atol=1e-5)
+        assert np.allclose(anomaly_map.mean(axis=(1, 2)), image_scores[name], atol=1e-5)
         localisation[name] = (pixel_auroc(anomaly_map, masks), aupro(anomaly_map, masks))
         print(f"{name:<12} pixel AUROC {localisation[name][0]:.3f}   AUPRO (FPR ≤ 0.3) {localisation[name][1]:.3f}")
     sharpest = max(localisation, key=lambda name: localisation[name][1])

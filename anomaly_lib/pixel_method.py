@@ -1,0 +1,310 @@
+"""The whole command line of a method that learns from a Med-AD folder's labeled normals and
+scores every pixel, written once: train (and resume), test, predict (thresholds from held-out
+normals, overlays) and a demo on phantoms.
+
+A method describes itself with a `PixelMethod` and gets `main(argv)`:
+
+    config          a dataclass of its settings; every field becomes a ``--flag``. It must have
+                    data_root, image_size, save_dir, seed, device, holdout, val_holdout,
+                    num_iters, log_step and model_save_step.
+    make_run        ``(config, normals (N, 1, H, W) in [-1, 1], device, log) -> PixelRun``
+    model_from      ``(checkpoint dict, config) -> nn.Module``: the scoring network of a saved run
+    score_maps      ``(model, images (N, 1, H, W) in [-1, 1]) -> (scores (N,), maps (N, H, W))``
+    network_fields  the config fields that shape the network (predict repeats them from the run)
+
+The run folder (``--save_dir``) holds ``last.ckpt`` (the engine's resumable checkpoint) and
+``calibration.json`` (held-out normal scores, for ``--mode predict --specificity``); testing
+writes ``results/report.json`` and two figures. Every input is read grey by `anomaly_lib.images`,
+resized bilinearly to ``image_size`` and mapped to [-1, 1], in training, testing and prediction
+alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import distributed
+from .calibration import (
+    CALIBRATION_FILE,
+    heldout_count,
+    read_calibration,
+    stored_heldout_scores,
+    update_calibration,
+    weights_fingerprint,
+)
+from .checkpoints import load_checkpoint_file
+from .cli import add_debug_flag, run_command
+from .device import pick_device
+from .engine import Run, add_follow_symlinks_flag, add_progress_flags, check_resume, train_loop
+from .files import following_symlinks
+from .images import load_grayscale
+from .layouts import read_medad
+from .medad import (
+    DEMO_COUNTS,
+    DEMO_LESION_SCALE,
+    MedADTestSet,
+    average_by_id,
+    check_nonempty,
+    to_model_range,
+)
+from .metrics import roc_report
+from .predictions import (
+    PREDICT_FILES,
+    add_predict_flags,
+    check_predict_flags,
+    collect_inputs,
+    refuse_old_predictions,
+    write_predictions,
+)
+from .runs import check_writable, claim_run_folder
+from .splits import check_splits
+from .thresholds import choose_threshold
+
+RUN_FILES = ("last.ckpt", CALIBRATION_FILE)
+SCORING = "mean_map"  # the image score: the mean of its pixel map
+TYPES = {int: int, float: float, bool: bool, "int": int, "float": float, "bool": bool}  # field type → flag type
+
+
+@dataclass(frozen=True)
+class PixelMethod:
+    name: str
+    config: type
+    make_run: Callable
+    model_from: Callable
+    score_maps: Callable
+    network_fields: tuple
+    map_label: str
+    demo: dict  # the demo's changes to the config: minutes on a CPU
+
+
+class PixelRun(Run):
+    """A `Run` whose scoring network is `self.model`: after each checkpoint it scores the held-out
+    normals and stores them in calibration.json (`anomaly_lib.calibration`)."""
+
+    def __init__(self, method: PixelMethod, config, model, log=print):
+        super().__init__(config, Path(config.save_dir) / "last.ckpt", log)
+        self.method, self.model = method, model
+        self.heldout, self.heldout_paths = torch.zeros(0), []  # (V, 1, H, W) in [-1, 1]
+
+    def saved(self, path: Path) -> None:
+        if not len(self.heldout) or not distributed.is_main():
+            return
+        scores, _ = scored(self.method, self.model, self.heldout)
+        entry = {"checkpoint": path.name, "weights": weights_fingerprint(self.model.state_dict()),
+                 self.unit_key: self.done, "scores": {SCORING: scores.tolist()}}
+        update_calibration(self.config.save_dir, entry, method=self.method.name, settings=run_settings(self),
+                           heldout_files=[str(Path(p).resolve()) for p in self.heldout_paths], scoring=SCORING)
+
+
+def run_settings(run) -> dict:
+    return {**{name: getattr(run.config, name) for name in ("image_size", *run.method.network_fields)},
+            "resize": "bilinear", "value_range": [-1, 1]}
+
+
+@torch.no_grad()
+def scored(method: PixelMethod, model, images: torch.Tensor, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 1, H, W) in [-1, 1] → scores (N,) and maps (N, H, W), in eval mode, in batches."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    parts = [method.score_maps(model, chunk.to(device)) for chunk in images.split(batch_size)]
+    model.train(was_training)
+    return torch.cat([s for s, _ in parts]).cpu().numpy(), torch.cat([m for _, m in parts]).cpu().numpy()
+
+
+def read_images(paths, size: int, what: str, progress: bool) -> torch.Tensor:
+    """Grey files → (N, 1, H, W) in [-1, 1], resized bilinearly (as every method here sees them)."""
+    return to_model_range(torch.from_numpy(load_grayscale(paths, size, "bilinear", desc=what,
+                                                          progress=progress))).unsqueeze(1)
+
+
+# ---------------------------------------------------------------------------- the command line
+
+
+def build_parser(method: PixelMethod) -> argparse.ArgumentParser:
+    """One flag per config field (left out: absent from args, so the config's default holds) and
+    the shared flags of every method."""
+    parser = argparse.ArgumentParser(prog=f"python -m {method.name}_lib", description=method.config.__doc__)
+    parser.add_argument("--mode", choices=["train", "test", "predict", "demo"], default="train")
+    for field in fields(method.config):
+        kind = TYPES.get(field.type, str)
+        action = argparse.BooleanOptionalAction if kind is bool else None
+        extra = {"action": action} if action else {"type": kind}
+        parser.add_argument(f"--{field.name}", default=argparse.SUPPRESS, help=f"(default: {field.default})", **extra)
+    parser.add_argument("--resume", action="store_true", help="continue from SAVE_DIR/last.ckpt")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="SAVE_DIR holds another run: delete its files and start a new run")
+    parser.add_argument("--allow_overlap", action="store_true",
+                        help="run even if data.json lists an image in a training and a test split (a leak)")
+    parser.add_argument("--checkpoint", help="the checkpoint to test or predict with (default SAVE_DIR/last.ckpt)")
+    parser.add_argument("--report_json", help="also write the test report to this JSON file")
+    add_progress_flags(parser)
+    add_follow_symlinks_flag(parser)
+    add_predict_flags(parser)
+    add_debug_flag(parser)
+    return parser
+
+
+def config_from(method: PixelMethod, args, **defaults):
+    """The config of the flags given; flags left out keep ``defaults``, then the config's own."""
+    values = {**defaults, **{f.name: getattr(args, f.name) for f in fields(method.config) if hasattr(args, f.name)}}
+    return method.config(**values)
+
+
+def main(method: PixelMethod, argv=None) -> int:
+    """Run the command line; the exit status (one line per error, see `anomaly_lib.cli`)."""
+    args = build_parser(method).parse_args(argv)
+    modes = {"train": train, "test": test, "predict": predict, "demo": demo}
+    with following_symlinks(args.follow_symlinks):
+        return run_command(lambda: distributed.in_processes(
+            args.mode, lambda: modes[args.mode](method, args), modes_in_every_process=("train",)), debug=args.debug)
+
+
+# ---------------------------------------------------------------------------- the modes
+
+
+def train(method: PixelMethod, args, **defaults) -> PixelRun:
+    """Check the flags, the data and the run folder before any image is read; then train."""
+    check_predict_flags(args)
+    config = config_from(method, args, **defaults)
+    resuming = check_resume(args.resume, Path(config.save_dir) / RUN_FILES[0])
+    if not config.data_root or not Path(config.data_root).is_dir():
+        raise FileNotFoundError(f"--data_root {config.data_root} is not a folder (a Med-AD folder: data.json, images/)")
+    splits = read_medad(config.data_root)  # data.json, read once
+    check_nonempty(splits, ["train_normal"], config.data_root)
+    check_splits(splits, args.allow_overlap)
+    normals = splits["train_normal"]
+    keep = len(normals) - heldout_count(len(normals), config.holdout, config.val_holdout)
+    if keep < config.batch_size:
+        raise ValueError(f"--batch_size {config.batch_size} is larger than the {keep} labeled normals that train")
+    device = distributed.start(pick_device(config.device))
+    progress = args.progress and distributed.is_main()
+    with claim_run_folder(config.save_dir, RUN_FILES, resuming, args.overwrite):
+        images = read_images(normals, config.image_size, "labeled normals", progress)
+        torch.manual_seed(config.seed)
+        run = method.make_run(config, images[:keep], device, print)
+        run.heldout, run.heldout_paths = images[keep:], normals[keep:]
+        if resuming:
+            run.load(map_location=device)
+        print(f"training {method.name} on {config.data_root}: {keep} labeled normals, {len(normals) - keep} held "
+              f"out, on {device}")
+        train_loop(run, config.num_iters, progress, config.log_step, config.model_save_step)
+    return run
+
+
+def load_model(method: PixelMethod, checkpoint, config=None):
+    """The scoring network of a run's checkpoint and the config it was trained with."""
+    state = load_checkpoint_file(checkpoint, what=f"{method.name} checkpoint")
+    if not isinstance(state, dict) or not isinstance(state.get("config"), dict):
+        raise ValueError(f"{checkpoint} is not a {method.name} run's checkpoint (no config inside)")
+    saved = method.config(**state["config"])
+    return method.model_from(state, saved).eval(), saved
+
+
+def test(method: PixelMethod, args, **defaults) -> dict:
+    """Score the test split with a checkpoint: AUC/AP per id, the report, ROC/PR and heatmap figures."""
+    from .figures import heatmap_panel, roc_pr_figure
+
+    config = config_from(method, args, **defaults)
+    checkpoint = Path(args.checkpoint or Path(config.save_dir) / "last.ckpt")
+    results = Path(config.save_dir) / "results"
+    check_writable(results)  # before the work, not after it
+    model, trained = load_model(method, checkpoint)
+    test_set = MedADTestSet(config.data_root, trained.image_size, progress=args.progress)
+    check_splits(read_medad(config.data_root), args.allow_overlap)
+    images = torch.stack([test_set[i][0] for i in range(len(test_set))])  # (M, 1, H, W)
+    image_scores, maps = scored(method, model.to(pick_device(config.device)), images)
+    refuse_non_finite(image_scores, checkpoint)
+    ids, scores, labels = average_by_id(test_set.ids, image_scores, test_set.labels.tolist())
+    report = roc_report(labels, scores)
+    print(f"checkpoint: {checkpoint}\n{report}")
+    payload = {"method": method.name, "checkpoint": str(checkpoint), **report.as_dict()}
+    for path in [results / "report.json", *([Path(args.report_json)] if args.report_json else [])]:
+        path.write_text(json.dumps(payload, indent=2))
+    roc_pr_figure(labels, scores, report, path=results / "roc_pr.png", title=f"{method.name} on the test split")
+    order = np.argsort(image_scores)[::-1]
+    shown = [*order[:3], *order[-2:]]  # the three most and two least abnormal
+    heatmap_panel(images[shown, 0].numpy(), maps[shown], path=results / "heatmaps.png", value_range=(-1, 1),
+                  titles=[f"score {image_scores[i]:.3f}, label {int(test_set.labels[i])}" for i in shown],
+                  scale_label=method.map_label)
+    print(f"figures: {results / 'roc_pr.png'}  {results / 'heatmaps.png'}")
+    return payload
+
+
+def refuse_non_finite(scores: np.ndarray, checkpoint) -> None:
+    bad = int((~np.isfinite(scores)).sum())
+    if bad:
+        raise FloatingPointError(f"{bad} of {len(scores)} scores are not finite: the weights in {checkpoint} are "
+                                 "broken (NaN or infinite); use another checkpoint")
+
+
+def predict(method: PixelMethod, args) -> dict:
+    """Score --input with --checkpoint, decide with the threshold asked for, write --save_dir."""
+    started = time.time()
+    check_predict_flags(args)
+    checkpoint, save_dir = Path(args.checkpoint), Path(args.save_dir)
+    refuse_old_predictions(save_dir, args.overwrite)
+    check_writable(save_dir)
+    inputs = collect_inputs(args.input, skip=save_dir)
+    model, trained = load_model(method, checkpoint)
+    given = [f"--{name}" for name in ("image_size", *method.network_fields)
+             if hasattr(args, name) and getattr(args, name) != getattr(trained, name)]
+    if given:
+        raise ValueError(f"{', '.join(given)}: predict prepares the inputs and builds the network as the run did "
+                         f"({checkpoint}); leave these flags out")
+    model = model.to(pick_device(getattr(args, "device", "auto")))
+    weights = weights_fingerprint(model.state_dict())
+
+    def heldout():
+        calibration = read_calibration(checkpoint.parent, method=method.name)
+        stored = calibration and stored_heldout_scores(calibration, weights, SCORING)
+        if not stored:
+            raise FileNotFoundError(f"--specificity needs the held-out normal scores of these weights in "
+                                    f"{checkpoint.parent / CALIBRATION_FILE}, and there are none (trained with "
+                                    "--holdout reference?); give --threshold X or --threshold_from REPORT.json")
+        return stored, calibration["path"]
+
+    threshold = choose_threshold(args, heldout, checkpoint=checkpoint)
+    with claim_run_folder(save_dir, PREDICT_FILES, overwrite=args.overwrite):
+        images = read_images(inputs, trained.image_size, "input images", args.progress)
+        scores, maps = scored(method, model, images)
+        refuse_non_finite(scores, checkpoint)
+        from .heatmaps import shared_scale
+
+        scale = shared_scale(threshold.value if threshold else None, largest=float(maps.max()), centre=False)
+        pixels = ((images[:, 0] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()  # (N, H, W) as seen
+        info = {"method": method.name, "checkpoint": str(checkpoint), "settings_from": "the checkpoint's config",
+                "settings": {name: getattr(trained, name) for name in ("image_size", *method.network_fields)}}
+        return write_predictions(save_dir, inputs, scores, pixels, lambda i: maps[i], threshold, scale,
+                                 method.map_label, info, started, args.progress)
+
+
+def demo(method: PixelMethod, args) -> dict:
+    """Phantoms in the Med-AD layout, a short training, the test report and figures."""
+    from .phantoms import make_phantom_dataset
+
+    given_dir = getattr(args, "save_dir", None)
+    save_dir = Path(given_dir or f"demo_output/{method.name}")
+    # Its own folder is the demo's scratch space: a re-run starts over there. A folder you name is
+    # treated like any run folder (refused if it holds a run, unless --resume or --overwrite).
+    args.overwrite = args.overwrite or (given_dir is None and not args.resume)
+    data_root = Path(getattr(args, "data_root", None) or save_dir / "phantoms")
+    defaults = {**method.demo, "save_dir": str(save_dir), "data_root": str(data_root)}
+    config = config_from(method, args, **defaults)  # bad flags are refused before any work
+    if not getattr(args, "data_root", None) and not args.resume:
+        make_phantom_dataset(data_root, "medad", image_size=config.image_size, counts=DEMO_COUNTS, seed=config.seed,
+                             lesion_scale=DEMO_LESION_SCALE)
+    run = train(method, args, **defaults)
+    args.checkpoint = str(run.checkpoint_path)
+    return test(method, args, **defaults)
+
+
+__all__ = ["PixelMethod", "PixelRun", "build_parser", "main", "predict", "scored", "test", "train"]

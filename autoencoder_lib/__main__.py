@@ -1,0 +1,5 @@
+import sys
+
+from .method import main
+
+sys.exit(main())
