@@ -55,6 +55,7 @@ class Method:
                  one comparison run passes through (the budget in images, to compare budgets)
     baseline     True for a simple method every claim must beat (a comparison's paired differences
                  are taken against the best baseline)
+    length       the config field that sets how long it trains, in `budget`'s unit ("num_iters", "epochs")
     layout       the folder layout its command line reads (``anomaly_lib.layouts``): "medad" or "chest"
     data_flags   ``data_flags(data_folder, run_folder) -> [flags]``: where its command line finds a
                  dataset in `layout` and keeps its run (the contract tests drive every method so)
@@ -76,6 +77,7 @@ class Method:
     draw_figures: Callable | None = None
     images_seen: Callable | None = None
     baseline: bool = False
+    length: str = "num_iters"
     layout: str = "medad"
     data_flags: Callable | None = None
 

@@ -188,7 +188,9 @@ METHOD = register(Method(
     config=AutoencoderConfig, main=main, run_files=pixel_method.RUN_FILES, step=autoencoder_step,
     trains_on={"autoencoder": describe}, compare=run_for_comparison, budget=(5000, 300, "it"), baseline=True,
     setting_types={"latent_size": int, "width": int, "batch_size": int, "lr": float}, compare_quick={"width": 16},
-    smoke_flags=("--num_iters", "2", "--batch_size", "4", "--width", "4", "--log_step", "1", "--model_save_step", "1"),
+    smoke_flags=("--num_iters", "2", "--batch_size", "4", "--width", "4"),
+    data_flags=lambda data, run: ["--data_root", data, "--save_dir", run, "--log_step", "1",
+                                  "--model_save_step", "1"],
     images_seen=lambda settings, variant, n_normal: settings.budget(variant) * min(
         AutoencoderConfig(**settings.autoencoder).batch_size, n_normal),
 ))

@@ -105,7 +105,11 @@ METHOD = register(Method(
     variants=VARIANTS, trains_on=TRAINS_ON, compare=run_for_comparison,
     budget=(SaganConfig().num_iters, 300, "it"), setting_types=SETTING_TYPES,
     compare_quick=quick_settings(),
-    smoke_flags=("--num_iters", "2", "--num_iters_decay", "1", "--batch_size", "4"),
+    smoke_flags=("--num_iters", "2", "--num_iters_decay", "1", "--batch_size", "4", "--g_conv_dim", "8",
+                 "--d_conv_dim", "8", "--g_repeat_num", "1"),
+    data_flags=lambda data, run: ["--dataset", "folder", "--data_root", data, "--model_save_dir", run,
+                                  "--sample_dir", Path(run) / "samples", "--save_dir", Path(run) / "results",
+                                  "--log_step", "1", "--model_save_step", "1"],
     draw_figures=draw_figures,
     # each iteration sees a batch of normals (and as many unlabeled and synthetic images)
     images_seen=lambda settings, variant, n_normal: settings.budget(variant) * SaganConfig(**settings.sagan).batch_size,

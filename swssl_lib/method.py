@@ -95,4 +95,7 @@ METHOD = register(Method(
     smoke_flags=("--epochs", "1", "--image_size", "96", "--patch_size", "32", "--step_size", "32",
                  "--batch_size", "8"),
     images_seen=lambda settings, variant, n_normal: settings.budget(variant) * n_normal,  # one patch pair each
+    length="epochs", layout="chest",
+    data_flags=lambda data, run: ["--dataset_path", data, "--category", "chest", "--save_dir", run,
+                                  "--backbone", "resnet18", "--no-pretrained", "--num_workers", "0"],
 ))
