@@ -54,8 +54,8 @@ def average_by_id(ids, scores, labels):
 class MedADTestSet(Dataset):
     """Test images: item i is `(image (1, H, W), image_id, label)` with label 1 = abnormal."""
 
-    def __init__(self, root, image_size: int = 64, split: str = "test", progress: bool = True):
-        splits = read_medad(root)
+    def __init__(self, root, image_size: int = 64, split: str = "test", progress: bool = True, splits: dict = None):
+        splits = splits or read_medad(root)  # data.json's lists, when the caller has not read them
         names = [f"{split}_normal", f"{split}_abnormal"]
         check_nonempty(splits, names, root)
         self.paths = splits[names[0]] + splits[names[1]]

@@ -218,8 +218,9 @@ def test(method: PixelMethod, args, **defaults) -> dict:
     results = Path(config.save_dir) / "results"
     check_writable(results)  # before the work, not after it
     model, trained = load_model(method, checkpoint)
-    test_set = MedADTestSet(config.data_root, trained.image_size, progress=args.progress)
-    check_splits(read_medad(config.data_root), args.allow_overlap)
+    splits = read_medad(config.data_root)  # data.json, read once
+    check_splits(splits, args.allow_overlap)
+    test_set = MedADTestSet(config.data_root, trained.image_size, progress=args.progress, splits=splits)
     images = torch.stack([test_set[i][0] for i in range(len(test_set))])  # (M, 1, H, W)
     image_scores, maps = scored(method, model.to(pick_device(config.device)), images)
     refuse_non_finite(image_scores, checkpoint)

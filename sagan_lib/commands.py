@@ -33,14 +33,16 @@ def dataset_folder(config: SaganConfig) -> Path:
     return root / DATASET_FOLDERS[config.dataset]
 
 
-def checked_splits(config: SaganConfig, allow_overlap: bool = False) -> Path:
-    """The dataset folder, after checking data.json's lists: repeats warn, train/test overlap refuses."""
+def checked_splits(config: SaganConfig, allow_overlap: bool = False) -> tuple[Path, dict]:
+    """The dataset folder and its data.json lists (read once, here), after checking them: repeats
+    warn, train/test overlap refuses."""
     from anomaly_lib.layouts import read_medad
     from anomaly_lib.splits import check_splits
 
     root = dataset_folder(config)
-    check_splits(read_medad(root), allow_overlap)
-    return root
+    splits = read_medad(root)
+    check_splits(splits, allow_overlap)
+    return root, splits
 
 
 def run_train(config: SaganConfig, resume: bool = False, progress: bool = True, overwrite: bool = False,
@@ -53,7 +55,6 @@ def run_train(config: SaganConfig, resume: bool = False, progress: bool = True, 
     from anomaly_lib.calibration import heldout_count
     from anomaly_lib.device import pick_device
     from anomaly_lib.engine import check_resume
-    from anomaly_lib.layouts import read_medad
     from anomaly_lib.runs import claim_run_folder
 
     from .data import MedADTestSet, MedADTrainSet
@@ -67,10 +68,11 @@ def run_train(config: SaganConfig, resume: bool = False, progress: bool = True, 
                          f"{2 ** config.d_repeat_num}: the critic halves it d_repeat_num times")
     check_resume(resume, Path(config.model_save_dir) / "last.ckpt")
     with claim_run_folder(config.model_save_dir, RUN_FILES, resume, overwrite, [config.sample_dir]):
-        root = checked_splits(config, allow_overlap)
-        holdout = heldout_count(len(read_medad(root)["train_normal"]), config.holdout, config.val_holdout)
-        train_set = MedADTrainSet(root, config.image_size, config.ar, config.core_percent, holdout, progress)
-        test_set = MedADTestSet(root, config.image_size, progress=progress) if config.select_on == "test" else None
+        root, splits = checked_splits(config, allow_overlap)
+        holdout = heldout_count(len(splits["train_normal"]), config.holdout, config.val_holdout)
+        train_set = MedADTrainSet(root, config.image_size, config.ar, config.core_percent, holdout, progress, splits)
+        test_set = MedADTestSet(root, config.image_size, progress=progress, splits=splits) \
+            if config.select_on == "test" else None
         trainer = SaganTrainer(config, train_set, test_set)
         if resume:
             trainer.load()
@@ -109,7 +111,8 @@ def run_test(config: SaganConfig, checkpoint=None, test_iters=None, report_json=
     generator = load_generator_checkpoint(
         checkpoint, conv_dim=config.g_conv_dim, repeat_num=config.g_repeat_num, num_memory=config.num_memory
     ).to(device)
-    test_set = MedADTestSet(checked_splits(config, allow_overlap), config.image_size, progress=progress)
+    root, splits = checked_splits(config, allow_overlap)
+    test_set = MedADTestSet(root, config.image_size, progress=progress, splits=splits)
     with torch.no_grad():
         result = score_test_set(generator, test_set, config.num_patch, device=device, progress=progress)
     print(f"checkpoint: {checkpoint}")

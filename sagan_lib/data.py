@@ -41,8 +41,8 @@ class MedADTrainSet(Dataset):
     """
 
     def __init__(self, root, image_size: int = 64, ar: float = 0.6, core_percent: float = 0.6,
-                 holdout: int = 0, progress: bool = True):
-        splits = read_medad(root)
+                 holdout: int = 0, progress: bool = True, splits: dict = None):
+        splits = splits or read_medad(root)  # data.json's lists, when the caller has not read them
         check_nonempty(splits, ["train_normal"], root)
         normal_paths = splits["train_normal"]
         keep = len(normal_paths) - holdout

@@ -364,3 +364,21 @@ def test_resume_from_generator_weights_alone_is_refused(flags, tmp_path, capsys)
     code, _, err = run([*flags, "--resume"], capsys)
     assert_one_line_error(code, err, "is not a SAGAN training checkpoint (it holds layer1.0.weight",
                           "not just a network's weights")
+
+
+def test_data_json_is_read_once_per_training_run(flags, capsys, monkeypatch):
+    import anomaly_lib.layouts
+    import anomaly_lib.medad
+    import sagan_lib.data
+
+    real, reads = anomaly_lib.layouts.read_medad, []
+
+    def counted(root):
+        reads.append(root)
+        return real(root)
+
+    for module in (anomaly_lib.layouts, anomaly_lib.medad, sagan_lib.data):
+        monkeypatch.setattr(module, "read_medad", counted)
+    code, _, err = run([*flags, "--select_on", "test"], capsys)  # the test split is read for selection too
+    assert code == 0, err
+    assert len(reads) == 1
