@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
@@ -53,6 +53,43 @@ def add_progress_flags(parser) -> None:
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="progress bars (default: on)")
     parser.add_argument("--quiet", dest="progress", action="store_false", help="no progress bars (= --no-progress)")
+
+
+def add_run_flags(parser, folder: str, checkpoint_file: str, checkpoint_help: str) -> None:
+    """The flags every method's command line shares: ``--resume``, ``--overwrite``, ``--allow_overlap``,
+    ``--checkpoint``, ``--report_json``, progress, ``--follow_symlinks``, predict's flags and ``--debug``.
+
+    ``folder``: the flag (in capitals) naming the run folder; ``checkpoint_file``: its resume checkpoint.
+    """
+    from .cli import add_debug_flag
+    from .predictions import add_predict_flags
+
+    parser.add_argument("--checkpoint", help=checkpoint_help)
+    parser.add_argument("--resume", action="store_true", help=f"continue from {folder}/{checkpoint_file}")
+    parser.add_argument("--overwrite", action="store_true",
+                        help=f"{folder} holds another run: delete its files and start a new run")
+    parser.add_argument("--allow_overlap", action="store_true",
+                        help="run even if an image is listed in a training and a test split (a leak)")
+    parser.add_argument("--report_json", help="also write the test report to this JSON file")
+    add_progress_flags(parser)
+    add_follow_symlinks_flag(parser)
+    add_predict_flags(parser)
+    add_debug_flag(parser)
+
+
+def add_config_flags(parser, config: type, help: dict = None) -> None:
+    """One ``--flag`` per field of the dataclass ``config`` (booleans as ``--x/--no-x``). A flag left
+    out is absent from the parsed args (SUPPRESS), so every flag given, 0 and False included, reaches
+    the config and the others keep their defaults."""
+    types = {int: int, float: float, bool: bool, "int": int, "float": float, "bool": bool}
+    for field in fields(config):
+        kind = types.get(field.type, str)
+        text = f"{(help or {}).get(field.name, '')} (default: {field.default})".lstrip()
+        if kind is bool:
+            parser.add_argument(f"--{field.name}", action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                                help=text)
+        else:
+            parser.add_argument(f"--{field.name}", type=kind, default=argparse.SUPPRESS, help=text)
 
 
 def add_follow_symlinks_flag(parser) -> None:

@@ -41,9 +41,9 @@ from .calibration import (
     weights_fingerprint,
 )
 from .checkpoints import load_checkpoint_file
-from .cli import add_debug_flag, run_command
+from .cli import run_command
 from .device import pick_device
-from .engine import Run, add_follow_symlinks_flag, add_progress_flags, check_resume, train_loop
+from .engine import Run, add_config_flags, add_run_flags, check_resume, train_loop
 from .files import following_symlinks
 from .images import load_grayscale
 from .layouts import read_medad
@@ -58,7 +58,6 @@ from .medad import (
 from .metrics import roc_report
 from .predictions import (
     PREDICT_FILES,
-    add_predict_flags,
     check_predict_flags,
     collect_inputs,
     refuse_old_predictions,
@@ -70,7 +69,6 @@ from .thresholds import choose_threshold
 
 RUN_FILES = ("last.ckpt", CALIBRATION_FILE)
 SCORING = "mean_map"  # the image score: the mean of its pixel map
-TYPES = {int: int, float: float, bool: bool, "int": int, "float": float, "bool": bool}  # field type → flag type
 
 
 @dataclass(frozen=True)
@@ -130,26 +128,12 @@ def read_images(paths, size: int, what: str, progress: bool) -> torch.Tensor:
 
 
 def build_parser(method: PixelMethod) -> argparse.ArgumentParser:
-    """One flag per config field (left out: absent from args, so the config's default holds) and
-    the shared flags of every method."""
+    """One flag per config field and the flags every method shares (`anomaly_lib.engine`)."""
     parser = argparse.ArgumentParser(prog=f"python -m {method.name}_lib", description=method.config.__doc__)
     parser.add_argument("--mode", choices=["train", "test", "predict", "demo"], default="train")
-    for field in fields(method.config):
-        kind = TYPES.get(field.type, str)
-        action = argparse.BooleanOptionalAction if kind is bool else None
-        extra = {"action": action} if action else {"type": kind}
-        parser.add_argument(f"--{field.name}", default=argparse.SUPPRESS, help=f"(default: {field.default})", **extra)
-    parser.add_argument("--resume", action="store_true", help="continue from SAVE_DIR/last.ckpt")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="SAVE_DIR holds another run: delete its files and start a new run")
-    parser.add_argument("--allow_overlap", action="store_true",
-                        help="run even if data.json lists an image in a training and a test split (a leak)")
-    parser.add_argument("--checkpoint", help="the checkpoint to test or predict with (default SAVE_DIR/last.ckpt)")
-    parser.add_argument("--report_json", help="also write the test report to this JSON file")
-    add_progress_flags(parser)
-    add_follow_symlinks_flag(parser)
-    add_predict_flags(parser)
-    add_debug_flag(parser)
+    add_config_flags(parser, method.config)
+    add_run_flags(parser, "SAVE_DIR", "last.ckpt",
+                  "the checkpoint to test or predict with (default: SAVE_DIR/last.ckpt)")
     return parser
 
 

@@ -7,17 +7,14 @@ work, e.g. `python -m sagan_lib --dataset rsna --mode train --image_size 64 --de
 
 import argparse
 import sys
-from dataclasses import fields
 
-from anomaly_lib.cli import add_debug_flag, run_command
-from anomaly_lib.engine import add_follow_symlinks_flag, add_progress_flags
+from anomaly_lib.cli import run_command
+from anomaly_lib.engine import add_config_flags, add_run_flags
 from anomaly_lib.files import following_symlinks
-from anomaly_lib.predictions import add_predict_flags, check_predict_flags
+from anomaly_lib.predictions import check_predict_flags
 
 from .commands import config_from_args, run_test, run_train
 from .config import SaganConfig
-
-TYPES = {int: int, float: float, bool: bool}  # field type → flag type
 
 HELP = {
     "dataset": "rsna | vincxr | lag (DATA_ROOT/RSNA, …) or folder (DATA_ROOT itself is a Med-AD folder)",
@@ -43,27 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     so every flag given, 0 and False included, reaches the config."""
     parser = argparse.ArgumentParser(prog="python -m sagan_lib", description="SAGAN anomaly detection")
     parser.add_argument("--mode", choices=["train", "test", "predict", "demo"], default="train")
-    for field in fields(SaganConfig):
-        flag, kind = f"--{field.name}", TYPES.get(field.type, str)
-        text = f"{HELP.get(field.name, '')} (default: {field.default})".lstrip()
-        if kind is bool:  # --amp / --no-amp
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text)
-        else:
-            parser.add_argument(flag, type=kind, default=argparse.SUPPRESS, help=text)
+    add_config_flags(parser, SaganConfig, HELP)
     parser.add_argument("--result_dir", dest="save_dir", default=argparse.SUPPRESS, help="alias of --save_dir")
-    parser.add_argument("--resume", action="store_true", help="continue from MODEL_SAVE_DIR/last.ckpt")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="MODEL_SAVE_DIR holds another run: delete its checkpoints and start a new run")
-    parser.add_argument("--allow_overlap", action="store_true",
-                        help="run even if data.json lists an image in a training and a test split (a leak)")
     parser.add_argument("--test_iters", type=int, help="test MODEL_SAVE_DIR/{test_iters}-G.ckpt")
-    parser.add_argument("--checkpoint", help="generator weights to test or predict with: ours or the authors' "
-                                             "SAGAN_G_*.ckpt")
-    parser.add_argument("--report_json", help="write the test report (AUC, AP, cutoffs) to this JSON file")
-    add_progress_flags(parser)
-    add_follow_symlinks_flag(parser)
-    add_predict_flags(parser)
-    add_debug_flag(parser)
+    add_run_flags(parser, "MODEL_SAVE_DIR", "last.ckpt", "generator weights to test or predict with: ours or the "
+                                                       "authors' SAGAN_G_*.ckpt")
     return parser
 
 

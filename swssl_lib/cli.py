@@ -17,11 +17,11 @@ from torch.utils.data import DataLoader
 from anomaly_lib import distributed
 from anomaly_lib.amp import AMP_DTYPE_CHOICES
 from anomaly_lib.calibration import HOLDOUT_CHOICES, heldout_count
-from anomaly_lib.cli import add_debug_flag, run_command
+from anomaly_lib.cli import run_command
 from anomaly_lib.device import describe_device, pick_device
-from anomaly_lib.engine import add_follow_symlinks_flag, add_progress_flags, check_resume
+from anomaly_lib.engine import add_run_flags, check_resume
 from anomaly_lib.files import following_symlinks
-from anomaly_lib.predictions import add_predict_flags, check_predict_flags
+from anomaly_lib.predictions import check_predict_flags
 from anomaly_lib.runs import check_writable, claim_run_folder
 from anomaly_lib.splits import check_splits
 
@@ -84,18 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--category", choices=sorted(DEFAULT_IMAGE_SIZES), default="chest")
     run.add_argument("--save_dir", default=None,
                      help="checkpoints, figures and report (default runs/swssl, demo_output/swssl for the demo)")
-    run.add_argument("--checkpoint", help="weights to test, or to start training from "
-                                          "(ours or the authors' plain state dict)")
-    run.add_argument("--resume", action="store_true", help="continue from SAVE_DIR/last.pt")
-    run.add_argument("--overwrite", action="store_true",
-                     help="SAVE_DIR holds another run: delete its checkpoints and start a new run")
-    run.add_argument("--allow_overlap", action="store_true",
-                     help="run even if an image is both in a training and a test folder (a leak)")
-    run.add_argument("--report_json", help="also write the report to this path")
     run.add_argument("--device", default="auto", help="auto, cuda, mps or cpu")
     run.add_argument("--seed", type=int, default=0)
-    add_progress_flags(run)
-    add_follow_symlinks_flag(run)
+    add_run_flags(parser, "SAVE_DIR", "last.pt", "weights to test, or to start training from "
+                                                 "(ours or the authors' plain state dict)")
 
     data = parser.add_argument_group("data")
     data.add_argument("--image_size", type=int, nargs="+", metavar="SIZE",
@@ -151,8 +143,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also use the last window start per axis (the authors skip it)")
     score.add_argument("--bank_in_memory", action="store_true",
                        help="keep the training feature bank in RAM instead of SAVE_DIR/feature_bank.npy")
-    add_predict_flags(parser)
-    add_debug_flag(parser)
     return parser
 
 
