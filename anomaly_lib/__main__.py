@@ -14,6 +14,10 @@ picture the README shows: it runs both demos and draws the generator diagram.
 
 ``python -m anomaly_lib compare --quick`` compares methods, ablations and baselines over
 seeds on one split (see ``anomaly_lib/compare.py``).
+
+Every subcommand runs through ``anomaly_lib.cli.run_command``: an error is one line
+``error: …`` and exit status 2; ``python -m anomaly_lib --debug SUBCOMMAND …`` shows the
+traceback instead. Output folders are checked for being writable before any work starts.
 """
 
 from __future__ import annotations
@@ -24,8 +28,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from .cli import add_debug_flag, run_command
+from .files import writing
 from .layouts import read_layout
 from .phantoms import DEFAULT_COUNTS, DIFFICULTIES, make_phantom_dataset
+from .runs import check_writable
+
+FAILURE = 2  # the exit status of an error, as argparse gives for a usage error
 
 
 def parse_image_size(text: str):
@@ -49,6 +58,7 @@ def parse_count(text: str) -> tuple[str, int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m anomaly_lib", description=__doc__)
+    add_debug_flag(parser)  # before the subcommand: python -m anomaly_lib --debug compare ...
     commands = parser.add_subparsers(dest="command", required=True)
     phantoms = commands.add_parser("phantoms", help="write a synthetic dataset")
     phantoms.add_argument("--layout", choices=list(DEFAULT_COUNTS), default="medad")
@@ -168,31 +178,27 @@ def run_prepare(args) -> int:
     if getattr(args, "max_pixels", None) is not None:  # prepare medmnist has no such flag
         Image.MAX_IMAGE_PIXELS = args.max_pixels or None
     started = time.perf_counter()
-    try:
-        if args.layout == "medmnist":
-            summary = medmnist.run(args)
-        elif args.layout == "medad":
-            if args.normal and not args.abnormal:
-                raise ValueError("--normal needs --abnormal too (folders of abnormal images)")
-            if args.csv and (args.abnormal or args.patient_from_subfolder):
-                raise ValueError("--abnormal and --patient-from-subfolder go with --normal, not --csv")
-            if args.csv:
-                sources, inputs = sources_from_csv(args.csv, args.follow_symlinks), []
-            else:
-                sources = sources_from_folders(args.normal, args.abnormal, args.patient_from_subfolder,
-                                               args.follow_symlinks)
-                inputs = args.normal + args.abnormal
-            counts = {split: getattr(args, split) for split in MEDAD_SPLITS if getattr(args, split) is not None}
-            summary = prepare_medad(sources, args.out, counts, args.test_fraction, args.ar, args.seed,
-                                    args.image_size, args.score_per_patient, args.overwrite, inputs,
-                                    args.workers)
+    if args.layout == "medmnist":
+        summary = medmnist.run(args)
+    elif args.layout == "medad":
+        if args.normal and not args.abnormal:
+            raise ValueError("--normal needs --abnormal too (folders of abnormal images)")
+        if args.csv and (args.abnormal or args.patient_from_subfolder):
+            raise ValueError("--abnormal and --patient-from-subfolder go with --normal, not --csv")
+        if args.csv:
+            sources, inputs = sources_from_csv(args.csv, args.follow_symlinks), []
         else:
-            summary = prepare_dbt(args.source, args.out, args.tables, args.slices_per_view, args.val_fraction,
-                                  args.seed, args.image_size, args.overwrite, args.workers,
-                                  follow_symlinks=args.follow_symlinks)
-    except (ValueError, OSError, RuntimeError) as error:  # OSError: missing files, a full disk; Runtime: the lock
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+            sources = sources_from_folders(args.normal, args.abnormal, args.patient_from_subfolder,
+                                           args.follow_symlinks)
+            inputs = args.normal + args.abnormal
+        counts = {split: getattr(args, split) for split in MEDAD_SPLITS if getattr(args, split) is not None}
+        summary = prepare_medad(sources, args.out, counts, args.test_fraction, args.ar, args.seed,
+                                args.image_size, args.score_per_patient, args.overwrite, inputs,
+                                args.workers)
+    else:
+        summary = prepare_dbt(args.source, args.out, args.tables, args.slices_per_view, args.val_fraction,
+                              args.seed, args.image_size, args.overwrite, args.workers,
+                              follow_symlinks=args.follow_symlinks)
     seconds = time.perf_counter() - started
     print(f"wrote a {args.layout} layout to {args.out} in {seconds:.1f} s")
     for split, count in summary["counts"].items():
@@ -256,11 +262,7 @@ def run_compare(args) -> int:
     """The ``compare`` subcommand."""
     from .compare import run_from_args
 
-    try:
-        run_from_args(args)
-    except (ValueError, FileExistsError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    run_from_args(args)
     return 0
 
 
@@ -268,11 +270,7 @@ def run_colab(args) -> int:
     """The ``colab`` subcommand: rewrite GITHUB_REPO, the notebooks and the README."""
     from .colab import set_repository
 
-    try:
-        changed = set_repository(args.repo, root=args.root)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    changed = set_repository(args.repo, root=args.root)
     if not changed:
         print(f"already pointing at {args.repo}: nothing to change")
         return 0
@@ -299,7 +297,8 @@ def save_for_readme(source: Path, destination: Path, palette: bool = False,
         image = image.quantize(colors=256)
     picture, scale = image, 1.0
     while True:
-        picture.save(destination, optimize=True)
+        with writing(destination):
+            picture.save(destination, optimize=True)
         if destination.stat().st_size <= budget:
             return scale
         scale *= 0.9
@@ -313,8 +312,7 @@ def run_readme_figures(args) -> int:
     the generator diagram at the authors' size)."""
     from . import method as methods
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_writable(args.out)  # before minutes of demos
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         drawn = []
@@ -323,7 +321,8 @@ def run_readme_figures(args) -> int:
             save_dir = Path(scratch) / name
             flags = list(method.smoke_flags) if args.smoke else []
             print(f"--- the {name} demo ---")
-            method.main(["--mode", "demo", "--save_dir", str(save_dir), "--no-progress", *flags])
+            if method.main(["--mode", "demo", "--save_dir", str(save_dir), "--no-progress", *flags]) != 0:
+                raise RuntimeError(f"the {name} demo failed (its error is above); no README picture was changed")
             drawn += method.draw_figures(Path(scratch)) if method.draw_figures else []
         sources = {picture: Path(scratch) / demo / demo_file
                    for picture, (demo, demo_file) in README_DEMO_FIGURES.items()}
@@ -337,41 +336,35 @@ def run_readme_figures(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    """Entry point; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    if args.command == "colab":
-        return run_colab(args)
-    if args.command == "site":
-        from .site import run_from_args as run_site
-
-        return run_site(args)
-    if args.command == "prepare":
-        return run_prepare(args)
-    if args.command == "readme-figures":
-        return run_readme_figures(args)
-    if args.command == "compare":
-        return run_compare(args)
+def run_phantoms(args) -> int:
+    """The ``phantoms`` subcommand: write the dataset, read it back as the methods will, print it."""
     started = time.perf_counter()
-    try:
-        out_dir = make_phantom_dataset(
-            args.out,
-            layout=args.layout,
-            image_size=args.image_size,
-            counts=dict(args.count),
-            seed=args.seed,
-            difficulty=args.difficulty,
-        )
-    except (ValueError, OSError) as error:  # OSError: a full disk, an unwritable folder
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    out_dir = make_phantom_dataset(args.out, layout=args.layout, image_size=args.image_size,
+                                   counts=dict(args.count), seed=args.seed, difficulty=args.difficulty)
     seconds = time.perf_counter() - started
-
     splits = read_layout(out_dir, args.layout)  # read back, as the methods will
     print(f"wrote a {args.layout} phantom dataset to {out_dir} in {seconds:.1f} s")
     for split, paths in splits.items():
         print(f"  {split:<20} {len(paths):>5} images")
     return 0
+
+
+def run_site(args) -> int:
+    from .site import run_from_args
+
+    return run_from_args(args)
+
+
+COMMANDS = {"phantoms": run_phantoms, "colab": run_colab, "site": run_site, "prepare": run_prepare,
+            "readme-figures": run_readme_figures, "compare": run_compare}
+
+
+def main(argv=None) -> int:
+    """Entry point; returns the exit status (``FAILURE`` on an error, shown in one line)."""
+    args = build_parser().parse_args(argv)
+    status = []
+    failed = run_command(lambda: status.append(COMMANDS[args.command](args)), debug=args.debug, failure=FAILURE)
+    return failed or status[0] or 0
 
 
 if __name__ == "__main__":

@@ -21,7 +21,14 @@ The run folder's ``calibration.json`` (written atomically) records::
      "heldout_files": [the held-out images],
      "heldout_scores": [{"checkpoint": "last.ckpt", "weights": FINGERPRINT,
                          "scores": {scoring: [one score per held-out file]}, ...}, ...],
+     "dataset": the folder the listed files were read from,
      ... (SWSSL adds "train_files", the images of its feature bank, and "bank")}
+
+The listed files are paths read from a file, so they must stay inside the ``dataset`` folder
+recorded beside them (``anomaly_lib.files``); ``read_calibration`` refuses one that leaves it,
+or that is a link out of it without ``--follow_symlinks``, in one line naming the entry. A
+trainer may record ``dataset`` itself; otherwise ``update_calibration`` records the folder
+that holds every listed file (also assumed for files written before it was recorded).
 
 Scores belong to one set of weights, named by ``weights_fingerprint``; prediction uses them
 only for a checkpoint with the same fingerprint, and scores the held-out files anew otherwise.
@@ -31,14 +38,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import torch
 
 from .checkpoints import atomic_write
+from .files import Folder, OutsideFolderError, regular_file
 
 HOLDOUT_CHOICES = ("split", "reference")
 CALIBRATION_FILE = "calibration.json"
+LISTED_FILES = ("heldout_files", "train_files")  # the lists of image paths it may hold
 DEFAULT_SHARE, DEFAULT_AT_LEAST = 10, 8  # 0 held-out images asked for: 10 %, at least 8
 
 
@@ -79,7 +89,7 @@ def write_json(path, payload: dict) -> Path:
 def read_calibration(folder, method: str | None = None) -> dict | None:
     """``FOLDER/calibration.json`` as a dict, or None when the folder has none; given a ``method``
     ("sagan", "swssl"), a file of another method's run is refused."""
-    path = Path(folder) / CALIBRATION_FILE
+    path = regular_file(Path(folder) / CALIBRATION_FILE, "calibration file")
     if not path.is_file():
         return None
     try:
@@ -90,8 +100,46 @@ def read_calibration(folder, method: str | None = None) -> dict | None:
         raise ValueError(f"{path} is not a calibration file of the kit (no 'settings')")
     if method is not None and calibration.get("method") != method:
         raise ValueError(f"{path} belongs to a {calibration.get('method')} run, not {method.upper()}")
+    check_listed_files(calibration, path)
     calibration["path"] = str(path)
     return calibration
+
+
+def listed_files(calibration: dict) -> list[str]:
+    """Every image path the calibration lists (held-out and, for SWSSL, training images)."""
+    lists = [calibration.get(key) or [] for key in LISTED_FILES]
+    return [str(file) for files in lists if isinstance(files, list) for file in files]
+
+
+def dataset_folder(files) -> str | None:
+    """The folder holding every file of ``files`` (absolute paths), or None for none."""
+    return os.path.commonpath([os.path.dirname(file) for file in files]) if files else None
+
+
+def check_listed_files(calibration: dict, path) -> None:
+    """Refuse listed files that leave the recorded ``dataset`` folder (see the module docstring)."""
+    for key in LISTED_FILES:
+        if not isinstance(calibration.get(key) or [], list):
+            raise ValueError(f"{path}: {key} is not a list of files; delete it and train again")
+    files = listed_files(calibration)
+    if not files:
+        return
+    if not all(os.path.isabs(file) for file in files):
+        raise OutsideFolderError(f"{path}: the listed files must be absolute paths, as training writes them; "
+                                 f"found {next(f for f in files if not os.path.isabs(f))!r}")
+    dataset = calibration.get("dataset") or dataset_folder(files)
+    if not isinstance(dataset, str) or not os.path.isabs(dataset):
+        raise ValueError(f"{path}: 'dataset' must be the absolute path of a folder, got {dataset!r}")
+    folder = Folder(dataset)
+    for key in LISTED_FILES:
+        for entry in calibration.get(key) or []:
+            relative = os.path.relpath(entry, dataset)
+            try:
+                folder.entry(relative, path)
+            except OutsideFolderError as error:  # "… entry '../x' leads out of DATASET; …" → the entry as listed
+                why = str(error).split(f"entry {relative!r} ", 1)[-1]
+                raise OutsideFolderError(f"{path} ({key}): entry {entry!r} {why} (the dataset folder recorded "
+                                         "with it)") from None
 
 
 def update_calibration(folder, entry: dict | None = None, **fields) -> Path:
@@ -106,6 +154,8 @@ def update_calibration(folder, entry: dict | None = None, **fields) -> Path:
     same_run = all(old.get(key) == fields[key] for key in ("method", "settings", "heldout_files") if key in fields)
     entries = old.get("heldout_scores", []) if same_run else []
     calibration = {**(old if same_run else {}), **fields}
+    if "dataset" not in fields and any(key in fields for key in LISTED_FILES):
+        calibration["dataset"] = dataset_folder(listed_files(calibration))
     if entry is not None:
         entries = [kept for kept in entries if kept.get("checkpoint") != entry["checkpoint"]] + [entry]
     calibration["heldout_scores"] = entries

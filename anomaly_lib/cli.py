@@ -1,6 +1,7 @@
 """What the kit's command lines share: errors and warnings as one line each, tracebacks on request.
 
-``python -m sagan_lib`` and ``python -m swssl_lib`` run their work through ``run_command``.
+``python -m sagan_lib``, ``python -m swssl_lib`` and every ``python -m anomaly_lib``
+subcommand run their work through ``run_command``.
 A failure prints ``error: <what is wrong>`` on stderr and gives exit status 1; Ctrl-C prints
 one line and gives 130 (the run folder's lock is released on the way out, see
 ``anomaly_lib.runs``). ``--debug`` lets the exception through with its full traceback.
@@ -29,8 +30,9 @@ def describe_error(error: BaseException) -> str:
             "and please report it)")
 
 
-def run_command(command, debug: bool = False) -> int:
-    """Call ``command()`` and return the exit status: 0, 1 on an error, 130 on Ctrl-C."""
+def run_command(command, debug: bool = False, failure: int = 1) -> int:
+    """Call ``command()`` and return the exit status: 0, ``failure`` on an error (1; the
+    ``python -m anomaly_lib`` subcommands use 2), 130 on Ctrl-C."""
     shown = set()
 
     def show_warning(message, category, filename, lineno, file=None, line=None):
@@ -53,4 +55,4 @@ def run_command(command, debug: bool = False) -> int:
             if debug:
                 raise
             print(f"error: {describe_error(error)}", file=sys.stderr)
-            return 1
+            return failure

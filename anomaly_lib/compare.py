@@ -37,6 +37,7 @@ from . import method as methods
 from .baselines import FeatureKNNBaseline, MeanImageBaseline, PCABaseline
 from .calibration import write_json
 from .device import pick_device
+from .files import regular_file, writing
 from .images import load_grayscale
 from .layouts import read_medad
 from .medad import (
@@ -48,6 +49,7 @@ from .medad import (
     to_model_range,
 )
 from .metrics import PairedDifference, RocReport, paired_auc_difference, roc_report
+from .runs import LOCK_NAME, claim_run_folder
 
 # The registered methods (`anomaly_lib.method`) that a comparison can train, with their variants.
 METHODS = {variant: method for variant, method in methods.all_variants().items() if method.compare}
@@ -406,15 +408,18 @@ class Comparison:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = {kind: out_dir / f"comparison.{kind}" for kind in ("md", "csv", "json", "png")}
-        paths["md"].write_text(self.markdown() + "\n")
+        with writing(paths["md"]):
+            paths["md"].write_text(self.markdown() + "\n")
         columns = ["method", "label", "auc_mean", "auc_std", "ap_mean", "ap_std", "difference", "difference_low",
                    "difference_high", "seeds", "seconds", "budget", "images_seen", "trained_on"]
-        with open(paths["csv"], "w", newline="") as f:
+        with writing(paths["csv"]), open(paths["csv"], "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(self.rows())
-        paths["json"].write_text(json.dumps(self.as_dict(), indent=1))
-        self.figure().savefig(paths["png"], dpi=120, bbox_inches="tight")
+        with writing(paths["json"]):
+            paths["json"].write_text(json.dumps(self.as_dict(), indent=1))
+        with writing(paths["png"]):
+            self.figure().savefig(paths["png"], dpi=120, bbox_inches="tight")
         return paths
 
 
@@ -436,11 +441,12 @@ def prepare_out_dir(out_dir, settings: CompareSettings, data: dict = None) -> Pa
     out_dir = Path(out_dir)
     marker = out_dir / MARKER
     record = {"settings": settings_record(settings), "data": data}
-    if out_dir.is_dir() and any(out_dir.iterdir()):
+    if out_dir.is_dir() and any(path.name != LOCK_NAME for path in out_dir.iterdir()):
         if not marker.is_file():
             raise FileExistsError(f"{out_dir} is not empty and was not made by a comparison (no {MARKER}); "
                                   "choose a new or empty folder")
-        before = json.loads(marker.read_text())
+        before = _read_json(marker, "is the settings file of an earlier comparison; delete that folder to start "
+                                    "again, or choose a new --out")
         changed = sorted(key for key, value in record["settings"].items()
                          if key not in FREE_TO_CHANGE and before["settings"].get(key) != value)
         if data is not None and before.get("data") not in (None, json.loads(json.dumps(data))):
@@ -450,8 +456,19 @@ def prepare_out_dir(out_dir, settings: CompareSettings, data: dict = None) -> Pa
                                   "new --out, or delete that folder to start again")
         record["data"] = data if data is not None else before.get("data")
     out_dir.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps(record, indent=2))
+    write_json(marker, record)
     return out_dir
+
+
+def _read_json(path: Path, what_to_do: str) -> dict:
+    """A JSON object from ``path``; anything else is one line naming the file and ``what_to_do``."""
+    try:
+        saved = json.loads(regular_file(path).read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path} cannot be read ({error}); it {what_to_do}") from None
+    if not isinstance(saved, dict):
+        raise ValueError(f"{path} holds a JSON {type(saved).__name__}, not an object; it {what_to_do}")
+    return saved
 
 
 def load_finished_run(run_dir: Path):
@@ -459,11 +476,16 @@ def load_finished_run(run_dir: Path):
     path = run_dir / "scores.json"
     if not path.is_file():
         return None
-    saved = json.loads(path.read_text())
-    scores = np.asarray(saved["scores"])
-    if "labels" in saved:
-        scores = OwnTest(scores, np.asarray(saved["labels"]), saved["ids"])
-    return scores, saved["seconds"]
+    what_to_do = f"holds the scores of a finished run: delete it to run that seed ({run_dir.name}) again"
+    saved = _read_json(path, what_to_do)
+    try:
+        scores = np.asarray(saved["scores"], dtype=np.float64)
+        if "labels" in saved:
+            scores = OwnTest(scores, np.asarray(saved["labels"]), saved["ids"])
+        return scores, float(saved["seconds"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path} lacks what a finished run stores ({type(error).__name__}: {error}); it "
+                         f"{what_to_do}") from None
 
 
 def save_finished_run(run_dir: Path, scores, seconds: float) -> None:
@@ -555,9 +577,20 @@ def settings_from_args(args) -> CompareSettings:
 
 def run_from_args(args, log=print) -> Comparison:
     """`python -m anomaly_lib compare`: make phantoms if asked, run, print the table and the files."""
+    settings = settings_from_args(args)
+    out_dir = Path(args.out)
+    created = not out_dir.exists()
+    try:
+        with claim_run_folder(out_dir, (), log=log):  # writable, and no second comparison writing there
+            return _run_claimed(args, settings, log)
+    finally:
+        if created and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # made only to hold the lock of a comparison that failed at once
+
+
+def _run_claimed(args, settings: CompareSettings, log) -> Comparison:
     from .phantoms import make_phantom_dataset
 
-    settings = settings_from_args(args)
     out_dir = prepare_out_dir(args.out, settings)
     root = args.medad
     if root is None:

@@ -9,6 +9,8 @@
   of a long list builds one ``Folder`` and checks each entry with ``Folder.entry``.
 * **Something that is not a regular file** (a FIFO, a device, a socket) is refused by
   ``regular_file`` before it is opened: reading a FIFO waits for a writer forever.
+* **A folder is replaced whole**: the new one is written beside it and ``swap_folder`` puts
+  it in the old one's place with two renames, then deletes the old one (never following links).
 * **A full disk** raises ``DiskFullError``, ``no space left on device while writing FILE``,
   from inside ``writing(path)``, whatever library did the writing (torch's own message on a
   full disk is ``unexpected pos …``; the ENOSPC ``OSError`` is only found in its context).
@@ -19,6 +21,7 @@ from __future__ import annotations
 import contextvars
 import errno
 import os
+import shutil
 import stat
 from contextlib import contextmanager
 from pathlib import Path
@@ -159,3 +162,21 @@ def write_bytes(path, data: bytes) -> Path:
     with writing(path):
         path.write_bytes(data)
     return path
+
+
+def swap_folder(new, target, old) -> None:
+    """Put the complete folder ``new`` in the place of ``target`` (if there is one), which moves to
+    ``old`` and is then deleted; all three lie in one folder, so each move is one rename. If
+    ``new`` cannot move in, ``target`` is put back. ``shutil.rmtree`` deletes links, not what they
+    point to, so only the old folder's own files go."""
+    new, target, old = Path(new), Path(target), Path(old)
+    if not os.path.lexists(target):
+        os.rename(new, target)
+        return
+    os.rename(target, old)
+    try:
+        os.rename(new, target)
+    except OSError:
+        os.rename(old, target)  # put the old result back
+        raise
+    shutil.rmtree(old)

@@ -15,16 +15,20 @@ code works from 32x32 to 1024x1024.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .files import write_bytes
+from .files import swap_folder, write_bytes
 from .images import as_height_width
 from .layouts import CHEST_FOLDERS, DBT_FOLDERS, write_medad_json
+from .runs import check_writable
 
 SUBPIXEL_BITS = 4  # cv2 drawing with fractional coordinates, so shapes scale smoothly
 
@@ -442,18 +446,44 @@ SPLIT_IDS = {
 SETTINGS_FILE = "phantom_dataset.json"  # marks a folder as ours, so it may be rewritten
 
 
+def refuse_foreign_folder(out_dir: Path, marker: str = SETTINGS_FILE) -> None:
+    """Refuse a non-empty ``out_dir`` that is not a dataset of ours (it holds no ``marker``)."""
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / marker).is_file():
+        raise FileExistsError(
+            f"{out_dir} is not empty and holds no {marker}; "
+            "refusing to overwrite it. Choose a new or empty folder."
+        )
+
+
 def prepare_output_folder(out_dir: Path, marker: str = SETTINGS_FILE) -> None:
     """Create ``out_dir``; clear it first if an earlier dataset of ours lives there (it holds ``marker``)."""
+    refuse_foreign_folder(out_dir, marker)
     if out_dir.is_dir() and any(out_dir.iterdir()):
-        if not (out_dir / marker).is_file():
-            raise FileExistsError(
-                f"{out_dir} is not empty and holds no {marker}; "
-                "refusing to overwrite it. Choose a new or empty folder."
-            )
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # marked ours at once, so a run that fails half-way (a full disk) can simply be run again
     write_bytes(out_dir / marker, json.dumps({"complete": False}).encode())
+
+
+@contextmanager
+def replacing_folder(out_dir: Path, marker: str = SETTINGS_FILE):
+    """Yield an empty temporary folder beside ``out_dir`` (``.OUT.phantoms-*``) for the new
+    dataset; when the block ends without an error it takes the place of ``out_dir``
+    (``files.swap_folder``), so an earlier dataset is deleted only once the new one is
+    complete. On an error the temporary folder goes and ``out_dir`` stays as it was. A folder
+    that is not ours is refused first."""
+    refuse_foreign_folder(out_dir, marker)
+    place = Path(os.path.realpath(out_dir))  # --out a link: the folder it names is replaced, not the link
+    check_writable(place.parent)
+    work = Path(tempfile.mkdtemp(dir=place.parent, prefix=f".{place.name}.phantoms-"))
+    umask = os.umask(0)
+    os.umask(umask)
+    work.chmod(0o777 & ~umask)  # as a folder made by mkdir (mkdtemp makes it private)
+    try:
+        yield work
+        swap_folder(work, place, work.with_name(work.name.replace(".phantoms-", ".replaced-")))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # gone already after a swap
 
 
 def _write_png(path: Path, image: np.ndarray) -> None:
@@ -516,29 +546,29 @@ def make_phantom_dataset(out_dir, layout="medad", image_size=64, counts=None, se
     height, width = as_height_width(image_size)
 
     out_dir = Path(out_dir)
-    prepare_output_folder(out_dir)
-    mask_dir = out_dir / "masks"
-    mask_dir.mkdir()
-    file_names = {}
-    for split, count in counts.items():
-        folder = _split_folder(out_dir, layout, split)
-        folder.mkdir(parents=True, exist_ok=True)
-        abnormal = split.endswith("_abnormal")
-        file_names[split] = []
-        for index in range(int(count)):
-            rng = np.random.default_rng([seed, SPLIT_IDS[split], index])
-            phantom = draw(rng, (height, width), abnormal, lesion_scale)
-            name = f"{split}_{index:04d}.png"
-            _write_png(folder / name, phantom.image)
-            if abnormal:
-                _write_png(mask_dir / name, phantom.lesion_mask.astype(np.uint8) * 255)
-            file_names[split].append(name)
+    with replacing_folder(out_dir) as work:  # written beside out_dir, then swapped in
+        mask_dir = work / "masks"
+        mask_dir.mkdir()
+        file_names = {}
+        for split, count in counts.items():
+            folder = _split_folder(work, layout, split)
+            folder.mkdir(parents=True, exist_ok=True)
+            abnormal = split.endswith("_abnormal")
+            file_names[split] = []
+            for index in range(int(count)):
+                rng = np.random.default_rng([seed, SPLIT_IDS[split], index])
+                phantom = draw(rng, (height, width), abnormal, lesion_scale)
+                name = f"{split}_{index:04d}.png"
+                _write_png(folder / name, phantom.image)
+                if abnormal:
+                    _write_png(mask_dir / name, phantom.lesion_mask.astype(np.uint8) * 255)
+                file_names[split].append(name)
 
-    if layout == "medad":
-        write_medad_json(out_dir, file_names)
-    settings = {"layout": layout, "image_size": [height, width], "counts": counts, "seed": seed,
-                "lesion_scale": lesion_scale, "difficulty": difficulty}
-    write_bytes(out_dir / SETTINGS_FILE, json.dumps(settings, indent=2).encode())
+        if layout == "medad":
+            write_medad_json(work, file_names)
+        settings = {"layout": layout, "image_size": [height, width], "counts": counts, "seed": seed,
+                    "lesion_scale": lesion_scale, "difficulty": difficulty}
+        write_bytes(work / SETTINGS_FILE, json.dumps(settings, indent=2).encode())
     return out_dir
 
 

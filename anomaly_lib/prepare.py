@@ -80,7 +80,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .files import Folder, regular_file, writing
+from .files import Folder, regular_file, swap_folder, writing
 from .images import (
     describe_mappings,
     frame_count,
@@ -149,15 +149,8 @@ def _new_output(out_dir, overwrite: bool, inputs, settings: dict):
         work_lock = acquire_lock(work)  # moves with the folder: --out stays locked after the swap
         _write_text(work / MARKER, json.dumps({**settings, "complete": False}, indent=2))
         yield work
-        old = work.with_name(work.name.replace(".prepare-", ".replaced-"))
-        os.rename(out_dir, old)
-        try:
-            os.rename(work, out_dir)
-        except OSError:
-            os.rename(old, out_dir)  # put the old result back
-            raise
+        swap_folder(work, out_dir, work.with_name(work.name.replace(".prepare-", ".replaced-")))
         work = None
-        shutil.rmtree(old)  # never follows links: only the old result's own files go
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)

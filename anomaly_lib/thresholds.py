@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import regular_file
+
 CUTOFFS = {"authors": "authors_cutoff", "youden": "youden"}  # --cutoff → key in a RocReport dict
 FEW_SCORES_ABOVE = 5  # fewer held-out scores expected above the quantile: warn that it is coarse
 
@@ -70,6 +72,7 @@ def threshold_from_report(path, cutoff: str, scoring: str | None = None, checkpo
     path = Path(path)
     if cutoff not in CUTOFFS:
         raise ValueError(f"--cutoff must be one of {list(CUTOFFS)}, got {cutoff!r}")
+    regular_file(path, "--threshold_from")  # a FIFO would be waited on forever
     if not path.is_file():
         raise FileNotFoundError(f"--threshold_from {path}: no such file")
     try:

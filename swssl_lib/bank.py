@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from anomaly_lib import distributed
+from anomaly_lib.files import regular_file
 
 from .sliding import sliding_window_features
 
@@ -67,17 +68,28 @@ class FeatureBank:
                 self._offset = f.tell()
 
     @classmethod
-    def open(cls, path) -> FeatureBank:
-        """A complete bank saved earlier as ``.npy``."""
-        with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-            else:
-                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-            offset = f.tell()
+    def open(cls, path, whole: bool = True) -> FeatureBank:
+        """A complete bank saved earlier as ``.npy``; a file that is not one, or is cut short, is
+        refused in one line naming it. ``whole=False``: a file still being filled (``fill_from``)."""
+        path = regular_file(path, "feature bank")
+        redo = (f"delete {path} and run again: --mode predict builds the bank anew from the training images "
+                "its calibration.json lists (or train again)")
+        try:
+            with open(path, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                offset = f.tell()
+        except ValueError as error:  # numpy's words for a file that is not .npy
+            raise ValueError(f"{path} is not a feature bank file ({error}); {redo}") from None
         if len(shape) != 3:
             raise ValueError(f"{path}: a feature bank is (N, channels, positions), got shape {shape}")
+        needed, present = offset + int(np.prod(shape)) * np.dtype(dtype).itemsize, path.stat().st_size
+        if whole and present < needed:
+            raise ValueError(f"{path} is cut short: a bank of shape {tuple(shape)} needs {needed:,} bytes and the "
+                             f"file holds {present:,} (its writing was interrupted); {redo}")
         bank = cls.__new__(cls)
         bank.shape, bank.dtype, bank.path = tuple(shape), np.dtype(dtype), Path(path)
         bank._offset, bank.filled = offset, shape[0]
@@ -89,7 +101,7 @@ class FeatureBank:
 
         Several processes fill their shares of one file this way, each at its own offset.
         """
-        bank = cls.open(path)
+        bank = cls.open(path, whole=False)
         bank.filled = index
         return bank
 

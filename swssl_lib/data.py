@@ -96,6 +96,23 @@ def read_images(
     return ImageSet(paths, labels, size, pixels)
 
 
+def patch_grid_problem(image_size, patch_size: int, step_size: int) -> str | None:
+    """Why training cannot draw patch pairs from images of ``image_size`` (H, W) that are large
+    enough for one patch and step, naming the flags; None when it can. The grid has
+    ``(side − patch) // step`` starts per side (the authors skip the last one), and a training
+    patch needs a *different* grid patch near it, so the grid needs 2 cells at least."""
+    height, width = image_size
+    flags = f"--image_size {height}×{width} with --patch_size {patch_size} and --step_size {step_size}"
+    rows, cols = ((side - patch_size) // step_size for side in (height, width))
+    if min(rows, cols) >= 1 and rows * cols < 2:  # (fewer than 1 per side: too small, refused elsewhere)
+        smaller = (max(height, width) - patch_size) // 2
+        hint = f"a --step_size of at most {smaller}" if smaller >= 1 else "a smaller --patch_size"
+        return (f"{flags} gives a grid of {rows}×{cols} training patch ((side − patch) // step per side, as the "
+                "authors), so no neighbouring patch can be drawn for training: one side needs ≥ patch + 2·step "
+                f"= {patch_size + 2 * step_size}; use {hint}, or larger images")
+    return None
+
+
 class SWSSLDataset(Dataset):
     """Items of an ``ImageSet`` in one of two modes.
 
@@ -121,6 +138,9 @@ class SWSSLDataset(Dataset):
         if patch and (height < patch_size + step_size or width < patch_size + step_size):
             raise ValueError(f"images of {height}×{width} are too small for patch {patch_size} "
                              f"and step {step_size} (each side needs ≥ {patch_size + step_size})")
+        problem = patch_grid_problem(images.size, patch_size, step_size) if patch else None
+        if problem:
+            raise ValueError(problem)
         recipe = get_recipe(category)
         self.images = images
         self.patch = patch

@@ -492,9 +492,35 @@ def test_phantoms_on_a_full_disk_say_so_in_one_line(tmp_path, outside, monkeypat
     code, out, err = cli(["phantoms", "--out", tmp_path / "ph", "--image-size", "16"], capsys)
     assert code == 2 and out == ""
     assert_one_line(err, f"no space left on device while writing {calls[-1]}")
-    monkeypatch.undo()  # space again: the half-written folder is ours, so the same command runs
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["outside"]  # nothing half-written left
+    monkeypatch.undo()  # space again: the same command runs
     code, out, err = cli(["phantoms", "--out", tmp_path / "ph", "--image-size", "16"], capsys)
     assert code == 0 and "wrote a medad phantom dataset" in out, err
+
+
+def test_phantoms_over_an_earlier_dataset_keep_it_until_the_new_one_is_complete(tmp_path, outside, monkeypatch,
+                                                                                capsys):
+    argv = ["phantoms", "--out", tmp_path / "ph", "--image-size", "16", "--count", "train_normal=3"]
+    assert cli(argv, capsys)[0] == 0
+    before = snapshot(tmp_path / "ph")
+    calls = []
+    real_write = Path.write_bytes
+
+    def fills_up(self, data):
+        calls.append(self)
+        if len(calls) > 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", fills_up)
+    code, _, err = cli(argv + ["--seed", "4"], capsys)
+    assert code == 2
+    assert_one_line(err, "no space left on device while writing ")
+    assert snapshot(tmp_path / "ph") == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["outside", "ph"]  # no temporary folder left
+    monkeypatch.undo()
+    assert cli(argv + ["--seed", "4"], capsys)[0] == 0 and snapshot(tmp_path / "ph") != before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["outside", "ph"]
 
 
 @pytest.fixture
@@ -524,8 +550,8 @@ def test_a_real_full_disk_phantoms_and_checkpoints(tiny_disk, capsys):
     fill(tiny_disk, 64_000)
     code, out, err = cli(["phantoms", "--out", tiny_disk / "ph", "--image-size", "64"], capsys)
     assert code == 2 and out == ""
-    assert_one_line(err, f"no space left on device while writing {tiny_disk / 'ph'}/", ".png")
-    shutil.rmtree(tiny_disk / "ph")
+    assert_one_line(err, f"no space left on device while writing {tiny_disk}/.ph.phantoms-", ".png")
+    assert not (tiny_disk / "ph").exists()  # written beside, never swapped in
     path = tiny_disk / "last.pt"
     atomic_save({"weights": torch.ones(100)}, path)
     before = path.read_bytes()

@@ -118,7 +118,7 @@ def test_fingerprints_tell_weights_apart_and_calibration_entries_follow_them(tmp
     copied["bias"][0] += 1e-6
     assert weights_fingerprint(copied) != fingerprint
 
-    run = dict(method="m", settings={"size": 8}, heldout_files=["a.png", "b.png"])
+    run = dict(method="m", settings={"size": 8}, heldout_files=[str(tmp_path / "a.png"), str(tmp_path / "b.png")])
     update_calibration(tmp_path, {"checkpoint": "last", "weights": fingerprint, "scores": {"s": [1, 2]}}, **run)
     update_calibration(tmp_path, {"checkpoint": "best", "weights": "other", "scores": {"s": [3, 4]}}, **run)
     update_calibration(tmp_path, {"checkpoint": "last", "weights": "newer", "scores": {"s": [5, 6]}}, **run)
@@ -128,7 +128,7 @@ def test_fingerprints_tell_weights_apart_and_calibration_entries_follow_them(tmp
     assert stored_heldout_scores(calibration, fingerprint, "s") is None  # those weights are gone
     # another run in the folder (other held-out files): the old entries are dropped
     update_calibration(tmp_path, {"checkpoint": "x", "weights": "w", "scores": {"s": [0]}},
-                       **{**run, "heldout_files": ["c.png"]})
+                       **{**run, "heldout_files": [str(tmp_path / "c.png")]})
     assert [e["checkpoint"] for e in read_calibration(tmp_path)["heldout_scores"]] == ["x"]
     assert read_calibration(tmp_path, method="m")["method"] == "m"
     with pytest.raises(ValueError, match=r"calibration.json belongs to a m run, not SWSSL"):
