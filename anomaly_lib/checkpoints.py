@@ -133,6 +133,16 @@ def _not_a_checkpoint(path: Path, what: str) -> str:
             "(another kind of file, or a damaged or incomplete download)")
 
 
+def refuse_non_finite_weights(state_dict: dict, path, name: str = "weights") -> None:
+    """``CheckpointError`` naming ``path`` when a floating-point tensor of ``state_dict`` holds a NaN or
+    infinity: the run that wrote it diverged, and every score from it would be NaN."""
+    broken = [key for key, value in state_dict.items()
+              if torch.is_tensor(value) and value.is_floating_point() and not torch.isfinite(value).all()]
+    if broken:
+        raise CheckpointError(f"{path}: its {name} hold non-finite values (NaN or infinite) in {len(broken)} "
+                              f"tensor(s), e.g. {broken[0]}; the run that wrote it diverged: use an earlier checkpoint")
+
+
 def state_dict_mismatch(expected: dict, found: dict, shown: int = 5) -> list[str]:
     """How ``found`` differs from a model's ``expected`` state dict: missing, unexpected and
     wrongly shaped keys, one line each (at most ``shown`` keys per line); [] when they fit."""

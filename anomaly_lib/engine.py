@@ -31,6 +31,7 @@ from .checkpoints import (
     atomic_save,
     capture_rng_state,
     load_checkpoint_file,
+    refuse_non_finite_weights,
     restore_rng_state,
     settings_changed_on_resume,
     state_dict_mismatch,
@@ -223,8 +224,7 @@ class Run:
             if mismatch:
                 raise CheckpointError(f"cannot resume from {path}: its {name} does not fit this config's\n"
                                       + "\n".join(mismatch))
-            if not all(torch.isfinite(v).all() for v in state[name].values() if v.is_floating_point()):
-                raise CheckpointError(f"cannot resume from {path}: its {name} holds non-finite weights")
+            refuse_non_finite_weights(state[name], path, f"{name} weights")
         self.load_state_dict(state)
         if changed:
             self.log("resuming with changed settings: " + "; ".join(changed))

@@ -40,7 +40,7 @@ from .calibration import (
     update_calibration,
     weights_fingerprint,
 )
-from .checkpoints import load_checkpoint_file
+from .checkpoints import load_checkpoint_file, refuse_non_finite_weights
 from .cli import run_command
 from .device import pick_device
 from .engine import Run, add_config_flags, add_run_flags, check_resume, train_loop
@@ -58,6 +58,7 @@ from .medad import (
 from .metrics import roc_report
 from .predictions import (
     PREDICT_FILES,
+    check_finite_scores,
     check_predict_flags,
     collect_inputs,
     refuse_old_predictions,
@@ -190,7 +191,9 @@ def load_model(method: PixelMethod, checkpoint, config=None):
     if not isinstance(state, dict) or not isinstance(state.get("config"), dict):
         raise ValueError(f"{checkpoint} is not a {method.name} run's checkpoint (no config inside)")
     saved = method.config(**state["config"])
-    return method.model_from(state, saved).eval(), saved
+    model = method.model_from(state, saved)
+    refuse_non_finite_weights(model.state_dict(), checkpoint)  # a diverged run's: every score would be NaN
+    return model.eval(), saved
 
 
 def test(method: PixelMethod, args, **defaults) -> dict:
@@ -207,7 +210,7 @@ def test(method: PixelMethod, args, **defaults) -> dict:
     test_set = MedADTestSet(config.data_root, trained.image_size, progress=args.progress, splits=splits)
     images = torch.stack([test_set[i][0] for i in range(len(test_set))])  # (M, 1, H, W)
     image_scores, maps = scored(method, model.to(pick_device(config.device)), images)
-    refuse_non_finite(image_scores, checkpoint)
+    image_scores = check_finite_scores(image_scores, checkpoint)  # broken weights stop here, named
     ids, scores, labels = average_by_id(test_set.ids, image_scores, test_set.labels.tolist())
     report = roc_report(labels, scores)
     print(f"checkpoint: {checkpoint}\n{report}")
@@ -222,13 +225,6 @@ def test(method: PixelMethod, args, **defaults) -> dict:
                   scale_label=method.map_label)
     print(f"figures: {results / 'roc_pr.png'}  {results / 'heatmaps.png'}")
     return payload
-
-
-def refuse_non_finite(scores: np.ndarray, checkpoint) -> None:
-    bad = int((~np.isfinite(scores)).sum())
-    if bad:
-        raise FloatingPointError(f"{bad} of {len(scores)} scores are not finite: the weights in {checkpoint} are "
-                                 "broken (NaN or infinite); use another checkpoint")
 
 
 def predict(method: PixelMethod, args) -> dict:
@@ -260,8 +256,7 @@ def predict(method: PixelMethod, args) -> dict:
     threshold = choose_threshold(args, heldout, checkpoint=checkpoint)
     with claim_run_folder(save_dir, PREDICT_FILES, overwrite=args.overwrite):
         images = read_images(inputs, trained.image_size, "input images", args.progress)
-        scores, maps = scored(method, model, images)
-        refuse_non_finite(scores, checkpoint)
+        scores, maps = scored(method, model, images)  # write_predictions refuses non-finite scores
         from .heatmaps import shared_scale
 
         scale = shared_scale(threshold.value if threshold else None, largest=float(maps.max()), centre=False)

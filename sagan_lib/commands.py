@@ -114,7 +114,8 @@ def run_test(config: SaganConfig, checkpoint=None, test_iters=None, report_json=
     root, splits = checked_splits(config, allow_overlap)
     test_set = MedADTestSet(root, config.image_size, progress=progress, splits=splits)
     with torch.no_grad():
-        result = score_test_set(generator, test_set, config.num_patch, device=device, progress=progress)
+        result = score_test_set(generator, test_set, config.num_patch, device=device, progress=progress,
+                                checkpoint=checkpoint)  # broken weights stop here, named
     print(f"checkpoint: {checkpoint}")
     print(result.report)
     if report_json:

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from anomaly_lib.medad import average_by_id
 from anomaly_lib.metrics import RocReport, roc_report
+from anomaly_lib.predictions import check_finite_scores
 
 from .windows import from_windows, to_windows
 
@@ -46,13 +47,14 @@ class TestScores:
 
 
 def score_test_set(generator, test_set, num_patch: int = 2, batch_size: int = 64, device="cpu",
-                   progress: bool = True) -> TestScores:
-    """Score every test image, average per id, and report AUC/AP with `roc_report`."""
+                   progress: bool = True, checkpoint="the generator") -> TestScores:
+    """Score every test image, average per id, and report AUC/AP with `roc_report`; non-finite
+    scores (broken weights) stop it, naming `checkpoint`."""
     image_scores = []
     for start in tqdm(range(0, len(test_set), batch_size), desc="scoring", disable=not progress):
         images = torch.stack([test_set[i][0] for i in range(start, min(start + batch_size, len(test_set)))])
         image_scores.append(score_images(generator, images.to(device), num_patch, batch_size))
-    image_scores = torch.cat(image_scores).cpu().numpy()
+    image_scores = check_finite_scores(torch.cat(image_scores).cpu().numpy(), checkpoint)
     ids, scores, labels = average_by_id(test_set.ids, image_scores, test_set.labels.tolist())
     return TestScores(ids, scores, labels, image_scores, roc_report(labels, scores))
 

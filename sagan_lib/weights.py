@@ -8,7 +8,12 @@ generator state dicts. Our trainer's checkpoints hold the generator under
 
 import torch
 
-from anomaly_lib.checkpoints import CheckpointError, load_checkpoint_file, state_dict_mismatch
+from anomaly_lib.checkpoints import (
+    CheckpointError,
+    load_checkpoint_file,
+    refuse_non_finite_weights,
+    state_dict_mismatch,
+)
 
 from .generator import Generator
 
@@ -67,5 +72,6 @@ def generator_from_checkpoint(checkpoint, path, **config) -> Generator:
         settings = ", ".join(f"{k}={v}" for k, v in config.items()) or "defaults"
         raise CheckpointError("\n".join([f"{path} does not fit Generator({settings})", *mismatch,
                                           f"  the file's shapes suggest: {guess_generator_config(state)}"]))
+    refuse_non_finite_weights(state, path, "generator weights")  # a diverged run's: every score would be NaN
     generator.load_state_dict(state, strict=True)
     return generator

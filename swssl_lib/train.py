@@ -52,11 +52,13 @@ from anomaly_lib.checkpoints import (
     CheckpointError,
     atomic_save,
     load_checkpoint_file,
+    refuse_non_finite_weights,
     state_dict_mismatch,
 )
 from anomaly_lib.engine import Run, TrainingDiverged, check_resume, train_loop
 from anomaly_lib.runs import claim_run_folder
 
+from .data import patch_grid_problem
 from .loss import VARIANTS as LOSS_VARIANTS
 from .step import swssl_step as train_step
 
@@ -125,6 +127,8 @@ class TrainConfig:
         if not problems and min(height, width) < self.patch_size + self.step_size:
             problems.append(f"--image_size {height}×{width} is too small for --patch_size {self.patch_size} and "
                             f"--step_size {self.step_size}: each side needs ≥ {self.patch_size + self.step_size}")
+        if not problems and self.epochs > 0:  # training draws neighbouring patches: the grid needs two
+            problems += [p for p in [patch_grid_problem(self.image_size, self.patch_size, self.step_size)] if p]
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -199,6 +203,7 @@ def load_weights(model: nn.Module, checkpoint: dict, path) -> nn.Module:
         saved = (checkpoint.get("config") or {}).get("backbone")
         hint = f"it was trained with --backbone {saved}" if saved else "was it made with another --backbone?"
         raise CheckpointError("\n".join([f"{path} does not fit this PatchModel ({hint})", *mismatch]))
+    refuse_non_finite_weights(checkpoint["model"], path)
     model.load_state_dict(checkpoint["model"])
     return model
 

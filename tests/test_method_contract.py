@@ -133,3 +133,26 @@ def test_predict_decides_at_the_held_out_quantile(trained, tmp_path, capsys):
     assert "calibration.json" in json.dumps(summary["threshold"])
     code, _, err = run_cli(registered.main, flags, capsys)
     assert_one_line_error(code, err, "--overwrite")
+
+
+def test_broken_weights_stop_test_and_predict_naming_the_checkpoint(trained, tmp_path, capsys):
+    """A checkpoint whose weights are NaN: no report, no predictions, one line naming the file."""
+    registered, data, run = trained
+    run = copy_of(run, tmp_path)
+    path = run / registered.run_files[0]
+    state = torch.load(path, weights_only=True)
+    for key in ("G", "model"):
+        if key in state:
+            state[key] = {name: value.float().fill_(float("nan")) if value.is_floating_point() else value
+                          for name, value in state[key].items()}
+    torch.save(state, path)
+    flags = ["--mode", "predict", "--checkpoint", path, "--input", next(Path(data).rglob("*.png")),
+             "--save_dir", tmp_path / "out", "--threshold", "0.5", "--no-progress"]
+    code, _, err = run_cli(registered.main, flags, capsys)
+    assert_one_line_error(code, err, "non-finite", str(path))
+    assert not (tmp_path / "out" / "predictions.csv").exists()
+    test_flags = [*registered.data_flags(data, run), *registered.smoke_flags, "--mode", "test", "--checkpoint", path,
+                  "--no-progress"]
+    code, out, err = run_cli(registered.main, test_flags, capsys)
+    assert_one_line_error(code, err, "non-finite", str(path))
+    assert "AUC" not in out
