@@ -34,6 +34,7 @@ import torch
 from . import distributed
 from .calibration import (
     CALIBRATION_FILE,
+    describe_entries,
     heldout_count,
     read_calibration,
     stored_heldout_scores,
@@ -45,7 +46,8 @@ from .cli import run_command
 from .device import pick_device
 from .engine import Run, add_config_flags, add_run_flags, check_resume, train_loop
 from .files import following_symlinks
-from .images import load_grayscale
+from .heatmaps import shared_scale
+from .images import ImageLoadError, load_grayscale
 from .layouts import read_medad
 from .medad import (
     DEMO_COUNTS,
@@ -81,7 +83,9 @@ class PixelMethod:
     score_maps: Callable
     network_fields: tuple
     map_label: str
-    demo: dict  # the demo's changes to the config: minutes on a CPU
+    demo: dict = None  # the demo's changes to the config: minutes on a CPU
+    scoring: str = SCORING  # the name its held-out scores are stored under in calibration.json
+    predict_model: Callable = None  # (method, state, path, calibration, args) -> (model, settings, where); run_model
 
 
 class PixelRun(Run):
@@ -98,9 +102,9 @@ class PixelRun(Run):
             return
         scores, _ = scored(self.method, self.model, self.heldout)
         entry = {"checkpoint": path.name, "weights": weights_fingerprint(self.model.state_dict()),
-                 self.unit_key: self.done, "scores": {SCORING: scores.tolist()}}
+                 self.unit_key: self.done, "scores": {self.method.scoring: scores.tolist()}}
         update_calibration(self.config.save_dir, entry, method=self.method.name, settings=run_settings(self),
-                           heldout_files=[str(Path(p).resolve()) for p in self.heldout_paths], scoring=SCORING)
+                           heldout_files=[str(Path(p).resolve()) for p in self.heldout_paths], scoring=self.method.scoring)
 
 
 def run_settings(run) -> dict:
@@ -119,10 +123,11 @@ def scored(method: PixelMethod, model, images: torch.Tensor, batch_size: int = 6
     return torch.cat([s for s, _ in parts]).cpu().numpy(), torch.cat([m for _, m in parts]).cpu().numpy()
 
 
-def read_images(paths, size: int, what: str, progress: bool) -> torch.Tensor:
-    """Grey files → (N, 1, H, W) in [-1, 1], resized bilinearly (as every method here sees them)."""
-    return to_model_range(torch.from_numpy(load_grayscale(paths, size, "bilinear", desc=what,
-                                                          progress=progress))).unsqueeze(1)
+def read_images(paths, size: int, what: str, progress: bool) -> tuple[np.ndarray, torch.Tensor]:
+    """Grey files, resized bilinearly (as every method here sees them): uint8 (N, H, W) and the same
+    as (N, 1, H, W) in [-1, 1]."""
+    pixels = load_grayscale(paths, size, "bilinear", desc=what, progress=progress)
+    return pixels, to_model_range(torch.from_numpy(pixels)).unsqueeze(1)
 
 
 # ---------------------------------------------------------------------------- the command line
@@ -173,7 +178,7 @@ def train(method: PixelMethod, args, **defaults) -> PixelRun:
     device = distributed.start(pick_device(config.device))
     progress = args.progress and distributed.is_main()
     with claim_run_folder(config.save_dir, RUN_FILES, resuming, args.overwrite):
-        images = read_images(normals, config.image_size, "labeled normals", progress)
+        images = read_images(normals, config.image_size, "labeled normals", progress)[1]
         torch.manual_seed(config.seed)
         run = method.make_run(config, images[:keep], device, print)
         run.heldout, run.heldout_paths = images[keep:], normals[keep:]
@@ -185,17 +190,6 @@ def train(method: PixelMethod, args, **defaults) -> PixelRun:
     return run
 
 
-def load_model(method: PixelMethod, checkpoint, config=None):
-    """The scoring network of a run's checkpoint and the config it was trained with."""
-    state = load_checkpoint_file(checkpoint, what=f"{method.name} checkpoint")
-    if not isinstance(state, dict) or not isinstance(state.get("config"), dict):
-        raise ValueError(f"{checkpoint} is not a {method.name} run's checkpoint (no config inside)")
-    saved = method.config(**state["config"])
-    model = method.model_from(state, saved)
-    refuse_non_finite_weights(model.state_dict(), checkpoint)  # a diverged run's: every score would be NaN
-    return model.eval(), saved
-
-
 def test(method: PixelMethod, args, **defaults) -> dict:
     """Score the test split with a checkpoint: AUC/AP per id, the report, ROC/PR and heatmap figures."""
     from .figures import heatmap_panel, roc_pr_figure
@@ -204,12 +198,13 @@ def test(method: PixelMethod, args, **defaults) -> dict:
     checkpoint = Path(args.checkpoint or Path(config.save_dir) / "last.ckpt")
     results = Path(config.save_dir) / "results"
     check_writable(results)  # before the work, not after it
-    model, trained = load_model(method, checkpoint)
+    state = load_checkpoint_file(checkpoint, what=f"{method.name} checkpoint")
+    model, settings, _ = run_model(method, state, checkpoint, None, args)
     splits = read_medad(config.data_root)  # data.json, read once
     check_splits(splits, args.allow_overlap)
-    test_set = MedADTestSet(config.data_root, trained.image_size, progress=args.progress, splits=splits)
+    test_set = MedADTestSet(config.data_root, settings["image_size"], progress=args.progress, splits=splits)
     images = torch.stack([test_set[i][0] for i in range(len(test_set))])  # (M, 1, H, W)
-    image_scores, maps = scored(method, model.to(pick_device(config.device)), images)
+    image_scores, maps = scored(method, model.to(pick_device(config.device)).eval(), images)
     image_scores = check_finite_scores(image_scores, checkpoint)  # broken weights stop here, named
     ids, scores, labels = average_by_id(test_set.ids, image_scores, test_set.labels.tolist())
     report = roc_report(labels, scores)
@@ -227,44 +222,73 @@ def test(method: PixelMethod, args, **defaults) -> dict:
     return payload
 
 
-def predict(method: PixelMethod, args) -> dict:
-    """Score --input with --checkpoint, decide with the threshold asked for, write --save_dir."""
+def run_model(method: PixelMethod, state: dict, checkpoint: Path, calibration, args) -> tuple:
+    """The network of a run's checkpoint for predict, the settings that prepare its inputs, and where
+    they come from: the checkpoint's own config. A flag that contradicts it is refused."""
+    if not isinstance(state, dict) or not isinstance(state.get("config"), dict):
+        raise ValueError(f"{checkpoint} is not a {method.name} run's checkpoint (no config inside)")
+    trained = method.config(**state["config"])
+    settings = {name: getattr(trained, name) for name in ("image_size", *method.network_fields)}
+    given = [f"--{name} {getattr(args, name)} (the run used {value})" for name, value in settings.items()
+             if hasattr(args, name) and getattr(args, name) != value]
+    if given:
+        raise ValueError(f"{'; '.join(given)}: predict prepares the inputs and builds the network as the run did "
+                         f"({checkpoint}); leave these flags out")
+    model = method.model_from(state, trained)
+    refuse_non_finite_weights(model.state_dict(), checkpoint)  # a diverged run's: every score would be NaN
+    return model, settings, "the checkpoint's config"
+
+
+def heldout_scores(method: PixelMethod, calibration, model, settings: dict, checkpoint: Path, progress=True,
+                   log=print) -> tuple[list, str]:
+    """The held-out normal scores of these weights and where they come from: stored by training, or
+    scored now from the files calibration.json lists (another checkpoint of the run)."""
+    if calibration is None:
+        raise FileNotFoundError(
+            f"--specificity needs the held-out normal scores that training stores beside the checkpoint, in "
+            f"{checkpoint.parent / CALIBRATION_FILE}, and there is none (a run trained with --holdout reference or "
+            "by an older kit, or a checkpoint without its run folder). Give --threshold X or --threshold_from "
+            "REPORT.json --cutoff authors|youden instead.")
+    where = calibration["path"]
+    stored = stored_heldout_scores(calibration, weights_fingerprint(model.state_dict()), method.scoring)
+    if stored is not None:
+        return stored, where
+    files = calibration.get("heldout_files") or []
+    if not files:
+        raise ValueError(f"{where} lists no held-out files to score")
+    log(f"{where} holds held-out scores for {describe_entries(calibration)}, not for the weights in "
+        f"{checkpoint}; scoring its {len(files)} held-out normals now")
+    try:
+        images = read_images(files, settings["image_size"], "held-out normals", progress)[1]
+    except ImageLoadError as error:
+        raise ValueError(f"--specificity: the held-out normals listed in {where} cannot all be read\n{error}") from None
+    return scored(method, model, images)[0].tolist(), f"{where}, scored now"
+
+
+def predict(method: PixelMethod, args, log=print) -> dict:
+    """Score --input with --checkpoint, decide with the threshold asked for, write --save_dir
+    (`anomaly_lib.predictions`). Inputs are prepared as in training and --mode test."""
     started = time.time()
     check_predict_flags(args)
     checkpoint, save_dir = Path(args.checkpoint), Path(args.save_dir)
     refuse_old_predictions(save_dir, args.overwrite)
     check_writable(save_dir)
     inputs = collect_inputs(args.input, skip=save_dir)
-    model, trained = load_model(method, checkpoint)
-    given = [f"--{name}" for name in ("image_size", *method.network_fields)
-             if hasattr(args, name) and getattr(args, name) != getattr(trained, name)]
-    if given:
-        raise ValueError(f"{', '.join(given)}: predict prepares the inputs and builds the network as the run did "
-                         f"({checkpoint}); leave these flags out")
-    model = model.to(pick_device(getattr(args, "device", "auto")))
-    weights = weights_fingerprint(model.state_dict())
-
-    def heldout():
-        calibration = read_calibration(checkpoint.parent, method=method.name)
-        stored = calibration and stored_heldout_scores(calibration, weights, SCORING)
-        if not stored:
-            raise FileNotFoundError(f"--specificity needs the held-out normal scores of these weights in "
-                                    f"{checkpoint.parent / CALIBRATION_FILE}, and there are none (trained with "
-                                    "--holdout reference?); give --threshold X or --threshold_from REPORT.json")
-        return stored, calibration["path"]
-
-    threshold = choose_threshold(args, heldout, checkpoint=checkpoint)
-    with claim_run_folder(save_dir, PREDICT_FILES, overwrite=args.overwrite):
-        images = read_images(inputs, trained.image_size, "input images", args.progress)
+    state = load_checkpoint_file(checkpoint, what=f"{method.name} checkpoint")
+    calibration = read_calibration(checkpoint.parent, method=method.name)
+    model, settings, where = (method.predict_model or run_model)(method, state, checkpoint, calibration, args)
+    model = model.to(pick_device(getattr(args, "device", "auto"))).eval()
+    threshold = choose_threshold(
+        args, lambda: heldout_scores(method, calibration, model, settings, checkpoint, args.progress, log),
+        checkpoint=checkpoint)
+    with claim_run_folder(save_dir, PREDICT_FILES, overwrite=args.overwrite, log=log):
+        pixels, images = read_images(inputs, settings["image_size"], "input images", args.progress)
         scores, maps = scored(method, model, images)  # write_predictions refuses non-finite scores
-        from .heatmaps import shared_scale
-
         scale = shared_scale(threshold.value if threshold else None, largest=float(maps.max()), centre=False)
-        pixels = ((images[:, 0] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()  # (N, H, W) as seen
-        info = {"method": method.name, "checkpoint": str(checkpoint), "settings_from": "the checkpoint's config",
-                "settings": {name: getattr(trained, name) for name in ("image_size", *method.network_fields)}}
+        info = {"method": method.name, "checkpoint": str(checkpoint), "settings_from": where,
+                "settings": {**settings, "resize": "bilinear to image_size, then [-1, 1] (as --mode test)"}}
         return write_predictions(save_dir, inputs, scores, pixels, lambda i: maps[i], threshold, scale,
-                                 method.map_label, info, started, args.progress)
+                                 method.map_label, info, started, args.progress, log)
 
 
 def demo(method: PixelMethod, args) -> dict:
