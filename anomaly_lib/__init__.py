@@ -20,10 +20,12 @@ device       device choice and smoke-test mode
 amp          mixed precision by device: the autocast type, the gradient scaler (``anomaly_lib.amp``)
 distributed  torchrun / DistributedDataParallel helpers (``anomaly_lib.distributed``)
 backbones    ImageNet ResNets through torchvision, with a clear offline error
-baselines    mean image, PCA, a plain autoencoder, pretrained-feature k-NN
+baselines    mean image, PCA, pretrained-feature k-NN (the autoencoder is a method: ``autoencoder_lib``)
 compare      ``python -m anomaly_lib compare``: methods vs baselines over seeds
 method       what a method provides, and the registry that finds them (``names``, ``get``)
-engine       what every trainer and command line shares: TrainingDiverged, --resume, --progress
+engine       the training loop and resumable run state every method uses (``Run``, ``train_loop``),
+             the divergence guard, and the flags every command line shares
+pixel_method the whole command line of a method that scores pixels (train, test, predict, demo)
 medad        the Med-AD split as every method reads it: [-1, 1] images, ids, the test set
 digits       scikit-learn's handwritten digits in the Med-AD layout (real, offline)
 """
