@@ -1,17 +1,31 @@
-"""What every method's trainer and command line share, written once.
+"""The training engine every method runs on, and what every command line shares, written once.
 
-The methods used to disagree on three things; each is now one rule, the better of the two:
+    Run          a method's training state: it fills in `run_unit` (its step on one batch, or one
+                 epoch of them), `networks`, and the extra state a resume needs; `Run.save` and
+                 `Run.load` do the rest (atomic checkpoints with every random state and the history)
+    train_loop   from `run.done` to the end: progress, history entries, checkpoints on a cadence
+    BatchStream  a resumable shuffled order of batch indices
+
+`sagan_lib.train.SaganTrainer` (one unit: an iteration), `swssl_lib.train.SwsslRun` (one unit: an
+epoch) and `autoencoder_lib.method.AutoencoderRun` are the three `Run`s.
+
+The methods used to disagree; each of these is now one rule, the better of the two:
 
 * a non-finite loss or gradient raises `TrainingDiverged` (SAGAN's name; SWSSL raised a bare
-  ``FloatingPointError``). It subclasses ``FloatingPointError``, so code that caught that still does;
+  ``FloatingPointError``). It subclasses ``FloatingPointError``, so code that caught that still does.
+  The message names the last checkpoint that is really good, or says there is none: weights that
+  are no longer finite are never saved, and a checkpoint with such weights is never resumed;
 * ``--resume`` without a checkpoint is an error naming the missing file (SAGAN's rule; SWSSL
   quietly started afresh, which hides a mistyped folder: training starts from zero while you
-  believe it resumed);
+  believe it resumed); a resume already past the end asked for (``--num_iters``, ``--epochs``)
+  is an error too, not a silent exit;
 * ``--follow_symlinks``: a dataset whose files are links leading out of its folder is refused
   unless this flag is given, in every command line (``anomaly_lib.files``);
 * progress bars: ``--progress/--no-progress`` (on by default) in every command line, with
   ``--quiet`` kept as the short form of ``--no-progress`` (SAGAN had only ``--quiet``, SWSSL only
-  ``--progress/--no-progress``).
+  ``--progress/--no-progress``);
+* the shared flags come from one function (`add_run_flags`), and a config dataclass becomes flags
+  one way (`add_config_flags`).
 """
 
 from __future__ import annotations
