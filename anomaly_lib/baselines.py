@@ -12,7 +12,8 @@ same pixels and evaluates them with the same `roc_report`.
                         features; features from an ImageNet ResNet18 (layers 2 and 3, as
                         PatchCore, without its coreset subsampling)
 
-Every baseline has `fit(normals) -> self` and `score(images) -> numpy (N,)`. The plain
+Every baseline has `fit(normals) -> self`, `score(images) -> numpy (N,)` and `maps(images) -> numpy
+(N, H, W)`, its anomaly map (for the pixel metrics of a comparison). The plain
 convolutional autoencoder, which trains, is a registered method of its own (`autoencoder_lib`),
 run by a comparison as a baseline.
 """
@@ -50,8 +51,12 @@ class MeanImageBaseline:
         self.mean = as_images(normals).mean(dim=0)  # (1, H, W)
         return self
 
+    def maps(self, images) -> np.ndarray:
+        """(x − μ)² per pixel: (N, H, W); the score is its mean."""
+        return ((as_images(images) - self.mean) ** 2)[:, 0].numpy()
+
     def score(self, images) -> np.ndarray:
-        return ((as_images(images) - self.mean) ** 2).mean(dim=(1, 2, 3)).numpy()
+        return self.maps(images).mean(axis=(1, 2))
 
 
 class PCABaseline:
@@ -71,10 +76,15 @@ class PCABaseline:
         self.pca = PCA(self.n_components, svd_solver="full").fit(pixels)
         return self
 
-    def score(self, images) -> np.ndarray:
-        pixels = as_images(images).flatten(1).numpy()  # (N, H·W)
+    def maps(self, images) -> np.ndarray:
+        """(x − x̂)² per pixel: (N, H, W); the score is its mean."""
+        images = as_images(images)
+        pixels = images.flatten(1).numpy()  # (N, H·W)
         projected = self.pca.inverse_transform(self.pca.transform(pixels))
-        return ((pixels - projected) ** 2).mean(axis=1)
+        return ((pixels - projected) ** 2).reshape(len(images), *images.shape[-2:])
+
+    def score(self, images) -> np.ndarray:
+        return self.maps(images).mean(axis=(1, 2))
 
 
 # ---------------------------------------------------------------------------- pretrained features
@@ -137,6 +147,15 @@ class FeatureKNNBaseline:
         features = self.patch_features(images)  # (N, patches, C)
         distances, _ = self.index.kneighbors(features.flatten(0, 1).numpy())  # (N·patches, k)
         return distances.mean(axis=1).reshape(features.shape[:2])
+
+    def maps(self, images) -> np.ndarray:
+        """Each patch's score spread over the image (bilinear from the layer-2 grid): (N, H, W); the
+        image score is the largest patch score, not the map's mean."""
+        images = as_images(images)
+        scores = torch.from_numpy(self.patch_scores(images)).float()  # (N, patches)
+        side = int(round(scores.shape[1] ** 0.5))
+        grid = scores.reshape(len(images), 1, side, side)  # (N, 1, h, w): square inputs
+        return F.interpolate(grid, size=images.shape[-2:], mode="bilinear", align_corners=False)[:, 0].numpy()
 
     def score(self, images) -> np.ndarray:
         return self.patch_scores(images).max(axis=1)

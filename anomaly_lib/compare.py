@@ -48,7 +48,14 @@ from .medad import (
     check_nonempty,
     to_model_range,
 )
-from .metrics import PairedDifference, RocReport, paired_auc_difference, roc_report
+from .metrics import (
+    PairedDifference,
+    RocReport,
+    aupro,
+    paired_auc_difference,
+    pixel_auroc,
+    roc_report,
+)
 from .runs import LOCK_NAME, claim_run_folder
 
 # The registered methods (`anomaly_lib.method`) that a comparison can train, with their variants.
@@ -147,11 +154,45 @@ def load_split(root, image_size: int = 64, progress: bool = False) -> tuple[Spli
     return data, test_set.labels.numpy()
 
 
+def load_masks(root, test_paths, image_size: int) -> np.ndarray | None:
+    """The test images' lesion masks (M, H, W) bool from ROOT/masks/NAME (phantoms write them; an
+    image without one has no lesion), or None when the split has no masks folder. Like the labels,
+    they never reach a method: only `pixel_metrics` reads them."""
+    folder = Path(root) / "masks"
+    if not folder.is_dir():
+        return None
+    masks = np.zeros((len(test_paths), image_size, image_size), bool)
+    for i, path in enumerate(test_paths):
+        mask_path = folder / Path(path).name
+        if mask_path.is_file():  # resized as the images were; more than half covered counts
+            masks[i] = load_grayscale([mask_path], image_size, progress=False)[0] > 127
+    return masks
+
+
+def pixel_metrics(maps, masks) -> dict:
+    """Pixel AUROC and AUPRO of a method's maps against the lesion masks; {} without either."""
+    if maps is None or masks is None or not masks.any():
+        return {}
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.shape != masks.shape:
+        raise ValueError(f"the maps have shape {maps.shape}, the lesion masks {masks.shape}")
+    return {"pixel_auroc": pixel_auroc(maps, masks), "aupro": aupro(maps, masks)}
+
+
 def split_summary(data: SplitData, labels: np.ndarray) -> dict:
     return {"root": str(data.root.resolve()), "train_normal": len(data.normals),
             "unlabeled": data.unlabeled,
             "test_normal": int((labels == 0).sum()), "test_abnormal": int((labels == 1).sum()),
             "image_size": list(data.normals.shape[-2:])}
+
+
+@dataclass
+class WithMaps:
+    """A method's test scores (M,) with their anomaly maps (M, H, W): where the split has lesion masks,
+    the comparison also reports how well the maps find the lesions (pixel AUROC, AUPRO)."""
+
+    scores: np.ndarray
+    maps: np.ndarray
 
 
 @dataclass
@@ -174,7 +215,8 @@ def run_baseline(method: str, data: SplitData, settings: CompareSettings, seed: 
         baseline = PCABaseline(settings.pca_components)
     else:
         baseline = FeatureKNNBaseline(k=settings.knn_k, pretrained=settings.pretrained, device=device)
-    return baseline.fit(data.normals).score(data.test_images)
+    baseline.fit(data.normals)
+    return WithMaps(baseline.score(data.test_images), baseline.maps(data.test_images))
 
 
 def runner(method: str) -> Callable:
@@ -205,6 +247,7 @@ class RunResult:
     seconds: float
     scores: np.ndarray  # one per test id
     labels: np.ndarray
+    pixel: dict = field(default_factory=dict)  # pixel_auroc and aupro, when the maps met lesion masks
 
 
 def evaluate(test_ids: list, labels: np.ndarray, scores) -> tuple[np.ndarray, np.ndarray, RocReport]:
@@ -223,6 +266,7 @@ def mean_std(values, digits: int = 3) -> str:
     return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
 
 
+PIXEL_METRICS = ("pixel_auroc", "aupro")  # how well a method's maps find the lesions (`metrics`)
 PRETRAINED_METHODS = ("knn", "swssl")  # described as using ImageNet weights
 
 
@@ -297,6 +341,8 @@ class Comparison:
                 **({"difference": paired.difference, "difference_low": paired.low, "difference_high": paired.high}
                    if paired else {}),
                 "images_seen": seen if seen is not None else "",
+                **{name: mean_std([r.pixel[name] for r in runs]) for name in PIXEL_METRICS
+                   if all(name in r.pixel for r in runs)},
                 "seconds": float(np.mean([r.seconds for r in runs])), **describe(method, self.settings),
             })
         return rows
@@ -348,12 +394,17 @@ class Comparison:
 
     def markdown(self) -> str:
         reference = self.best_baseline() or "best baseline"
-        lines = [f"| method | AUC | AP | ΔAUC vs {reference} [95 % CI] | seeds | s/run | budget | images seen | trained on |",
-                 "|---|---|---|---|---|---|---|---|---|"]
-        for row in self.rows():
+        rows = self.rows()
+        pixel = [name for name in PIXEL_METRICS if any(name in row for row in rows)]  # only where maps met masks
+        titles = {"pixel_auroc": "pixel AUROC", "aupro": "AUPRO (FPR ≤ 0.3)"}
+        lines = [f"| method | AUC | AP | ΔAUC vs {reference} [95 % CI] | "
+                 + "".join(f"{titles[name]} | " for name in pixel) + "seeds | s/run | budget | images seen | trained on |",
+                 "|---|---|---|---|" + "---|" * len(pixel) + "---|---|---|---|---|"]
+        for row in rows:
             seen = f"{row['images_seen']:,}" if row["images_seen"] != "" else "—"
-            lines.append(f"| {row['label']} | {row['auc']} | {row['ap']} | {row['vs_baseline']} | {row['seeds']} | "
-                         f"{row['seconds']:.1f} | {row['budget']} | {seen} | {row['trained_on']} |")
+            lines.append(f"| {row['label']} | {row['auc']} | {row['ap']} | {row['vs_baseline']} | "
+                         + "".join(f"{row.get(name, '—')} | " for name in pixel)
+                         + f"{row['seeds']} | {row['seconds']:.1f} | {row['budget']} | {seen} | {row['trained_on']} |")
         data = self.data
         lines.append("")
         lines.append(f"Test split: {data['test_normal']} normal and {data['test_abnormal']} abnormal images; "
@@ -411,7 +462,7 @@ class Comparison:
         with writing(paths["md"]):
             paths["md"].write_text(self.markdown() + "\n")
         columns = ["method", "label", "auc_mean", "auc_std", "ap_mean", "ap_std", "difference", "difference_low",
-                   "difference_high", "seeds", "seconds", "budget", "images_seen", "trained_on"]
+                   "difference_high", *PIXEL_METRICS, "seeds", "seconds", "budget", "images_seen", "trained_on"]
         with writing(paths["csv"]), open(paths["csv"], "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
@@ -472,7 +523,7 @@ def _read_json(path: Path, what_to_do: str) -> dict:
 
 
 def load_finished_run(run_dir: Path):
-    """`(scores, seconds)` of a run finished earlier in this folder, or None."""
+    """`(scores, seconds, pixel metrics)` of a run finished earlier in this folder, or None."""
     path = run_dir / "scores.json"
     if not path.is_file():
         return None
@@ -482,14 +533,14 @@ def load_finished_run(run_dir: Path):
         scores = np.asarray(saved["scores"], dtype=np.float64)
         if "labels" in saved:
             scores = OwnTest(scores, np.asarray(saved["labels"]), saved["ids"])
-        return scores, float(saved["seconds"])
+        return scores, float(saved["seconds"]), dict(saved.get("pixel", {}))
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{path} lacks what a finished run stores ({type(error).__name__}: {error}); it "
                          f"{what_to_do}") from None
 
 
-def save_finished_run(run_dir: Path, scores, seconds: float) -> None:
-    saved = {"seconds": seconds}
+def save_finished_run(run_dir: Path, scores, seconds: float, pixel: dict = None) -> None:
+    saved = {"seconds": seconds, "pixel": pixel or {}}
     if isinstance(scores, OwnTest):
         saved.update(scores=scores.scores.tolist(), labels=scores.labels.tolist(), ids=scores.ids)
     else:
@@ -509,6 +560,7 @@ def run_comparison(medad_root, settings: CompareSettings, out_dir, log=print) ->
     out_dir = prepare_out_dir(out_dir, settings, summary)
     log(f"split: {summary['train_normal']} labeled normals, {summary['unlabeled']} unlabeled, "
         f"{summary['test_normal']} + {summary['test_abnormal']} test images at {settings.image_size} px; device {device}")
+    masks = load_masks(medad_root, data.test_paths, settings.image_size)
     runs = []
     for method in settings.methods:
         for seed in range(settings.seeds):
@@ -518,12 +570,15 @@ def run_comparison(medad_root, settings: CompareSettings, out_dir, log=print) ->
                 start = time.perf_counter()
                 scores = runner(method)(method, data, settings, seed, run_dir, device)
                 seconds = time.perf_counter() - start
-                save_finished_run(run_dir, scores, seconds)
+                pixel = pixel_metrics(scores.maps, masks) if isinstance(scores, WithMaps) else {}
+                scores = scores.scores if isinstance(scores, WithMaps) else scores
+                save_finished_run(run_dir, scores, seconds, pixel)
             else:
-                scores, seconds = finished
+                scores, seconds, pixel = finished
             per_id, per_id_labels, report = evaluate(data.test_ids, labels, scores)
-            runs.append(RunResult(method, seed, report.auc, report.ap, seconds, per_id, per_id_labels))
-            log(f"  {method:<19} seed {seed}: AUC {report.auc:.3f}  AP {report.ap:.3f}  ({seconds:.1f} s"
+            runs.append(RunResult(method, seed, report.auc, report.ap, seconds, per_id, per_id_labels, pixel))
+            where = "".join(f"  {name} {value:.3f}" for name, value in pixel.items())
+            log(f"  {method:<19} seed {seed}: AUC {report.auc:.3f}  AP {report.ap:.3f}{where}  ({seconds:.1f} s"
                 + (", finished earlier)" if finished else ")"))
     comparison = Comparison(settings, summary, runs)
     comparison.save(out_dir)

@@ -174,8 +174,10 @@ def run_for_comparison(variant: str, data, settings, seed: int, run_dir, device)
                                   "batch_size": min(batch, len(data.normals)),  # a small split: all its normals
                                   "log_step": max(budget, 1), "model_save_step": max(budget, 1), "seed": seed,
                                   "save_dir": str(run_dir), "device": str(device)})
+    from anomaly_lib.compare import WithMaps
+
     run = trained(config, data.normals, device, settings.progress)
-    return pixel_method.scored(SPEC, run.model, data.test_images)[0]
+    return WithMaps(*pixel_method.scored(SPEC, run.model, data.test_images))
 
 
 def describe(settings) -> str:

@@ -58,11 +58,12 @@ def compare_config(settings, variant: str, seed: int, run_dir: Path, device) -> 
 
 def run_for_comparison(variant: str, data, settings, seed: int, run_dir: Path, device):
     """Train one variant on the split's training data (no test set: nothing to select on) and
-    score the test images: (M,) scores."""
-    import torch
+    score the test images: (M,) scores with their (M, H, W) maps."""
+    from anomaly_lib import pixel_method
+    from anomaly_lib.compare import WithMaps
 
     from .data import MedADTrainSet
-    from .scoring import score_images
+    from .predict import SPEC, WindowedGenerator
 
     config = compare_config(settings, variant, seed, run_dir, device)
     key = ("sagan", settings.image_size)  # the training triples, read once per comparison
@@ -72,9 +73,9 @@ def run_for_comparison(variant: str, data, settings, seed: int, run_dir: Path, d
     if trainer.checkpoint_path.is_file():
         trainer.load()  # an interrupted run continues where it stopped
     trainer.train(progress=settings.progress)
-    scores = [score_images(trainer.G, chunk.to(device), config.num_patch) for chunk in data.test_images.split(256)]
+    scores, maps = pixel_method.scored(SPEC, WindowedGenerator(trainer.G, config.num_patch), data.test_images)
     trainer.checkpoint_path.unlink()  # optimiser states were only for resuming; {num_iters}-G.ckpt stays
-    return torch.cat(scores).cpu().numpy()
+    return WithMaps(scores, maps)
 
 
 def quick_settings() -> dict:

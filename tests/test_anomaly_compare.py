@@ -225,3 +225,34 @@ def test_row_labels_and_budgets_are_stated():
     both = made_up(settings, {"sagan": [noisy(2.0, 2)], "autoencoder": [noisy(1.0, 1)]}, LABELS)
     autoencoder_batch = 32  # AutoencoderBaseline's default batch, smaller than the 40 labeled normals
     assert f"sagan 28, autoencoder {5 * autoencoder_batch}; these budgets do not match" in both.markdown()
+
+
+def test_maps_meet_the_lesion_masks_pixel_auroc_and_aupro(comparison, medad_root):
+    """Every method here returns maps; the phantoms' masks turn them into pixel AUROC and AUPRO."""
+    from anomaly_lib.compare import load_masks, load_split
+    from anomaly_lib.metrics import aupro, pixel_auroc
+
+    result, out = comparison
+    for run in result.runs:
+        assert set(run.pixel) == {"pixel_auroc", "aupro"}, run.method
+        assert 0 <= run.pixel["aupro"] <= 1 and 0 <= run.pixel["pixel_auroc"] <= 1
+    table = result.markdown()
+    assert "| pixel AUROC | AUPRO (FPR ≤ 0.3) |" in table.splitlines()[0]
+    # the mean image's maps are (x − μ)²: recompute its metrics from the masks on disk
+    data, _ = load_split(medad_root, 32)
+    masks = load_masks(medad_root, data.test_paths, 32)
+    assert masks.any() and not masks[:6].any()  # lesions in the abnormal half only
+    maps = ((data.test_images - data.normals.mean(dim=0)) ** 2)[:, 0].numpy()
+    mean_image = result.runs_of("mean-image")[0].pixel
+    assert mean_image["pixel_auroc"] == pytest.approx(pixel_auroc(maps, masks), abs=1e-6)
+    assert mean_image["aupro"] == pytest.approx(aupro(maps, masks), abs=1e-6)
+    saved = json.loads((out / "runs" / "pca" / "seed0" / "scores.json").read_text())
+    assert saved["pixel"] == result.runs_of("pca")[0].pixel  # a re-run reads them back
+
+
+def test_a_split_without_masks_has_no_pixel_columns(medad_root, tmp_path):
+    plain = tmp_path / "plain"
+    shutil.copytree(medad_root, plain, ignore=shutil.ignore_patterns("masks"))
+    result = run_comparison(plain, tiny_settings(methods=("mean-image",), seeds=1), tmp_path / "out",
+                            log=lambda *_: None)
+    assert result.runs[0].pixel == {} and "pixel AUROC" not in result.markdown()
