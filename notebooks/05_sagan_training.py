@@ -134,6 +134,11 @@ print(f"this run: {RUN_KIND}")
 #   config, the random-generator states, the data order, the history);
 # - `{iteration}-G.ckpt`: the generator alone, a plain state dict in the authors' format;
 # - `best-G.ckpt` when `select_on` is not `last` (section 7).
+#
+# The loop and `last.ckpt` belong to the kit's one training engine (`anomaly_lib/engine.py`:
+# `train_loop` and `Run`), which SWSSL and the autoencoder run on too. `SaganTrainer` gives it
+# one iteration (`run_unit`, which calls `sagan_step` from `sagan_lib/step.py`), its two networks,
+# and the rest of what a resume needs (optimisers, data order, the float16 scales).
 
 # %%
 USE_DRIVE = False  # True: keep checkpoints in Google Drive (Colab only)
@@ -245,6 +250,11 @@ fresh = SaganTrainer(config, train_set, log=print)
 fresh.load()
 same = all(torch.equal(a, b) for a, b in zip(fresh.G.state_dict().values(), trainer.G.state_dict().values()))
 print("same generator weights:", same, "| same iteration:", fresh.iteration == trainer.iteration)
+from anomaly_lib.engine import Run, train_loop  # noqa: E402
+
+assert issubclass(SaganTrainer, Run) and set(fresh.networks()) == {"G", "D"} and "sagan_step" in SaganTrainer.run_unit.__code__.co_names
+print(f"SaganTrainer is an engine Run with networks {sorted(fresh.networks())}; the loop is "
+      f"{train_loop.__module__}.{train_loop.__name__}")
 
 # %% [markdown]
 # From a terminal, a run on a Med-AD folder and its resumption are
