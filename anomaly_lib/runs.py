@@ -10,8 +10,11 @@ their checkpoint folder with ``claim_run_folder``, before any data is loaded:
   replaced. A lock from another machine cannot be checked: it is taken over only when
   resuming (a Colab session that disconnected), otherwise refused;
 * a folder that already holds a run (its checkpoint file exists) is refused unless the run is
-  resumed from it, or ``overwrite`` is given: then that run's files are deleted first, so the
-  folder never mixes two runs;
+  resumed from it, or ``overwrite`` is given. Then that run's files are set aside in
+  ``FOLDER/.previous-run/`` (so the folder never mixes two runs) and deleted only when the new run
+  completes; if it fails (bad data, a diverged loss, Ctrl-C), its files are removed and the old
+  ones put back. A run killed outright leaves ``.previous-run/``: the next claim of the folder
+  puts those files back first, so an interrupted ``--overwrite`` never costs the old results;
 * temporary files of a checkpoint write that was killed half-way (``.NAME.*.tmp``, from
   ``atomic_save``) are deleted.
 
@@ -30,6 +33,7 @@ from pathlib import Path
 from . import distributed
 
 LOCK_NAME = ".lock"
+PREVIOUS_RUN = ".previous-run"  # where --overwrite keeps the old run's files until the new one completes
 _held: dict[Path, int] = {}  # lock files this process holds → how many claims are open
 
 
@@ -128,28 +132,54 @@ def run_files(folder, patterns) -> list[Path]:
     return sorted({path for pattern in patterns for path in Path(folder).glob(pattern) if path.is_file()})
 
 
-def refuse_other_run(folder, patterns, resuming: bool, overwrite: bool, log=print) -> None:
+def refuse_other_run(folder, patterns, resuming: bool, overwrite: bool, log=print) -> Path | None:
     """Stop a new run from writing over an existing one (found by ``patterns[0]``, its checkpoint).
 
-    With ``overwrite`` the old run's files (all ``patterns``) are deleted instead.
+    With ``overwrite`` the old run's files (all ``patterns``) are moved into ``FOLDER/.previous-run``
+    instead; returns that folder (None when nothing was set aside).
     """
     folder = Path(folder)
     if not patterns:
-        return
+        return None
     checkpoint = folder / patterns[0]
     if resuming or not checkpoint.is_file():
-        return
+        return None
     if not overwrite:
         raise RunFolderError(
             f"{folder} already holds a run ({checkpoint.name}). Add --resume to continue it, or "
             "--overwrite to delete it and start a new run there (Python: overwrite=True), "
             "or choose another folder."
         )
-    old = run_files(folder, patterns)
+    old, aside = run_files(folder, patterns), folder / PREVIOUS_RUN
+    aside.mkdir()
     for path in old:
+        os.replace(path, aside / path.name)  # a link moves as a link: nothing is followed
+    log(f"--overwrite: the previous run's {len(old)} file(s) in {folder} wait in {aside.name}/ until this run "
+        "completes: " + ", ".join(path.name for path in old))
+    return aside
+
+
+def put_back_previous_run(folder, patterns, log=print) -> None:
+    """An --overwrite run that did not complete: remove its files, put the previous run's back."""
+    folder = Path(folder)
+    aside = folder / PREVIOUS_RUN
+    if aside.is_symlink() or not aside.is_dir():
+        return
+    for path in run_files(folder, patterns):
         path.unlink()
-    log(f"--overwrite: deleted the previous run's {len(old)} file(s) in {folder}: "
-        + ", ".join(path.name for path in old))
+    for path in sorted(aside.iterdir()):
+        os.replace(path, folder / path.name)
+    aside.rmdir()
+    log(f"the --overwrite run in {folder} did not complete: the previous run's files are back")
+
+
+def finish_overwrite(aside: Path, log=print) -> None:
+    """The new run completed: delete the previous run's files it replaced (links unlinked, not followed)."""
+    names = sorted(path.name for path in aside.iterdir())
+    for path in aside.iterdir():
+        path.unlink()
+    aside.rmdir()
+    log(f"--overwrite: deleted the previous run's {len(names)} file(s) in {aside.parent}: {', '.join(names)}")
 
 
 @contextmanager
@@ -165,28 +195,36 @@ def claim_run_folder(folder, patterns, resuming: bool = False, overwrite: bool =
     Under torchrun rank 0 claims the folder for every process: it alone checks, locks, refuses
     or overwrites, while the others wait; if its checks fail, every process stops with its error.
     """
-    lock = None
+    lock, aside = None, None
     try:
         with distributed.together():
             if distributed.is_main():
-                lock = _claim(folder, patterns, resuming, overwrite, other_folders, log)
+                lock, aside = _claim(folder, patterns, resuming, overwrite, other_folders, log)
         yield Path(folder)
+        if aside is not None:
+            finish_overwrite(aside, log)
+    except BaseException:
+        if aside is not None:
+            put_back_previous_run(folder, patterns, log)
+        raise
     finally:
         if lock is not None:
             release_lock(lock)
 
 
-def _claim(folder, patterns, resuming: bool, overwrite: bool, other_folders, log) -> Path:
-    """The checks of ``claim_run_folder``, in this process; returns the lock taken."""
+def _claim(folder, patterns, resuming: bool, overwrite: bool, other_folders, log) -> tuple[Path, Path | None]:
+    """The checks of ``claim_run_folder``, in this process; returns the lock taken and the folder
+    the previous run's files wait in (--overwrite), if any."""
     folder = check_writable(folder)
     for other in other_folders:
         check_writable(other)
-    lock = acquire_lock(folder, resuming, log)
+    lock, aside = acquire_lock(folder, resuming, log), None
     try:
         if _held[lock] == 1:  # the outermost claim checks; nested ones (CLI → trainer) need not
-            refuse_other_run(folder, patterns, resuming, overwrite, log)
+            put_back_previous_run(folder, patterns, log)  # an --overwrite run that was killed outright
+            aside = refuse_other_run(folder, patterns, resuming, overwrite, log)
             remove_stale_temp_files(folder, log)
     except BaseException:
         release_lock(lock)
         raise
-    return lock
+    return lock, aside

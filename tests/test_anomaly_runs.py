@@ -99,8 +99,9 @@ def test_a_folder_holding_a_run_is_refused_unless_resumed_or_overwritten(tmp_pat
         assert (tmp_path / "3-G.ckpt").is_file()
     messages = []
     with claim_run_folder(tmp_path, FILES, overwrite=True, log=messages.append):
-        assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "notes.txt"]  # only the run's files go
-    assert "deleted the previous run's 3 file(s)" in messages[0]
+        # only the run's files go, set aside until the new run completes
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", ".previous-run", "notes.txt"]
+    assert "deleted the previous run's 3 file(s)" in messages[-1]
 
 
 def test_results_only_work_takes_the_lock_but_starts_no_run(tmp_path):
@@ -118,3 +119,43 @@ def test_stale_temp_files_of_a_killed_write_are_removed(tmp_path):
         pass
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.tmp"]
     assert any("temporary file" in m for m in messages)
+
+
+def test_overwrite_keeps_the_old_run_until_the_new_one_completes(tmp_path):
+    patterns = ("last.pt", "history.json")
+    (tmp_path / "last.pt").write_text("old weights")
+    (tmp_path / "history.json").write_text("old history")
+    with pytest.raises(ValueError, match="bad data"):
+        with claim_run_folder(tmp_path, patterns, overwrite=True, log=lambda *_: None):
+            assert not (tmp_path / "last.pt").exists()  # set aside: the folder never mixes two runs
+            (tmp_path / "last.pt").write_text("half a new run")
+            raise ValueError("bad data")
+    assert (tmp_path / "last.pt").read_text() == "old weights" and not (tmp_path / ".previous-run").exists()
+    with claim_run_folder(tmp_path, patterns, overwrite=True, log=lambda *_: None):
+        (tmp_path / "last.pt").write_text("new weights")
+    assert (tmp_path / "last.pt").read_text() == "new weights"
+    assert not (tmp_path / "history.json").exists() and not (tmp_path / ".previous-run").exists()
+
+
+def test_an_overwrite_killed_outright_is_undone_by_the_next_claim(tmp_path):
+    """kill -9 leaves the old files in .previous-run/ and a partial new run: the next claim puts them back."""
+    aside = tmp_path / ".previous-run"
+    aside.mkdir()
+    (aside / "last.pt").write_text("old weights")
+    (tmp_path / "last.pt").write_text("partial new run")
+    messages = []
+    with claim_run_folder(tmp_path, ("last.pt",), resuming=True, log=messages.append):
+        assert (tmp_path / "last.pt").read_text() == "old weights"
+    assert not aside.exists() and any("previous run's files are back" in m for m in messages)
+
+
+def test_overwrite_moves_links_and_never_follows_them(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.pt").write_text("not the kit's")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.pt").symlink_to(outside / "precious.pt")
+    with claim_run_folder(run, ("last.pt",), overwrite=True, log=lambda *_: None):
+        (run / "last.pt").write_text("new")
+    assert (outside / "precious.pt").read_text() == "not the kit's" and (run / "last.pt").read_text() == "new"

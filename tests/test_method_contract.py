@@ -105,8 +105,26 @@ def test_a_second_run_into_the_folder_is_refused_unless_overwrite(trained, tmp_p
     code, _, err = run_cli(registered.main, train_flags(registered, data, run, 1), capsys)
     assert_one_line_error(code, err, "--overwrite")
     assert (run / registered.run_files[0]).read_bytes() == before
-    code, _, err = run_cli(registered.main, [*train_flags(registered, data, run, 1), "--overwrite"], capsys)
+    code, out, err = run_cli(registered.main, [*train_flags(registered, data, run, 1), "--overwrite"], capsys)
     assert code == 0, err
+    assert "deleted the previous run's" in out and not (run / ".previous-run").exists()
+
+
+def test_an_overwrite_that_fails_leaves_the_old_run_whole(trained, tmp_path, capsys):
+    """--overwrite with a truncated training image: one line, and the old run byte for byte."""
+    import shutil
+
+    registered, data, run = trained
+    run = copy_of(run, tmp_path)
+    before = {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()}
+    broken = Path(shutil.copytree(data, tmp_path / "data"))
+    victim = next(path for path in sorted(broken.rglob("*.png"))
+                  if "train" in str(path.relative_to(broken)) and "normal" in str(path.relative_to(broken)).lower())
+    victim.write_bytes(victim.read_bytes()[:100])
+    code, _, err = run_cli(registered.main, [*train_flags(registered, broken, run, 1), "--overwrite"], capsys)
+    assert_one_line_error(code, err, victim.name)
+    assert {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()} == before
+    assert not (run / ".previous-run").exists()
 
 
 def test_resume_continues_and_refuses_to_go_back(trained, tmp_path, capsys):
