@@ -368,6 +368,7 @@ print(f"generator outputs, positions differ by up to  {(outputs - outputs[:1]).a
 
 # %%
 mixer_norm = generator.p_bn1[1]  # InstanceNorm2d(128), no affine, no running statistics
+assert isinstance(mixer_norm, torch.nn.InstanceNorm2d) and not mixer_norm.affine and not mixer_norm.track_running_stats
 mean = after_conv.mean(dim=(2, 3), keepdim=True)  # (4, 128, 1, 1): μ per window and channel
 variance = after_conv.var(dim=(2, 3), unbiased=False, keepdim=True)
 by_formula = (after_conv - mean) / torch.sqrt(variance + mixer_norm.eps)
