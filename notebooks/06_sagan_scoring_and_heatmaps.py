@@ -365,6 +365,7 @@ shapes_file = Path("..") / "tests" / "fixtures" / "sagan_state_dict_shapes.json"
 published = json.loads(shapes_file.read_text())["Generator(conv_dim=64, c_dim=0, repeat_num=6, num_memory=4)"]
 ours = {key: list(value.shape) for key, value in Generator().state_dict().items()}
 print(f"published keys: {len(published)}, ours: {len(ours)}, identical keys and shapes: {ours == published}")
+assert ours == published, "the prose says the published checkpoints load with strict=True"
 
 # %% [markdown]
 # The code path is the same for any such file. We save our phantom generator in exactly that

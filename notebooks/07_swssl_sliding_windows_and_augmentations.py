@@ -489,6 +489,8 @@ show(fig, "augment_steps")
 view = chest_augment(patch)  # (3, p, p) float
 print("view", tuple(view.shape), view.dtype, f"range [{view.min():.2f}, {view.max():.2f}]",
       "| channels identical:", bool(torch.equal(view[0], view[1]) and torch.equal(view[1], view[2])))
+assert view.shape[0] == 3 and torch.equal(view[0], view[1]) and torch.equal(view[1], view[2])
+assert -1 <= view.min() and view.max() <= 1  # "three identical channels in [−1, 1]"
 
 # %% [markdown]
 # ## 7. The two views of a training item
