@@ -186,6 +186,7 @@ rows = [
     "| score | mean reconstruction error | distance to normal patches at the same place |",
 ]
 display(Markdown("\n".join(rows)))
+assert sagan.num_patch == 2, "section 2 says SAGAN reconstructs a 2×2 grid of windows"
 
 # %% [markdown]
 # Here are both methods as data flows, drawn by the kit from its own objects at the authors' settings:
@@ -338,6 +339,7 @@ print(f"{n}×{n} matrix product: {seconds * 1e3:.1f} ms, about {2 * n**3 / secon
 # | understand SWSSL's patch model and its twin loss | 08 |
 # | train SWSSL and score high-resolution images with a feature bank | 09 |
 # | revise for an interview: shapes, formulas, a flashcard quiz | 10 |
+# | test whether a method beats a simple baseline, with honest error bars | 11 |
 #
 # A student new to the topic reads 01 → 06, then 07 → 09. Someone preparing an interview can
 # start at 10 and jump back to the notebook each card points to. The links below open each

@@ -156,6 +156,8 @@ print("to_windows:", tuple(kit_windows.shape), "| same as make_window:", torch.e
 print("from_windows:", tuple(from_windows(kit_windows, num_patch).shape),
       "| exact round trip:", torch.equal(from_windows(kit_windows, num_patch), images))
 print("num_patch = 4:", tuple(to_windows(images, 4).shape), "(16 windows of 16×16 per image)")
+assert torch.equal(kit_windows, windows) and torch.equal(from_windows(kit_windows, num_patch), images)
+assert to_windows(images, 4).shape == (len(images) * 16, 1, 16, 16)
 
 # %% [markdown]
 # The generator halves a window three times (32 → 16 → 8 → 4), so a window side must be a multiple
@@ -236,6 +238,7 @@ with_codes = append_position_codes(features, codes)  # (B·4, 128 + 3, 16, 16)
 print(tuple(features.shape), "→", tuple(with_codes.shape))
 print("features unchanged:", torch.equal(with_codes[:, :channels], features))
 assert with_codes.shape == (B * 4, channels + codes.shape[1], ws // 2, ws // 2)
+assert torch.equal(with_codes[:, :channels], features)
 window_codes = with_codes[:, channels:, 0, 0]  # (B·4, 3): the value of each code map
 print("code channels of windows 0–7 (image 0, then image 1):")
 print(window_codes.int())
@@ -368,6 +371,7 @@ print(f"generator outputs, positions differ by up to  {(outputs - outputs[:1]).a
 
 # %%
 mixer_norm = generator.p_bn1[1]  # InstanceNorm2d(128), no affine, no running statistics
+assert isinstance(mixer_norm, torch.nn.InstanceNorm2d) and not mixer_norm.affine and not mixer_norm.track_running_stats
 mean = after_conv.mean(dim=(2, 3), keepdim=True)  # (4, 128, 1, 1): μ per window and channel
 variance = after_conv.var(dim=(2, 3), unbiased=False, keepdim=True)
 by_formula = (after_conv - mean) / torch.sqrt(variance + mixer_norm.eps)

@@ -142,6 +142,12 @@ show_figure(generator_diagram(G), "generator_diagram", OUT)
 print(G.layer1)
 y = G.layer1(x)  # (4, 1, 32, 32) → (4, 64, 32, 32)
 print("stem:", shape(x), "→", shape(y))
+norms = [module for module in G.modules() if isinstance(module, torch.nn.InstanceNorm2d)]
+learned = [norm for norm in norms if norm.affine]  # those with γ, β
+print(f"{len(learned)} of the generator's {len(norms)} InstanceNorms learn γ and β; all of those keep running "
+      f"statistics: {all(norm.track_running_stats for norm in learned)}")
+assert G.layer1[0].kernel_size == (7, 7) and len(learned) > len(norms) / 2
+assert all(norm.track_running_stats for norm in learned)
 
 # %% [markdown]
 # ## 4. Encoder with position codes: `enc_layer1` + `p_bn1`, `enc_layer2` + `p_bn2`, `enc_layer3`
@@ -179,11 +185,15 @@ y1 = G.p_bn1(e1_coded)  # (4, 131, 16, 16) → (4, 128, 16, 16), skip connection
 print("enc_layer1:", shape(y), "→", shape(e1), "| + codes →", shape(e1_coded), "| p_bn1 →", shape(y1))
 print("the 3 appended channels at pixel (0, 0) of each window:\n", e1_coded[:, e1.shape[1]:, 0, 0])
 print("constant over the window:", bool((e1_coded[:, e1.shape[1]:] == codes[:, :, None, None]).all()))
+assert (e1_coded[:, e1.shape[1]:] == codes[:, :, None, None]).all()
+assert all(layer[0].kernel_size == (4, 4) and layer[0].stride == (2, 2)  # the encoder steps: 4×4, stride 2
+           for layer in (G.enc_layer1, G.enc_layer2, G.enc_layer3))
 
 # %%
 y1_code_000 = G.p_bn1(append_position_codes(e1, torch.zeros_like(codes)))  # every window told "I am window 0"
 print(f"p_bn1 with the real codes vs with all codes 000: largest difference {(y1 - y1_code_000).abs().max():.1e}"
       " (float rounding: the codes changed nothing)")
+assert (y1 - y1_code_000).abs().max() < 1e-4
 
 # %% [markdown]
 # The second step repeats the pattern one level down; the third has no code mixer of its own,
@@ -297,6 +307,7 @@ r = G.conv(fused)  # (4, 64, 32, 32) → (4, 1, 32, 32)
 x_hat = torch.tanh(r + x)  # (4, 1, 32, 32), eval mode
 print("conv:", shape(fused), "→", shape(r), "| tanh(r + x):", shape(x_hat))
 print("step by step == G(x):", torch.allclose(x_hat, G(x), atol=1e-6))
+assert G.conv.kernel_size == (7, 7) and G.conv.out_channels == 1 and torch.allclose(x_hat, G(x), atol=1e-6)
 
 # %% [markdown]
 # **Train mode adds a keep-mask.** While training, before the head, each pixel of $r$ is kept with
@@ -327,6 +338,8 @@ rebuilt = torch.tanh(keep * captured["r"] + (1 - keep) * x + x)
 print(f"p = {KEEP_PROBABILITY}, kept {keep.mean():.1%} of the pixels")
 print("rebuilt == train-mode output:", torch.allclose(rebuilt, train_out, atol=1e-6))
 print("dropped pixels are tanh(2x):", torch.allclose(train_out[keep == 0], torch.tanh(2 * x[keep == 0]), atol=1e-6))
+assert torch.allclose(rebuilt, train_out, atol=1e-6)
+assert torch.allclose(train_out[keep == 0], torch.tanh(2 * x[keep == 0]), atol=1e-6)
 
 # %% [markdown]
 # ## 9. The complete shape table
@@ -362,7 +375,9 @@ for name, module in G.named_children():
     count = sum(p.numel() for p in module.parameters())
     print(f"{name:<11} {count:>12,}  {count / total:6.1%}")
 print(f"{'generator':<11} {total:>12,}")
-print(f"{'critic':<11} {sum(p.numel() for p in Discriminator().parameters()):>12,}")
+critic_total = sum(p.numel() for p in Discriminator().parameters())
+print(f"{'critic':<11} {critic_total:>12,}")
+assert 0.9 < total / critic_total < 1.1  # "about the same size"
 block_counts = {name: sum(p.numel() for p in module.parameters()) for name, module in G.named_children()}
 largest, second = sorted(block_counts, key=block_counts.get, reverse=True)[:2]
 assert (largest, second) == ("bn2", "dec_bn1"), (largest, second)

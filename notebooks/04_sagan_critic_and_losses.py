@@ -315,9 +315,9 @@ print("\ngradients after L_G.backward(): generator",
 # %% [markdown]
 # ## 7. The update order
 #
-# One iteration $i$ (counting from 0) of `SaganTrainer.train_step`. Its algorithm is one short
-# function, `sagan_step` in `sagan_lib/step.py`, with these formulas in its docstring; the trainer
-# around it supplies the windows, mixed precision and DDP (the cell below checks both facts).
+# One iteration $i$ (counting from 0) of the kit's trainer. Its algorithm is one short function,
+# `sagan_step` in `sagan_lib/step.py`, with these formulas in its docstring; the trainer tells it
+# whether this iteration is the generator's turn and supplies the windows, mixed precision and DDP.
 #
 # 1. **critic step, every iteration**: $\mathcal{L}_D$ with the fakes detached, one Adam step on $D$;
 # 2. **generator step, when $(i + 1) \bmod n_{critic} = 0$**: $\mathcal{L}_G$ with $D$ frozen, one
@@ -325,32 +325,43 @@ print("\ngradients after L_G.backward(): generator",
 #    ahead and gives the generator a useful signal.
 #
 # Both optimisers are Adam; the authors' learning rates, betas and decay are printed below. The
-# rate decays over the last `num_iters_decay` iterations. Then a few real iterations of the kit's
-# trainer at a tiny size: each returns the losses of the steps it took.
+# rate decays over the last `num_iters_decay` iterations. The cell then watches the order happen,
+# twice: `sagan_step` alone, with a stand-in engine that records which network each update trains
+# (`sagan_lib/step_recorder.py`), and four real iterations of the kit's trainer at a tiny size,
+# whose history has one entry per iteration with the losses of the steps it took.
 
 # %%
 from sagan_lib.config import SaganConfig
+from sagan_lib.step import sagan_step
+from sagan_lib.step_recorder import RecordingEngine
 from sagan_lib.train import SaganTrainer
 
-config = SaganConfig(data_root=str(DATA), g_conv_dim=8, d_conv_dim=8, g_repeat_num=1, batch_size=2,
-                     model_save_dir=str(OUT / "models"), sample_dir=str(OUT / "samples"))
-trainer = SaganTrainer(config, train_set, log=lambda *_: None)
 print(f"the authors: n_critic = {AUTHORS.n_critic}, Adam with g_lr = {AUTHORS.g_lr}, d_lr = {AUTHORS.d_lr}, "
       f"betas = ({AUTHORS.beta1}, {AUTHORS.beta2}), decay over the last {AUTHORS.num_iters_decay:,} "
       f"of {AUTHORS.num_iters:,} iterations")
-print(f"this tiny trainer: n_critic = {config.n_critic}")
-import inspect
-from sagan_lib.step import sagan_step
 
-assert "sagan_step(" in inspect.getsource(SaganTrainer.train_step), "train_step no longer calls sagan_step"
-print(f"sagan_lib/step.py: sagan_step is {len(inspect.getsource(sagan_step).splitlines())} lines, "
-      "called by SaganTrainer.train_step")
-for _ in range(4):
-    i = trainer.iteration
-    losses = trainer.train_step()
-    steps = "critic + generator" if "G/loss" in losses else "critic only"
-    print(f"iteration {i}: {steps:<18}  L_D = {losses['D/loss']:9.3f}"
-          + (f"   L_G = {losses['G/loss']:7.3f}" if "G/loss" in losses else ""))
+# the algorithm alone: sagan_step with a stand-in engine that writes down every update
+recorder = RecordingEngine(AUTHORS)
+for i in range(4):
+    done = len(recorder.updates)
+    step_losses = sagan_step(recorder, unlabeled, normal, anomaly, generator_turn=(i + 1) % AUTHORS.n_critic == 0)
+    print(f"sagan_step, iteration {i}: updates {' + '.join(recorder.updates[done:])}")
+assert recorder.updates.count("critic") == 4, recorder.updates
+assert all(recorder.critic_frozen_during_generator_update), "the critic must be frozen while G steps"
+
+# the kit's trainer at a tiny size: four real iterations, one history entry each (log_step=1)
+config = SaganConfig(data_root=str(DATA), g_conv_dim=8, d_conv_dim=8, g_repeat_num=1, batch_size=2, log_step=1,
+                     model_save_dir=str(OUT / "models"), sample_dir=str(OUT / "samples"))
+print(f"this tiny trainer: n_critic = {config.n_critic}")
+trainer = SaganTrainer(config, train_set, log=lambda *_: None)
+history = trainer.train(num_iters=4, progress=False, overwrite=True)
+for entry in history:
+    steps = "critic + generator" if "G/loss" in entry else "critic only"
+    print(f"trainer, iteration {entry['iteration'] - 1}: {steps:<18}  L_D = {entry['D/loss']:9.3f}"
+          + (f"   L_G = {entry['G/loss']:7.3f}" if "G/loss" in entry else ""))
+trainer_turns = [entry["iteration"] - 1 for entry in history if "G/loss" in entry]
+assert trainer_turns == [i for i in range(4) if (i + 1) % config.n_critic == 0], trainer_turns
+assert set(step_losses) <= set(history[-1]), "the trainer reports the losses sagan_step returns"
 
 # %% [markdown]
 # One iteration of this trainer as a picture, drawn from its `config`: which batch goes through G,
@@ -419,8 +430,11 @@ print(f"… {len(sagan_lib.train.__doc__.splitlines()) - len(lesson_part.splitli
 # @title Solution to exercise 1 (double-click to show the code)
 with hidden_solution():
     for n_critic in (1, 2, 3):
-        tiny = SaganTrainer(SaganConfig(**{**config.to_dict(), "n_critic": n_critic}), train_set, log=lambda *_: None)
-        generator_turns = [i for i in range(6) if "G/loss" in tiny.train_step()]  # iteration i counts from 0
+        folder = OUT / f"n_critic_{n_critic}"
+        tiny = SaganTrainer(SaganConfig(**{**config.to_dict(), "n_critic": n_critic, "model_save_dir": str(folder),
+                                           "sample_dir": str(folder / "samples")}), train_set, log=lambda *_: None)
+        history = tiny.train(num_iters=6, progress=False, overwrite=True)  # one entry per iteration
+        generator_turns = [entry["iteration"] - 1 for entry in history if "G/loss" in entry]  # i counts from 0
         print(f"n_critic = {n_critic}: {len(generator_turns)} generator steps, at iterations {generator_turns}")
     print("Reading: ⌊6 / n_critic⌋ generator steps, at the iterations where (i + 1) is a multiple of n_critic; "
           "a larger n_critic buys a better-trained critic with fewer generator updates per iteration.")

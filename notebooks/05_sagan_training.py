@@ -41,6 +41,7 @@ SMOKE = smoke_mode()  # KIT_SMOKE=1 shrinks sizes and iterations (the tests set 
 print("device:", describe_device(device), "| smoke mode" if SMOKE else "")
 
 # %%
+import math
 import time
 import warnings
 from pathlib import Path
@@ -268,13 +269,17 @@ print(f"SaganTrainer is an engine Run with networks {sorted(fresh.networks())}; 
 # `trainer.history` holds one entry per `log_step`: the mean of each loss over those iterations.
 #
 # - **Critic.** $-(\text{loss\_real} + \text{loss\_fake}) = \mathbb{E}[D(x_B)] - \mathbb{E}[D(G(x_A))]$ is the
-#   critic's estimate of the Wasserstein distance between normals and reconstructions. It rises
-#   quickly while the critic learns, then falls as the generator catches up. The gradient penalty
-#   is near 1 at initialisation (gradient norms near 0, notebook 04) and drops as the norms approach
-#   1; each point of the curves is already the mean over `log_step` iterations.
-# - **Generator.** The identity (L1) and anomaly-removal (MSE) terms should fall steadily; the
-#   adversarial term $-\mathbb{E}[D(G(x_A))]$ has no fixed scale (the critic's scores are unbounded)
-#   and moves with the critic.
+#   critic's estimate of the Wasserstein distance between normals and reconstructions. In a
+#   healthy run it rises quickly while the critic learns, then falls as the generator catches up.
+#   The gradient penalty starts near 1 (gradient norms near 0 at initialisation, notebook 04) and
+#   should drop as the norms approach 1; each point of the curves is already the mean over
+#   `log_step` iterations.
+# - **Generator.** The identity (L1) and anomaly-removal (MSE) terms should fall; the adversarial
+#   term $-\mathbb{E}[D(G(x_A))]$ has no fixed scale (the critic's scores are unbounded) and moves
+#   with the critic.
+#
+# Those are expectations. The lines under the figure say what this run's curves did, from their
+# first, largest and last logged values (a smoke run logs too few points to show anything).
 
 # %%
 history = trainer.history
@@ -300,6 +305,21 @@ for ax in axes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
 show_figure(fig, "loss_curves", OUT)
+
+
+def what_it_did(values) -> str:
+    """First, largest and last logged value of a curve, and whether the last is below the first."""
+    values = [v for v in values if math.isfinite(v)]
+    if len(values) < 3:
+        return f"only {len(values)} logged point(s), too few to tell"
+    peak = max(range(len(values)), key=values.__getitem__)  # index of the largest value
+    return (f"first {values[0]:.3g}, largest {values[peak]:.3g} (point {peak + 1} of {len(values)}), last "
+            f"{values[-1]:.3g}: " + ("ended below its start" if values[-1] < values[0] else "did not end below its start"))
+
+
+for name, values in [("critic's Wasserstein estimate", wasserstein), ("gradient penalty", curve("D/loss_gp")),
+                     ("identity term", curve("G/loss_id")), ("anomaly-removal term", curve("G/loss_mse"))]:
+    print(f"{name:<30} {what_it_did(values)}")
 
 # %% [markdown]
 # `save_samples` writes a picture of eight unlabeled training images (top) and their

@@ -226,8 +226,9 @@ show_figure(reconstruction_panel(images[chosen], chosen_rec, chosen_maps, titles
 # %% [markdown]
 # Look at the overlay column of the normal rows: stretched to its own range (its colour bar says
 # so), each normal map looks as hot as a lesion, although its difference map is dim. Given a
-# `scale`, every overlay uses the same colours; here from 0 to the largest error of the six maps.
-# Now only the lesions are red. From here on every heatmap of the course follows one rule: it says
+# `scale`, every overlay uses the same colours; here from 0 to the largest error of the six maps,
+# so a colour means the same error in every row. The line under the figure counts the red pixels
+# (the top third of the scale) in the abnormal rows and in the normal ones. From here on every heatmap of the course follows one rule: it says
 # on a colour bar what its scale is, and SAGAN's cutoff, which applies to the *mean* of a map, is
 # named in the colour bar's label but never drawn as if it were a pixel cutoff (the README's figure
 # and `--mode predict` do the same).
@@ -239,6 +240,10 @@ one_scale = shared_scale(None, largest=float(chosen_maps.max()))
 print("overlay scale:", one_scale.describe())
 show_figure(reconstruction_panel(images[chosen], chosen_rec, chosen_maps, titles=titles, scale=one_scale),
             "reconstruction_panel_one_scale", OUT)
+red = chosen_maps.detach().cpu() >= one_scale.low + 2 / 3 * (one_scale.high - one_scale.low)  # (6, 1, H, W)
+chosen_abnormal = torch.tensor([bool(labels[i]) for i in chosen])  # (6,) which rows are abnormal
+print(f"red pixels (top third of the scale): {red[chosen_abnormal].float().mean().item():.2%} of the abnormal "
+      f"rows, {red[~chosen_abnormal].float().mean().item():.2%} of the normal rows")
 
 # %% [markdown]
 # The phantoms come with their true lesion masks (`masks/` in the dataset folder), which real data
@@ -360,6 +365,7 @@ shapes_file = Path("..") / "tests" / "fixtures" / "sagan_state_dict_shapes.json"
 published = json.loads(shapes_file.read_text())["Generator(conv_dim=64, c_dim=0, repeat_num=6, num_memory=4)"]
 ours = {key: list(value.shape) for key, value in Generator().state_dict().items()}
 print(f"published keys: {len(published)}, ours: {len(ours)}, identical keys and shapes: {ours == published}")
+assert ours == published, "the prose says the published checkpoints load with strict=True"
 
 # %% [markdown]
 # The code path is the same for any such file. We save our phantom generator in exactly that

@@ -251,6 +251,7 @@ for (dx, dy), value in similarity_table().items():
 print(f"target similarity s(dx, dy); rows dy = 0…{MAX_NEIGHBOUR_OFFSET}, columns dx = 0…{MAX_NEIGHBOUR_OFFSET}")
 for dy in range(MAX_NEIGHBOUR_OFFSET + 1):
     print("  ".join("  self" if np.isnan(v) else f"{v:6.3f}" for v in table[dy]))
+assert table[0, 1] == table[1, 0] == 0.5 + 0.25 and table[-1, -1] == 0  # a direct neighbour 0.75, the far corner 0
 for d in range(1, MAX_NEIGHBOUR_OFFSET + 1):
     shared = (PATCH - d * STEP) / PATCH  # a shift along one axis keeps this share of the rows (or columns)
     print(f"{d} step{'s' if d > 1 else ''} along one axis: the neighbour shares {shared:.0%} of its pixels "
@@ -488,6 +489,8 @@ show(fig, "augment_steps")
 view = chest_augment(patch)  # (3, p, p) float
 print("view", tuple(view.shape), view.dtype, f"range [{view.min():.2f}, {view.max():.2f}]",
       "| channels identical:", bool(torch.equal(view[0], view[1]) and torch.equal(view[1], view[2])))
+assert view.shape[0] == 3 and torch.equal(view[0], view[1]) and torch.equal(view[1], view[2])
+assert -1 <= view.min() and view.max() <= 1  # "three identical channels in [−1, 1]"
 
 # %% [markdown]
 # ## 7. The two views of a training item
@@ -607,6 +610,7 @@ print(f"- without neighbour term: {gaps['without neighbour term']:+.2f}, "
       f"{gaps['without neighbour term'] / gaps[costliest[0]]:.0%} of the largest drop")
 print(f"- random sampling: {gaps['random sampling']:+.2f}, above the full model by less than one point")
 assert set(costliest) == {"without inverted view", "with resizing augmentation"}
+assert sorted(gaps, key=gaps.get)[2] == "without neighbour term"  # the summary ranks it third
 assert 0 < gaps["random sampling"] < 1
 
 # %% [markdown]

@@ -147,6 +147,7 @@ reference = json.loads((FIXTURES / "swssl_state_dict_shapes.json").read_text())[
 ours = {key: list(value.shape) for key, value in wide.state_dict().items()}
 print(f"wide_resnet50_2 patch model: {n_params:,} parameters, width {wide.width} (built in {built_in:.1f} s)")
 print("keys and shapes equal the authors':", ours == reference, f"({len(ours)} entries)")
+assert ours == reference, "the prose says the authors' checkpoints load with strict=True"
 for key in [*list(ours)[:2], "projector.0.weight", "projector.1.running_mean", "projector.3.weight"]:
     print(f"  {key:<28} {ours[key]}")
 

@@ -1231,12 +1231,15 @@ print(f"{len(CARDS)} questions:", ", ".join(f"{sum(g == group for g, _, _ in CAR
 # `card(fragment)` finds the one card whose question contains the fragment.
 
 # %%
-from types import SimpleNamespace
+from pathlib import Path
 
+from anomaly_lib.phantoms import make_phantom_dataset
 from sagan_lib import from_windows
-from sagan_lib.data import unlabeled_mix
+from sagan_lib.data import MedADTrainSet, unlabeled_mix
 from sagan_lib.losses import gradient_penalty, interpolate
 from sagan_lib.scoring import score_images
+from sagan_lib.step import sagan_step
+from sagan_lib.step_recorder import RecordingEngine
 from sagan_lib.synthetic_anomaly import pick_sources
 from sagan_lib.train import SaganTrainer, synthetic_validation
 from swssl_lib.augment import CHEST, augmentation, invert
@@ -1250,6 +1253,23 @@ def card(fragment: str) -> str:
     matches = [question for _, question, _ in CARDS if fragment in question]
     assert len(matches) == 1, f"{fragment!r} matches {len(matches)} cards"
     return matches[0]
+
+
+# A tiny SAGAN run through the public trainer (phantoms at 64², networks of width 8) for the cards on the
+# update order and the learning rate: one history entry per iteration (log_step=1).
+OUT = Path("outputs") / "10_interview_quickref"
+tiny_counts = {"train_normal": 4, "unlabeled_normal": 2, "unlabeled_abnormal": 2, "test_normal": 1, "test_abnormal": 1}
+tiny_data = make_phantom_dataset(OUT / "phantoms", "medad", image_size=64, counts=tiny_counts, seed=0)
+tiny_set = MedADTrainSet(tiny_data, image_size=64, progress=False)
+sagan_batch = tiny_set.batch(torch.arange(2))[:3]  # x_A, x_B, x_B′: each (2, 1, 64, 64)
+
+
+def tiny_trainer(name: str, **settings) -> SaganTrainer:
+    """A SaganTrainer at 64² with width-8 networks and batch 2, writing under OUT/name."""
+    config = SaganConfig(data_root=str(tiny_data), image_size=64, g_conv_dim=8, d_conv_dim=8, g_repeat_num=1,
+                         batch_size=2, log_step=1, model_save_dir=str(OUT / name),
+                         sample_dir=str(OUT / name / "samples"), **settings)
+    return SaganTrainer(config, tiny_set, log=lambda *_: None)
 
 
 # SAGAN's data: the unlabeled pool is the first int(N·ar) abnormal and the first N − int(N·ar) normal images
@@ -1303,9 +1323,20 @@ check(card("Write the gradient penalty"), torch.isclose(penalty, (weights.norm()
       f"linear critic: penalty {penalty:.4f} = (‖w‖ − 1)² {(weights.norm() - 1) ** 2:.4f}")
 check(card("PatchGAN"), "E3" in CHECKS, CHECKS["E3"])
 check(card("Sums or means"), "E4" in CHECKS and cfg.lambda_id == 1, CHECKS["E4"])
-generator_turns = [i for i in range(6) if (i + 1) % cfg.n_critic == 0]
-check(card("every n_critic"), cfg.n_critic == 2 and "(self.iteration + 1) % self.config.n_critic == 0" in
-      inspect.getsource(SaganTrainer.train_step), f"n_critic {cfg.n_critic}: the generator steps at iterations {generator_turns}")
+# n_critic, by behaviour. (1) The trainer: 6 iterations of a tiny run with the authors' n_critic, one
+# history entry per iteration; an entry with a generator loss is an iteration where G stepped.
+history = tiny_trainer("n_critic", n_critic=cfg.n_critic).train(num_iters=6, progress=False, overwrite=True)
+generator_turns = [entry["iteration"] - 1 for entry in history if "G/loss" in entry]  # i counts from 0
+# (2) The step: sagan_step with a recording engine updates the critic on every call and the generator
+# only when told it is the generator's turn, with the critic frozen meanwhile.
+recorder = RecordingEngine(cfg)
+for i in range(6):
+    sagan_step(recorder, *sagan_batch, generator_turn=i in generator_turns)
+check(card("every n_critic"), len(history) == 6 and all("D/loss" in entry for entry in history)
+      and generator_turns == [i for i in range(6) if (i + 1) % cfg.n_critic == 0]
+      and recorder.updates.count("critic") == 6 and recorder.updates.count("generator") == len(generator_turns)
+      and all(recorder.critic_frozen_during_generator_update),
+      f"n_critic {cfg.n_critic}, 6 iterations: 6 critic steps, generator steps at iterations {generator_turns}")
 sources = pick_sources(torch.arange(1000) % 10, 10, generator=rng)
 check(card("synthetic anomaly made"), "E1" in CHECKS and "E2" in CHECKS and not (sources == torch.arange(1000) % 10).any(),
       "1000 draws of a source: never the image itself; centre and size as in E1, E2")
@@ -1314,20 +1345,22 @@ check(card("reconstruction into a score"), torch.allclose(score_images(small_gen
       and "E5" in CHECKS,
       "score_images = mean of the map |x − G(x)| / 2")
 
-# the learning-rate rule, run on the trainer's own method with the authors' schedule shrunk
+# the learning-rate rule, from a tiny run with the authors' schedule shrunk (decay over the last 4 of 8
+# iterations, updated every 2): the rate the trainer saved in its checkpoint after each iteration
 rates = {}
 for rule in ("linear", "reference"):
-    stub = SimpleNamespace(config=SaganConfig(num_iters=8, num_iters_decay=4, lr_update_step=2, lr_decay=rule),
-                           g_optimizer=torch.optim.Adam([torch.zeros(1)], lr=cfg.g_lr),
-                           d_optimizer=torch.optim.Adam([torch.zeros(1)], lr=cfg.d_lr))
+    trainer = tiny_trainer(f"lr_{rule}", num_iters=8, num_iters_decay=4, lr_update_step=2, lr_decay=rule)
     rates[rule] = []
-    for i in range(1, 9):
-        SaganTrainer._decay_learning_rates(stub, i)
-        rates[rule].append(stub.g_optimizer.param_groups[0]["lr"] / cfg.g_lr)
+    for iteration in range(1, 9):
+        trainer.train(num_iters=iteration, progress=False, overwrite=iteration == 1)
+        saved = torch.load(trainer.checkpoint_path, weights_only=False)  # the resume file: the optimisers' states
+        rates[rule].append(saved["g_optimizer"]["param_groups"][0]["lr"] / cfg.g_lr)
 print("lr / initial lr after iterations 1…8 (decay over the last 4, updated every 2):",
       {rule: [f"{r:.3f}" for r in values] for rule, values in rates.items()})
 check(card("learning rate change"), rates["linear"][-1] == 0 and rates["linear"][5] == rates["linear"][6] > 0
-      and "E12" in CHECKS, "the kit's rule is a staircase to 0, the authors' barely moves")
+      and math.isclose(rates["reference"][-1], 1 - 2 / 4) and "E12" in CHECKS,
+      "the kit's rule is a staircase to 0; the authors' subtracts 1/4 of the rate at each of the 2 updates, "
+      f"which at their defaults leaves {1 - 1 / cfg.lr_update_step:.1%} of it (E12)")
 check(card("InstanceNorm do at test time"), "E8" in CHECKS, CHECKS["E8"])
 
 check(card("Why sliding windows"), swssl_grid.rows == (swssl.image_size[0] - swssl.patch_size) // swssl.step_size,

@@ -180,13 +180,19 @@ show_figure(comparison.figure(), "comparison", OUT)
 # methods score the *same* test images, so an image that is hard for one is often hard for
 # the other. The table's ΔAUC column uses that pairing: a bootstrap draws the test images again
 # (the same draw for both methods) and each method's seeds again, and records the difference of
-# the mean AUCs; the middle 95 % of 2,000 draws is the interval (`anomaly_lib.metrics.paired_auc_difference`).
+# the mean AUCs; the middle share of the draws is the interval (`anomaly_lib.metrics.paired_auc_difference`;
+# the level and the number of draws are printed with the conclusion).
 # An interval that excludes 0 is a difference the data support. The conclusion below is written
 # by code from those intervals, not by hand.
 
 # %%
 print(comparison.conclusion())
 best = comparison.best_baseline()
+paired = [comparison.paired(method, best) for method in dict.fromkeys(run.method for run in comparison.runs)
+          if method != best]
+paired = [interval for interval in paired if interval is not None]
+if paired:
+    print(f"each ΔAUC interval: the middle {paired[0].level:.0%} of {paired[0].draws:,} bootstrap draws")
 best_auc = np.mean([run.auc for run in comparison.runs_of(best)])
 for row in comparison.rows():
     if "difference" in row:  # the interval's centre is the plain difference of the mean AUCs
@@ -518,12 +524,22 @@ with hidden_solution():
 # %% [markdown]
 # ### Exercise 5 · Explain: reading two numbers
 #
-# A paper reports 89.79 for a variant and 89.08 for its full model, one run each, checkpoints
-# chosen on the test set. What can you conclude, and what would you ask for?
+# A paper reports the two chest AUCs printed below for a variant and its full model (the SWSSL
+# authors' run notes, from `anomaly_lib.published`), one run each, checkpoints chosen on the test
+# set. What can you conclude, and what would you ask for?
+
+# %%
+from anomaly_lib.published import SWSSL_CHEST_AUC
+
+variant_auc, full_auc = SWSSL_CHEST_AUC["random sampling"], SWSSL_CHEST_AUC["full model"]
+print(f"variant (random sampling): {variant_auc} | full model: {full_auc} | gap {variant_auc - full_auc:.2f} points")
+assert 0 < variant_auc - full_auc < 1, "the solution calls the gap 'under one point'"
+
+# %% [markdown]
 #
 # <details><summary>Solution</summary>
 #
-# Nothing about which is better. The gap (0.71 points) is smaller than the spread between
+# Nothing about which is better. The gap (printed above, under one point) is smaller than the spread between
 # seeds that comparisons like this one show, and each number is the best of several test-set
 # evaluations, so both are inflated by an unknown amount. Ask for several seeds with their
 # spread, a checkpoint fixed in advance or chosen on validation data, and the standard error

@@ -82,10 +82,11 @@ def save_figures(generator, test_set, result: TestScores, save_dir, num_patch: i
     images = torch.stack([test_set[i][0] for i in chosen]).to(device)
     reconstructions, maps = reconstruct(generator, images, num_patch)
     titles = [f"{'abnormal' if labels[i] else 'normal'} · score {result.image_scores[i]:.4f}" for i in chosen]
-    # one colour scale for all overlays, 0 to the largest pixel error, the authors' cutoff marked on it
-    # (anomaly_lib.heatmaps.HeatScale.marked: SAGAN's score is a mean, so lung texture passes the cutoff)
+    # one colour scale for all overlays, 0 to the largest pixel error; the authors' cutoff is an image
+    # cutoff on the map's mean, so HeatScale.marked names it once in the overlay bar's label, as a
+    # value, and draws no tick for it (lung texture alone passes it pixel by pixel)
     scale = shared_scale(result.report.authors_cutoff.threshold, largest=float(maps.max()), centre=False)
     figure = reconstruction_panel(images, reconstructions, maps, titles=titles, path=paths["panel"], scale=scale,
-                                  scale_label="pixel anomaly |x − G(x)| / 2; threshold: the authors' cutoff")
+                                  scale_label="pixel anomaly |x − G(x)| / 2")
     plt.close(figure)
     return paths
