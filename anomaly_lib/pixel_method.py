@@ -217,6 +217,7 @@ def test(method: PixelMethod, args, **defaults) -> dict:
     shown = [*order[:3], *order[-2:]]  # the three most and two least abnormal
     heatmap_panel(images[shown, 0].numpy(), maps[shown], path=results / "heatmaps.png", value_range=(-1, 1),
                   titles=[f"score {image_scores[i]:.3f}, label {int(test_set.labels[i])}" for i in shown],
+                  scale=shared_scale(None, largest=float(maps[shown].max()), centre=False),  # one scale for all
                   scale_label=method.map_label)
     print(f"figures: {results / 'roc_pr.png'}  {results / 'heatmaps.png'}")
     return payload
