@@ -86,25 +86,45 @@ class PixelMethod:
     demo: dict = None  # the demo's changes to the config: minutes on a CPU
     scoring: str = SCORING  # the name its held-out scores are stored under in calibration.json
     predict_model: Callable = None  # (method, state, path, calibration, args) -> (model, settings, where); run_model
+    weights: Callable = None  # model -> the state dict its calibration entries are named by (default: its own)
 
 
 class PixelRun(Run):
     """A `Run` whose scoring network is `self.model`: after each checkpoint it scores the held-out
-    normals and stores them in calibration.json (`anomaly_lib.calibration`)."""
+    normals (`self.heldout`, (V, 1, H, W) in [-1, 1]) and stores them in calibration.json, beside
+    the checkpoint (`anomaly_lib.calibration`)."""
 
-    def __init__(self, method: PixelMethod, config, model, log=print):
-        super().__init__(config, Path(config.save_dir) / "last.ckpt", log)
+    def __init__(self, method: PixelMethod, config, model, folder, log=print):
+        super().__init__(config, Path(folder) / "last.ckpt", log)
         self.method, self.model = method, model
-        self.heldout, self.heldout_paths = torch.zeros(0), []  # (V, 1, H, W) in [-1, 1]
+        self.heldout, self.heldout_paths = torch.zeros(0), []  # (V, 1, H, W) in [-1, 1], their files
+        self._heldout_scored = None  # (units done, weights fingerprint, scores) last computed
 
     def saved(self, path: Path) -> None:
-        if not len(self.heldout) or not distributed.is_main():
-            return
-        scores, _ = scored(self.method, self.model, self.heldout)
-        entry = {"checkpoint": path.name, "weights": weights_fingerprint(self.model.state_dict()),
-                 self.unit_key: self.done, "scores": {self.method.scoring: scores.tolist()}}
-        update_calibration(self.config.save_dir, entry, method=self.method.name, settings=run_settings(self),
-                           heldout_files=[str(Path(p).resolve()) for p in self.heldout_paths], scoring=self.method.scoring)
+        if distributed.is_main():
+            self.record_heldout(path.name)
+
+    def record_heldout(self, checkpoint_name: str):
+        """Store the held-out scores of the current weights for `checkpoint_name`; nothing without
+        held-out normals. Two checkpoints written at one unit (last, best) hold the same weights:
+        they are scored once."""
+        if not len(self.heldout):
+            return None
+        if self._heldout_scored is None or self._heldout_scored[0] != self.done:
+            scores, _ = scored(self.method, self.model, self.heldout)
+            self._heldout_scored = (self.done, weights_fingerprint(weights_of(self.method, self.model)),
+                                    scores.tolist())
+        _, weights, scores = self._heldout_scored
+        entry = {"checkpoint": checkpoint_name, "weights": weights, self.unit_key: self.done,
+                 "scores": {self.method.scoring: scores}}
+        return update_calibration(self.checkpoint_path.parent, entry, method=self.method.name,
+                                  settings=run_settings(self), scoring=self.method.scoring,
+                                  heldout_files=[str(Path(p).resolve()) for p in self.heldout_paths])
+
+
+def weights_of(method: PixelMethod, model) -> dict:
+    """The weights that name a model in calibration.json: its state dict, or what `method.weights` picks."""
+    return method.weights(model) if method.weights else model.state_dict()
 
 
 def run_settings(run) -> dict:
@@ -251,7 +271,7 @@ def heldout_scores(method: PixelMethod, calibration, model, settings: dict, chec
             "by an older kit, or a checkpoint without its run folder). Give --threshold X or --threshold_from "
             "REPORT.json --cutoff authors|youden instead.")
     where = calibration["path"]
-    stored = stored_heldout_scores(calibration, weights_fingerprint(model.state_dict()), method.scoring)
+    stored = stored_heldout_scores(calibration, weights_fingerprint(weights_of(method, model)), method.scoring)
     if stored is not None:
         return stored, where
     files = calibration.get("heldout_files") or []

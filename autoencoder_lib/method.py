@@ -116,7 +116,7 @@ class AutoencoderRun(pixel_method.PixelRun):
 
     def __init__(self, config: AutoencoderConfig, normals: torch.Tensor, device, log=print):
         model = ConvAutoencoder(config.image_size, config.latent_size, config.width).to(device)
-        super().__init__(SPEC, config, model, log)
+        super().__init__(SPEC, config, model, config.save_dir, log)
         self.normals, self.device = normals, device  # (N, 1, H, W) in [-1, 1]
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         self.batches = BatchStream(len(normals), config.batch_size, config.seed)

@@ -13,8 +13,8 @@ from anomaly_lib.engine import add_config_flags, add_run_flags
 from anomaly_lib.files import following_symlinks
 from anomaly_lib.predictions import check_predict_flags
 
-from .commands import config_from_args, run_test, run_train
-from .config import SaganConfig
+from .commands import run_test, run_train
+from .config import SaganConfig, config_from_args
 
 HELP = {
     "dataset": "rsna | vincxr | lag (DATA_ROOT/RSNA, …) or folder (DATA_ROOT itself is a Med-AD folder)",

@@ -4,21 +4,11 @@
 """
 
 import json
-from dataclasses import fields
 from pathlib import Path
 
 from .config import SaganConfig
 
 DATASET_FOLDERS = {"rsna": "RSNA", "vincxr": "VinCXR", "lag": "LAG"}
-
-
-def config_from_args(args, **defaults) -> SaganConfig:
-    """A SaganConfig from the flags given; flags left out keep `defaults`, then the authors' values."""
-    values = dict(defaults)
-    values.update({f.name: getattr(args, f.name) for f in fields(SaganConfig) if hasattr(args, f.name)})
-    if str(values.get("device", "")).isdigit():
-        values["device"] = f"cuda:{values['device']}"
-    return SaganConfig(**values)
 
 
 def dataset_folder(config: SaganConfig) -> Path:

@@ -115,3 +115,12 @@ class SaganConfig:
     def from_dict(cls, values: dict) -> "SaganConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def config_from_args(args, **defaults) -> SaganConfig:
+    """A SaganConfig from the flags given; flags left out keep `defaults`, then the authors' values."""
+    values = dict(defaults)
+    values.update({f.name: getattr(args, f.name) for f in fields(SaganConfig) if hasattr(args, f.name)})
+    if str(values.get("device", "")).isdigit():
+        values["device"] = f"cuda:{values['device']}"
+    return SaganConfig(**values)

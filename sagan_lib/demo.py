@@ -10,7 +10,8 @@ from pathlib import Path
 from anomaly_lib.medad import DEMO_COUNTS, DEMO_LESION_SCALE
 from anomaly_lib.phantoms import make_phantom_dataset
 
-from .commands import config_from_args, run_test, run_train
+from .commands import run_test, run_train
+from .config import config_from_args
 
 DEMO_FOLDER = "demo_output/sagan"
 

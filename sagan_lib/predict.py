@@ -25,13 +25,14 @@ from torch import nn
 
 from anomaly_lib import pixel_method
 
-from .commands import config_from_args
-from .config import SaganConfig
+from .config import SaganConfig, config_from_args
 from .scoring import reconstruct
-from .train import PREDICT_SETTINGS, SCORING
 from .weights import generator_from_checkpoint
 
 MAP_LABEL = "pixel anomaly |x − G(x)| / 2 (the image score is its mean)"
+# What predict needs to build the generator and prepare its inputs, stored in calibration.json.
+PREDICT_SETTINGS = ("image_size", "num_patch", "g_conv_dim", "g_repeat_num")
+SCORING = "mean_difference"  # SAGAN's one image score, mean |x − G(x)| / 2
 
 
 class WindowedGenerator(nn.Module):
@@ -84,7 +85,8 @@ def predict_model(method, state, checkpoint: Path, calibration, args) -> tuple:
 
 SPEC = pixel_method.PixelMethod(name="sagan", config=SaganConfig, make_run=None, model_from=None,
                                 score_maps=score_maps, network_fields=PREDICT_SETTINGS[1:], map_label=MAP_LABEL,
-                                scoring=SCORING, predict_model=predict_model)
+                                scoring=SCORING, predict_model=predict_model,
+                                weights=lambda model: model.generator.state_dict())  # named by G's own weights
 
 
 def run_predict(args, progress: bool = True, log=print) -> dict:

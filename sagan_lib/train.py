@@ -62,13 +62,15 @@ from anomaly_lib import distributed
 from anomaly_lib.amp import MixedPrecision, choose_amp_dtype
 from anomaly_lib.checkpoints import CheckpointError, atomic_save
 from anomaly_lib.device import pick_device
-from anomaly_lib.engine import BatchStream, Run, TrainingDiverged, train_loop
+from anomaly_lib.engine import BatchStream, TrainingDiverged, train_loop
+from anomaly_lib.pixel_method import PixelRun
 from anomaly_lib.runs import claim_run_folder
 
 from .config import SaganConfig
 from .critic import Discriminator
 from .data import to_model_range
 from .generator import Generator, keep_mask
+from .predict import SPEC, WindowedGenerator
 from .scoring import reconstruct, score_images, score_test_set
 from .step import sagan_step
 from .synthetic_anomaly import paste_anomalies, pick_sources
@@ -76,9 +78,6 @@ from .windows import from_windows, to_windows
 
 # The files a run writes to model_save_dir, its resume checkpoint first (see anomaly_lib.runs).
 RUN_FILES = ("last.ckpt", "best-G.ckpt", "[0-9]*-G.ckpt", "calibration.json")
-# What predict needs to build the generator and prepare its inputs, stored in calibration.json.
-PREDICT_SETTINGS = ("image_size", "num_patch", "g_conv_dim", "g_repeat_num")
-SCORING = "mean_difference"  # SAGAN's one image score, mean |x − G(x)| / 2
 # Settings that change the networks' shapes: a checkpoint only resumes with the same values.
 NETWORK_FIELDS = ("image_size", "num_patch", "g_conv_dim", "d_conv_dim", "g_repeat_num", "d_repeat_num")
 
@@ -107,9 +106,10 @@ def join_generator_calls(config: SaganConfig, device: torch.device) -> bool:
     return stem_bytes <= JOINT_CALL_LIMIT_BYTES
 
 
-class SaganTrainer(Run):
+class SaganTrainer(PixelRun):
     """Owns G, D, their optimisers and the data stream; `train()` runs the engine's loop
-    (`anomaly_lib.engine.train_loop`) over `train_step`."""
+    (`anomaly_lib.engine.train_loop`) over `train_step`. Its scoring network (`self.model`) is G on
+    the window grid, which scores the held-out normals for calibration.json after each save."""
 
     unit, unit_key, desc, what = "it", "iteration", "SAGAN", "SAGAN training checkpoint"
     network_fields = NETWORK_FIELDS
@@ -118,14 +118,17 @@ class SaganTrainer(Run):
         self.device = distributed.start(pick_device(config.device))  # under torchrun: this process's GPU
         self.local_batch = distributed.local_batch_size(config.batch_size)  # B/N images per process
         log = distributed.log_of_this_process(log)  # rank 0 speaks for all
-        super().__init__(config, Path(config.model_save_dir) / "last.ckpt", log)
-        self.train_set, self.test_set = train_set, test_set
         torch.manual_seed(config.seed)
         self.G = Generator(config.g_conv_dim, 0, config.g_repeat_num, config.num_memory, config.image_size,
                            config.use_position_codes)
         self.D = Discriminator(config.image_size, config.d_conv_dim, 0, config.d_repeat_num)
         self.G.to(self.device)
         self.D.to(self.device)
+        super().__init__(SPEC, config, WindowedGenerator(self.G, config.num_patch), config.model_save_dir, log)
+        self.train_set, self.test_set = train_set, test_set
+        heldout = getattr(train_set, "heldout_normals", ())
+        if len(heldout):  # (V, H, W) uint8 → (V, 1, H, W) in [-1, 1]
+            self.heldout, self.heldout_paths = to_model_range(heldout).unsqueeze(1), list(train_set.heldout_paths)
         amp_dtype, precision = choose_amp_dtype(self.device, config.amp, config.amp_dtype)
         self.d_amp, self.g_amp = MixedPrecision(self.device, amp_dtype), MixedPrecision(self.device, amp_dtype)
         if config.amp or config.amp_dtype != "auto":
@@ -146,7 +149,6 @@ class SaganTrainer(Run):
         self.skipped = {}  # network → whether its float16 scaler skipped the last step
         self.best = {"iteration": None, "auc": -1.0, "ap": -1.0}
         self.snapshots = []  # the {iteration}-G.ckpt names this run wrote and keeps, oldest first
-        self._heldout_scored = None  # (iteration, weights fingerprint, scores) last stored in calibration.json
         if config.select_on == "test":
             if test_set is None:
                 raise ValueError("select_on='test' needs the test set")
@@ -280,7 +282,7 @@ class SaganTrainer(Run):
         if improved:
             self.best = {"iteration": self.iteration, "auc": report.auc, "ap": report.ap}
             atomic_save(self.G.state_dict(), Path(cfg.model_save_dir) / "best-G.ckpt")
-            self.record_heldout_scores("best-G.ckpt")
+            self.record_heldout("best-G.ckpt")
 
     # ------------------------------------------------------------------ files
     def networks(self) -> dict:
@@ -305,7 +307,7 @@ class SaganTrainer(Run):
             if distributed.is_main():
                 folder = Path(self.config.model_save_dir)
                 atomic_save(self.G.state_dict(), folder / f"{self.iteration}-G.ckpt")
-                self.record_heldout_scores(path.name)
+                self.record_heldout(path.name)
                 for name in self._pruned:  # after last.ckpt stopped listing them
                     (folder / name).unlink(missing_ok=True)
 
@@ -334,28 +336,6 @@ class SaganTrainer(Run):
     def load(self, path=None) -> dict:
         """Resume from `path` (default: `model_save_dir/last.ckpt`); see `Run.load`."""
         return super().load(path, map_location=self.device)
-
-    def record_heldout_scores(self, checkpoint_name: str):
-        """Score the held-out labeled normals with G and store them for `checkpoint_name` in
-        `model_save_dir/calibration.json` (`anomaly_lib.calibration`); nothing without held-out normals."""
-        from anomaly_lib.calibration import update_calibration, weights_fingerprint
-
-        heldout = getattr(self.train_set, "heldout_normals", ())
-        if not len(heldout):
-            return None
-        # best-G.ckpt and last.ckpt written at one iteration hold the same G: score it once
-        if self._heldout_scored is None or self._heldout_scored[0] != self.iteration:
-            images = to_model_range(heldout).unsqueeze(1).to(self.device)  # (V, 1, H, W)
-            scores = score_images(self.G, images, self.config.num_patch).cpu().tolist()
-            self._heldout_scored = (self.iteration, weights_fingerprint(self.G.state_dict()), scores)
-        _, weights, scores = self._heldout_scored
-        entry = {"checkpoint": checkpoint_name, "weights": weights, "iteration": self.iteration,
-                 "scores": {SCORING: scores}}
-        settings = {**{name: getattr(self.config, name) for name in PREDICT_SETTINGS},
-                    "resize": "bilinear", "value_range": [-1, 1]}  # as MedADTestSet
-        files = [str(Path(path).resolve()) for path in self.train_set.heldout_paths]
-        return update_calibration(self.config.model_save_dir, entry, method="sagan", settings=settings,
-                                  heldout_files=files, scoring=SCORING)
 
     def save_samples(self) -> Path:
         """A PNG grid: unlabeled inputs (top) and their reconstructions (bottom)."""

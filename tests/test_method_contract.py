@@ -149,6 +149,7 @@ def test_predict_decides_at_the_held_out_quantile(trained, tmp_path, capsys):
     assert len(rows) == 3 and {row["decision"] for row in rows} <= {"normal", "abnormal"}
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert "calibration.json" in json.dumps(summary["threshold"])
+    assert "scored now" not in out + json.dumps(summary), "the stored scores of these very weights were not found"
     code, _, err = run_cli(registered.main, flags, capsys)
     assert_one_line_error(code, err, "--overwrite")
 
