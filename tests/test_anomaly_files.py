@@ -478,17 +478,23 @@ def test_checkpoint_save_on_a_full_disk_names_the_file_and_keeps_the_old_one(tmp
     assert path.read_bytes() == before and sorted(p.name for p in path.parent.iterdir()) == ["last.pt"]
 
 
-def test_phantoms_on_a_full_disk_say_so_in_one_line(tmp_path, outside, monkeypatch, capsys):
+def disk_fills_after(writes: int, monkeypatch) -> list:
+    """`Path.write_bytes` fails with ENOSPC after `writes` files; returns the paths it was asked to write."""
     calls = []
     real_write = Path.write_bytes
 
     def fills_up(self, data):
         calls.append(self)
-        if len(calls) > 3:
+        if len(calls) > writes:
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(self, data)
 
     monkeypatch.setattr(Path, "write_bytes", fills_up)
+    return calls
+
+
+def test_phantoms_on_a_full_disk_say_so_in_one_line(tmp_path, outside, monkeypatch, capsys):
+    calls = disk_fills_after(3, monkeypatch)
     code, out, err = cli(["phantoms", "--out", tmp_path / "ph", "--image-size", "16"], capsys)
     assert code == 2 and out == ""
     assert_one_line(err, f"no space left on device while writing {calls[-1]}")
@@ -503,16 +509,7 @@ def test_phantoms_over_an_earlier_dataset_keep_it_until_the_new_one_is_complete(
     argv = ["phantoms", "--out", tmp_path / "ph", "--image-size", "16", "--count", "train_normal=3"]
     assert cli(argv, capsys)[0] == 0
     before = snapshot(tmp_path / "ph")
-    calls = []
-    real_write = Path.write_bytes
-
-    def fills_up(self, data):
-        calls.append(self)
-        if len(calls) > 5:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(self, data)
-
-    monkeypatch.setattr(Path, "write_bytes", fills_up)
+    disk_fills_after(5, monkeypatch)
     code, _, err = cli(argv + ["--seed", "4"], capsys)
     assert code == 2
     assert_one_line(err, "no space left on device while writing ")
