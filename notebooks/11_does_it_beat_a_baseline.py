@@ -72,7 +72,9 @@ OUT.mkdir(parents=True, exist_ok=True)
 # - **PCA**: reconstruct the image from the first $k$ principal components of the normals and
 #   measure the error; whatever normal anatomy cannot explain remains;
 # - **autoencoder**: a small convolutional network squeezes the image through a bottleneck of
-#   a few numbers and rebuilds it, trained with L1 on normals;
+#   a few numbers and rebuilds it, trained with L1 on normals. It trains, so it is a method of
+#   its own (`autoencoder_lib`, registered like SAGAN and SWSSL), which the comparison runs as a
+#   baseline;
 # - **k-NN on pretrained features**: ImageNet ResNet18 features of small patches, and the
 #   distance of each test patch to its nearest normal patch (the core of PatchCore).
 #
@@ -83,8 +85,14 @@ OUT.mkdir(parents=True, exist_ok=True)
 # normal images only. A fair table says so, and the `trained on` column below does.
 
 # %%
+from anomaly_lib import method as registry  # noqa: E402
+
 for name, cls in BASELINES.items():
     print(f"{name:<12} {cls.__doc__.splitlines()[0]}")
+baselines_that_train = [name for name in registry.names() if registry.get(name).baseline]
+for name in baselines_that_train:
+    print(f"{name:<12} {registry.get(name).summary} (registered method, run as a baseline)")
+assert set(compare.BASELINE_METHODS) == {*BASELINES, *baselines_that_train}
 print()
 for name, changes in sagan_method.VARIANTS.items():
     change = ", ".join(f"{k}={v}" for k, v in changes.items()) or "the authors' losses"
