@@ -249,22 +249,33 @@ print(f"red pixels (top third of the scale): {red[chosen_abnormal].float().mean(
 # The phantoms come with their true lesion masks (`masks/` in the dataset folder), which real data
 # rarely has. Overlaying the map (`overlay_heatmap`: jet colours, red = large error, one scale for
 # all the images shown, from 0 to their largest error) with the mask's outline shows whether the
-# error sits on the lesion. As a number, the **pixel-level AUC** asks
-# how well the map's values separate lesion pixels from the other pixels of the abnormal images.
+# error sits on the lesion. As numbers (notebook 11 and `compare` report the same two):
+#
+# - **pixel AUROC**: every pixel of every test image is a sample, lesion pixels are the positives,
+#   so a map that glows on normal images is penalised too;
+# - **AUPRO**: for a cutoff, each lesion's overlap is the share of its pixels above it (a small
+#   lesion counts as much as a large one); the mean overlap is integrated against the share of
+#   normal pixels above the cutoff, up to 0.3, and divided by 0.3 (1 = perfect).
+#
+# The image AUC beside them answers another question: whether the right *images* score high.
 
 # %%
-from sklearn.metrics import roc_auc_score
-
 from anomaly_lib.figures import add_scale_colourbar
 from anomaly_lib.heatmaps import overlay_heatmap
+from anomaly_lib.metrics import aupro, pixel_auroc
 
 abnormal = [i for i in order if labels[i] == 1]
 masks = {i: plt.imread(DATA / "masks" / Path(test_set.paths[i]).name) > 0 for i in abnormal}  # (64, 64) bool
-_, abnormal_maps = reconstruct(G, images[abnormal].to(device))
-pixel_auc = roc_auc_score(np.concatenate([masks[i].ravel() for i in abnormal]),
-                          abnormal_maps.cpu().numpy().ravel())
-print(f"pixel-level AUC over {len(abnormal)} abnormal test images: {pixel_auc:.3f}")
+_, test_maps = reconstruct(G, images.to(device))  # (N, 1, 64, 64): every test image's map
+test_maps = test_maps[:, 0].cpu().numpy()  # (N, 64, 64)
+test_masks = np.stack([masks.get(i, np.zeros(test_maps.shape[1:], bool)) for i in range(len(images))])  # normals: empty
+localisation = {"image AUC": result.report.auc, "pixel AUROC": pixel_auroc(test_maps, test_masks),
+                "AUPRO (FPR ≤ 0.3)": aupro(test_maps, test_masks)}
+print(f"over {len(images)} test images ({len(abnormal)} with a lesion): "
+      + ", ".join(f"{name} {value:.3f}" for name, value in localisation.items()))
+assert test_masks[labels == 0].sum() == 0 and all(test_masks[i].any() for i in abnormal)  # negatives and positives as said
 
+abnormal_maps = torch.from_numpy(test_maps[abnormal])[:, None]  # (n, 1, 64, 64): the abnormal images' maps
 shown_ids = abnormal[:: max(1, len(abnormal) // 5)][:5]  # spread over the score range, highest first
 shown_maps = abnormal_maps[[abnormal.index(i) for i in shown_ids]].cpu()  # (n, 1, 64, 64)
 mask_scale = shared_scale(result.report.authors_cutoff.threshold, largest=float(shown_maps.max()), centre=False)

@@ -268,8 +268,9 @@ for seed in range(settings.seeds):
 #   share of normal pixels above the threshold, up to 0.3, and the area is divided by 0.3.
 #
 # `compare` collects every map it is given and scores it against the masks, which, like the test
-# labels, never reach a method. SWSSL's runs use the authors' scoring, which has no map, so its
-# row stays blank. The check below recomputes one entry from scratch: the mean-image baseline's
+# labels, never reach a method. SWSSL's image score is the authors', which has no map, so its map
+# is the kit's `patch_knn` one: each window's distance to its nearest normal window, spread over
+# its pixels. The check below recomputes one entry from scratch: the mean-image baseline's
 # map is (x − μ)², μ the mean labeled normal, and its metrics must be what the table says.
 
 # %%

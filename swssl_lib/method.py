@@ -42,19 +42,20 @@ def comparison_images(data, settings, size: tuple):
 
 
 def run_for_comparison(variant: str, data, settings, seed: int, run_dir: Path, device):
-    """SWSSL from its pieces: train on normal patches, bank the normal windows, the authors' scoring."""
+    """SWSSL from its pieces: train on normal patches, bank the normal windows, the authors' scoring;
+    on a Med-AD split also the patch_knn maps, for the pixel metrics."""
     import numpy as np
     import torch
     from torch.utils.data import DataLoader
 
-    from anomaly_lib.compare import OwnTest
+    from anomaly_lib.compare import OwnTest, WithMaps
     from anomaly_lib.images import as_height_width
 
     from .bank import build_feature_bank
     from .data import SWSSLDataset
     from .evaluate import extract_test_features
     from .model import PatchModel, fold_batchnorm
-    from .scoring import score_reference
+    from .scoring import patch_map_to_pixels, score_patch_knn, score_reference
     from .train import fit, patch_loader
 
     values = {**ON_MEDAD, "image_size": settings.image_size, **settings.swssl}
@@ -79,12 +80,15 @@ def run_for_comparison(variant: str, data, settings, seed: int, run_dir: Path, d
 
     folded = fold_batchnorm(model)
     bank = build_feature_bank(folded, full(train), config.patch_size, config.step_size, progress=settings.progress)
-    features, _, _ = extract_test_features(folded, full(test), config.patch_size, config.step_size,
-                                           progress=settings.progress)
-    scores = score_reference(bank, features, device=device).image_scores.numpy()
+    features, _, grid = extract_test_features(folded, full(test), config.patch_size, config.step_size,
+                                              progress=settings.progress)
+    scores = score_reference(bank, features, device=device).image_scores.numpy()  # the authors' image score
     if settings.chest_root:
         return OwnTest(scores, np.asarray(test.labels), [str(p) for p in test.paths])
-    return scores
+    # Where it fires: each window's distance to its nearest normal window (the kit's patch_knn),
+    # spread over the pixels it covers. Pixels no window covers count as the least abnormal.
+    patch_maps = score_patch_knn(bank, features, grid=grid, device=device).patch_maps  # (M, rows, cols)
+    return WithMaps(scores, patch_map_to_pixels(patch_maps, grid, uncovered=float(patch_maps.min())))  # (M, H, W)
 
 
 METHOD = register(Method(

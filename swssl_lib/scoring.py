@@ -96,19 +96,19 @@ def score_patch_knn(
     return PatchScores(image_scores=image_scores, patch_maps=patch_maps)
 
 
-def patch_map_to_pixels(patch_maps: torch.Tensor, grid: WindowGrid) -> np.ndarray:
+def patch_map_to_pixels(patch_maps: torch.Tensor, grid: WindowGrid, uncovered: float = float("nan")) -> np.ndarray:
     """Spread window scores (M, rows, cols) over the pixels they cover → float32 (M, H, W).
 
     Each pixel gets the mean score of all the (overlapping) windows containing it. Pixels that
-    no window covers are NaN: the right and bottom borders, where the grid skips the last start
-    (as the authors' evaluation does). No score looked at them, so none is made up for them;
-    the overlays leave them uncoloured.
+    no window covers (the right and bottom borders, where the grid skips the last start, as the
+    authors' evaluation does) get ``uncovered``: NaN by default, since no score looked at them,
+    and the overlays leave them uncoloured; the pixel metrics pass the lowest window score.
     """
     p, s = grid.patch_size, grid.step_size
     covered = ((grid.rows - 1) * s + p, (grid.cols - 1) * s + p)  # (h, w) under some window
     per_window = patch_maps.float().flatten(1)[:, None, :].expand(-1, p * p, -1)  # (M, p·p, P)
     summed = F.fold(per_window, covered, kernel_size=p, stride=s)  # (M, 1, h, w)
     counts = F.fold(torch.ones_like(per_window[:1]), covered, kernel_size=p, stride=s)  # (1, 1, h, w)
-    pixels = torch.full((len(patch_maps), grid.height, grid.width), float("nan"))  # (M, H, W)
+    pixels = torch.full((len(patch_maps), grid.height, grid.width), float(uncovered))  # (M, H, W)
     pixels[:, : covered[0], : covered[1]] = (summed / counts)[:, 0]
     return pixels.numpy()

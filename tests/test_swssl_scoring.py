@@ -91,6 +91,9 @@ def test_patch_map_to_pixels_spreads_window_scores():
     assert pixels[0, 30, 30] == pytest.approx(8)  # window (2, 2) alone
     assert np.isnan(pixels[0, 32:, :]).all() and np.isnan(pixels[0, :, 32:]).all()  # uncovered: no value
     assert not np.isnan(pixels[0, :32, :32]).any()
+    filled = patch_map_to_pixels(maps, grid, uncovered=-1.0)  # the pixel metrics' choice: the lowest score
+    assert (filled[0, 32:, :] == -1).all() and (filled[0, :, 32:] == -1).all()
+    np.testing.assert_array_equal(filled[0, :32, :32], pixels[0, :32, :32])
 
 
 def test_each_pixel_is_the_mean_of_every_window_that_covers_it():
