@@ -919,29 +919,11 @@ for name, point in [("authors' cutoff (test labels)", test_report.authors_cutoff
 # the same corner. Pixel AUROC ranks every pixel of the test set against the lesion masks; PRO
 # (per-region overlap, Bergmann et al. 2020) averages, over the lesions, the share of each lesion's
 # pixels above the threshold, and integrates that over the thresholds whose false-positive rate on
-# normal pixels stays below 0.3.
+# normal pixels stays below 0.3. Both are the kit's (`anomaly_lib.metrics`), the ones `compare`,
+# notebooks 06, 09 and 11 report.
 
 # %%
-from scipy import ndimage
-
-
-def pixel_auroc(maps, masks):
-    """AUROC of every pixel's value against the lesion masks: maps, masks (n, H, W)."""
-    return roc_auc_score(masks.ravel(), maps.ravel())
-
-
-def pro_score(maps, masks, max_fpr=0.3, n_thresholds=50):
-    """Per-region overlap, averaged over lesions, integrated up to `max_fpr` and divided by it."""
-    regions = [region for mask in masks for region in
-               (lambda labelled: [labelled[0] == k for k in range(1, labelled[1] + 1)])(ndimage.label(mask))]
-    owners = [i for i, mask in enumerate(masks) for _ in range(ndimage.label(mask)[1])]
-    normal_pixels = maps[~masks]
-    fprs, overlaps = [], []
-    for threshold in np.quantile(normal_pixels, np.linspace(1, 1 - max_fpr, n_thresholds)):
-        fprs.append((normal_pixels >= threshold).mean())
-        overlaps.append(np.mean([(maps[i][region] >= threshold).mean() for i, region in zip(owners, regions)]))
-    return np.trapezoid(overlaps, fprs) / max_fpr
-
+from anomaly_lib.metrics import aupro, pixel_auroc
 
 lesioned = [draw_chest(rng_np, map_side, abnormal=True) for _ in range(20)]
 lesion_masks = np.stack([phantom.lesion_mask for phantom in lesioned])  # (20, H, W)
@@ -954,7 +936,7 @@ LOCALISATION = {}
 for name, maps_ in [("on the lesion", on_lesion), ("in a fixed corner", in_corner)]:
     image_auc = roc_auc_score(np.r_[np.zeros(20), np.ones(20)],
                               np.r_[background().reshape(20, -1).max(1), maps_.reshape(20, -1).max(1)])
-    LOCALISATION[name] = (image_auc, pixel_auroc(maps_, lesion_masks), pro_score(maps_, lesion_masks))
+    LOCALISATION[name] = (image_auc, pixel_auroc(maps_, lesion_masks), aupro(maps_, lesion_masks))
     print(f"hot spot {name:<18}: image AUC {LOCALISATION[name][0]:.2f} | pixel AUROC {LOCALISATION[name][1]:.2f} | "
           f"PRO {LOCALISATION[name][2]:.2f}")
 
