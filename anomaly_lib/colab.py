@@ -73,7 +73,7 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, kit_dir)
     os.chdir(os.path.join(kit_dir, "notebooks"))
 
-from anomaly_lib.colab import hidden_solution  # noqa: F401 (the exercises use it to fold their answers)
+from anomaly_lib.colab import run_solution  # noqa: F401 (the exercises' answers, folded: notebooks/solutions/)
 from anomaly_lib.device import describe_device, pick_device, smoke_mode
 
 device = pick_device()
@@ -177,7 +177,7 @@ class _Collector:
         self.parts.append(("data", dict(data)))
 
     def clear_output(self, wait=False):
-        self.parts = []
+        self.parts = [part for part in self.parts if part[0] == "code"]  # the solution's code stays
 
 
 def _open_figures_as_png() -> list[dict]:
@@ -203,6 +203,10 @@ def _part_html(kind: str, content) -> str:
 
     if kind == "text":
         return f"<pre>{escape(content)}</pre>"
+    if kind == "code":  # a solution's own code, highlighted as Jupyter shows code
+        from IPython.display import Code
+
+        return f"<p><b>The code</b></p>\n{Code(content, language='python')._repr_html_()}\n<p><b>What it prints</b></p>"
     if "text/html" in content:
         return content["text/html"]
     for image in ("image/png", "image/jpeg"):
@@ -222,13 +226,14 @@ def folded_html(parts, summary: str) -> str:
 
 
 @contextmanager
-def hidden_solution(summary: str = "Show the solution's output"):
+def hidden_solution(summary: str = "Show the solution's output", code: str = None):
     """Run an exercise's solution, keeping what it prints and draws folded until the reader opens it.
 
     In a notebook, everything the block prints or displays (text, tables, figures) is
     collected in order and shown as one HTML `<details>` block, which Colab, JupyterLab,
-    GitHub and the rendered site all show closed. Outside a notebook it changes nothing.
-    The code runs either way, so the tests still execute every solution.
+    GitHub and the rendered site all show closed; `code`, when given, is shown first in
+    the same block. Outside a notebook it changes nothing. The code runs either way, so
+    the tests still execute every solution.
     """
     try:
         from IPython import get_ipython
@@ -240,6 +245,7 @@ def hidden_solution(summary: str = "Show the solution's output"):
         yield
         return
     collector = _Collector()
+    collector.parts = [("code", code)] if code else []
     saved = sys.stdout, sys.stderr, shell.display_pub
     sys.stdout = sys.stderr = shell.display_pub = collector
     try:
@@ -247,11 +253,47 @@ def hidden_solution(summary: str = "Show the solution's output"):
     finally:
         sys.stdout, sys.stderr, shell.display_pub = saved
         parts = collector.parts + [("data", png) for png in _open_figures_as_png()]
-        text = "\n".join(content if kind == "text" else content.get("text/plain", "") for kind, content in parts)
+        text = "\n".join(content if kind in ("text", "code") else content.get("text/plain", "")
+                         for kind, content in parts)
         shell.display_pub.publish(
             {"text/html": folded_html(parts, summary), "text/plain": f"{summary}:\n{text}"}
         )
 
+
+
+SOLUTIONS = "solutions"  # notebooks/solutions/NN_name.py: each notebook's exercise solutions
+SOLUTION_HEADER = re.compile(r"^# %% Solution to exercise (\d+)[ \t]*$", re.MULTILINE)
+
+
+def solution_source(notebook: str, number: int, folders=None) -> tuple[Path, int, str]:
+    """Exercise `number`'s solution for notebook `notebook` ("02"): its file, the number of lines
+    before its code there, and the code (from its `# %% Solution to exercise N` line to the next)."""
+    folders = folders or [Path.cwd() / SOLUTIONS, Path(__file__).resolve().parents[1] / "notebooks" / SOLUTIONS]
+    found = [path for folder in map(Path, folders) for path in sorted(folder.glob(f"{notebook}_*.py"))]
+    if not found:
+        raise FileNotFoundError(f"no solutions for notebook {notebook}: looked for {notebook}_*.py in "
+                                + " and ".join(str(folder) for folder in folders))
+    text = found[0].read_text(encoding="utf-8")
+    headers = list(SOLUTION_HEADER.finditer(text))
+    for header, following in zip(headers, [*headers[1:], None]):
+        if int(header.group(1)) == number:
+            code = text[header.end():following.start() if following else len(text)]
+            return found[0], text.count("\n", 0, header.end()), code
+    raise LookupError(f"{found[0]} has no '# %% Solution to exercise {number}' section")
+
+
+def run_solution(notebook: str, number: int, namespace: dict = None) -> None:
+    """Run exercise `number`'s solution of notebook `notebook` ("02") in the notebook's namespace,
+    its code and all it prints or draws folded in one closed block (`hidden_solution`).
+
+    The code lives in `notebooks/solutions/`, so the notebook file, wherever it is read
+    (GitHub's static view included), shows only this call until the reader asks for the answer.
+    """
+    path, lines_before, code = solution_source(notebook, number)
+    namespace = sys._getframe(1).f_globals if namespace is None else namespace  # the notebook's variables
+    compiled = compile("\n" * lines_before + code, str(path), "exec")  # tracebacks point into the file
+    with hidden_solution(f"Show the solution to exercise {number} (code and output)", code=code.strip("\n")):
+        exec(compiled, namespace)
 
 # ---------------------------------------------------------------------------- pointing a fork at itself
 

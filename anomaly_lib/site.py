@@ -6,7 +6,7 @@
 Each notebook runs top to bottom in a fresh kernel (nbclient) with a per-cell time
 limit, so the same run that builds the pages also catches a cell that fails or stalls.
 Pages are static: a widget shows its fallback (see `anomaly_lib.colab.show_widget`),
-figures are embedded in the page, and exercise solutions stay folded (`<details>`).
+figures are embedded in the page, and exercise solutions (code and output) stay folded (`<details>`).
 Nothing is downloaded: the pages use nbconvert's own templates and styles.
 """
 
@@ -28,19 +28,10 @@ SMOKE_CELL_TIMEOUT = 60  # seconds per cell in smoke mode: a stalled cell fails 
 FULL_CELL_TIMEOUT = 3600  # the full edition trains for real
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg"}
 
-# The lab template with two changes: a solution cell's code is folded, and every page gets
-# the course's navigation bar and a few styles.
+# The lab template with the course's navigation bar and a few styles. A solution needs nothing
+# here: its cell is one call, and its code and output come folded in its output (`run_solution`).
 PAGE_TEMPLATE = """\
 {%- extends 'lab/index.html.j2' -%}
-{% block input_group -%}
-{%- if 'solution' in cell.metadata.get('tags', []) -%}
-<details class="solution-code"><summary>Show the solution's code</summary>
-{{ super() }}
-</details>
-{%- else -%}
-{{ super() }}
-{%- endif -%}
-{% endblock input_group %}
 {% block extra_css -%}
 {{ super() }}
 <style>
@@ -48,9 +39,9 @@ nav.course { position: sticky; top: 0; z-index: 10; background: #f6f8fa; border-
   padding: 0.5em 1em; font: 14px sans-serif; display: flex; gap: 1.2em; flex-wrap: wrap; }
 nav.course a { color: #0969da; text-decoration: none; }
 .smoke-note { background: #fff8c5; padding: 0.4em 1em; font: 14px sans-serif; }
-details.solution, details.solution-code { margin: 0.4em 0 0.4em 0; padding: 0.3em 0.6em;
+details.solution { margin: 0.4em 0 0.4em 0; padding: 0.3em 0.6em;
   border-left: 3px solid #2ea44f; background: #f6fff8; }
-details.solution > summary, details.solution-code > summary { cursor: pointer; color: #1a7f37;
+details.solution > summary { cursor: pointer; color: #1a7f37;
   font: bold 14px sans-serif; }
 .jp-Notebook { max-width: 1100px; margin: 0 auto; }
 </style>

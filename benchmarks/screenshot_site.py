@@ -44,12 +44,12 @@ def site_screenshots(browser, site: Path, out: Path, solution_page: str, find=()
         shots.append(out / f"site_{name}_find{number}.png")
         page.screenshot(path=shots[-1])
     page.goto((site / f"{solution_page}.html").resolve().as_uri())
-    first = page.locator("details.solution-code").first
+    first = page.locator("details.solution").first
     first.scroll_into_view_if_needed()
     page.evaluate("window.scrollBy(0, -200)")
     shots.append(out / f"site_{solution_page}_solution_closed.png")
     page.screenshot(path=shots[-1])
-    for summary in page.locator("details.solution-code > summary, details.solution > summary").all()[:2]:
+    for summary in page.locator("details.solution > summary").all()[:1]:
         summary.click()
     page.evaluate("window.scrollBy(0, -50)")
     shots.append(out / f"site_{solution_page}_solution_opened.png")

@@ -34,7 +34,7 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, kit_dir)
     os.chdir(os.path.join(kit_dir, "notebooks"))
 
-from anomaly_lib.colab import hidden_solution  # noqa: F401 (the exercises use it to fold their answers)
+from anomaly_lib.colab import run_solution  # noqa: F401 (the exercises' answers, folded: notebooks/solutions/)
 from anomaly_lib.device import describe_device, pick_device, smoke_mode
 
 device = pick_device()
@@ -310,7 +310,7 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from anomaly_lib.colab import enable_widgets, show_widget
-from anomaly_lib.metrics import operating_point, roc_report
+from anomaly_lib.metrics import operating_point
 
 
 def operating_figure(threshold):
@@ -446,21 +446,8 @@ exit_code = sagan_cli(args)
 # which image?
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
-# @title Solution to exercise 1 (double-click to show the code)
-with hidden_solution():
-    class CopyInput(torch.nn.Module):
-        """A perfect reconstructor: windows in, the same windows out."""
-
-        def forward(self, windows, bs=None):
-            return windows
-
-    copy_scores = score_images(CopyInput(), images.to(device)).cpu().numpy()
-    copy_report = roc_report(labels, copy_scores)
-    print(f"scores from {copy_scores.min():.3f} to {copy_scores.max():.3f}; AUC {copy_report.auc:.3f}, "
-          f"AP {copy_report.ap:.3f} (= the share of abnormal images, {labels.mean():.3f})")
-    print("Reading: a perfect reconstruction scores 0 on every image, so all images tie and the AUC is 0.5: "
-          "a reconstructor is only useful if it fails on lesions. The score reaches its maximum, 1, only "
-          "when every pixel is ±1 and the reconstruction is its exact negative.")
+# @title Solution to exercise 1 (run it: the answer stays folded until you open it)
+run_solution("06", 1)
 
 # %% [markdown]
 # ### Exercise 2 · The cutoff on another split
@@ -470,29 +457,8 @@ with hidden_solution():
 # better balanced and which one you can trust, then average over many random splits.
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
-# @title Solution to exercise 2 (double-click to show the code)
-with hidden_solution():
-    rng = np.random.default_rng(0)
-    same, held_out = [], []
-    for _ in range(50):
-        half_a, half_b = [], []
-        for label in (0, 1):  # split each class in two, so both halves keep the abnormal share
-            members = rng.permutation(np.flatnonzero(result.labels == label))
-            half_a += list(members[: len(members) // 2])
-            half_b += list(members[len(members) // 2:])
-        labels_a, scores_a = result.labels[half_a], result.scores[half_a]
-        labels_b, scores_b = result.labels[half_b], result.scores[half_b]
-        on_b = roc_report(labels_b, scores_b).authors_cutoff  # chosen on B, measured on B
-        from_a = operating_point(labels_b, scores_b, roc_report(labels_a, scores_a).authors_cutoff.threshold)
-        same.append((on_b.sensitivity, on_b.specificity))
-        held_out.append((from_a.sensitivity, from_a.specificity))
-    for name, points in [("cutoff chosen on B, measured on B", same), ("cutoff chosen on A, measured on B", held_out)]:
-        sensitivity, specificity = np.mean(points, axis=0)
-        imbalance = np.mean([abs(sens - spec) for sens, spec in points])
-        print(f"{name}: sensitivity {sensitivity:.3f}, specificity {specificity:.3f}, "
-              f"|sensitivity − specificity| {imbalance:.3f}")
-    print("Reading: on the images it was chosen on, the cutoff is balanced by construction and fitted to their "
-          "noise; on the other half it loses that balance, and its numbers are the ones to report.")
+# @title Solution to exercise 2 (run it: the answer stays folded until you open it)
+run_solution("06", 2)
 
 # %% [markdown]
 # ### Exercise 3 · Mean or maximum?
@@ -501,22 +467,8 @@ with hidden_solution():
 # better? Predict, then compare the AUCs on the test images.
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
-# @title Solution to exercise 3 (double-click to show the code)
-with hidden_solution():
-    _, all_maps = reconstruct(G, images.to(device))  # (N, 1, 64, 64)
-    flat = all_maps.flatten(start_dim=1).cpu()  # (N, 4096)
-    top_share = max(1, flat.shape[1] // 100)  # the top 1 % of the pixels
-    poolings = {
-        "mean (the authors')": flat.mean(dim=1),
-        "top 1 % mean": flat.topk(top_share, dim=1).values.mean(dim=1),
-        "maximum": flat.max(dim=1).values,
-    }
-    aucs = {name: roc_report(labels, values.numpy()).auc for name, values in poolings.items()}
-    for name, auc in aucs.items():
-        print(f"{name:<20} AUC {auc:.3f}")
-    print(f"Reading: here the best pooling is '{max(aucs, key=aucs.get)}'. The mean dilutes a small lesion among "
-          "thousands of normal pixels; the maximum reacts to a single pixel, noise included; the top-k mean sits "
-          "between. Choose on validation data, not on the test set.")
+# @title Solution to exercise 3 (run it: the answer stays folded until you open it)
+run_solution("06", 3)
 
 # %% [markdown]
 # ### Exercise 4 · Why average per study?

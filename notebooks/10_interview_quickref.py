@@ -39,7 +39,7 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, kit_dir)
     os.chdir(os.path.join(kit_dir, "notebooks"))
 
-from anomaly_lib.colab import hidden_solution  # noqa: F401 (the exercises use it to fold their answers)
+from anomaly_lib.colab import run_solution  # noqa: F401 (the exercises' answers, folded: notebooks/solutions/)
 from anomaly_lib.device import describe_device, pick_device, smoke_mode
 
 device = pick_device()

@@ -37,7 +37,7 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, kit_dir)
     os.chdir(os.path.join(kit_dir, "notebooks"))
 
-from anomaly_lib.colab import hidden_solution  # noqa: F401 (the exercises use it to fold their answers)
+from anomaly_lib.colab import run_solution  # noqa: F401 (the exercises' answers, folded: notebooks/solutions/)
 from anomaly_lib.device import describe_device, pick_device, smoke_mode
 
 device = pick_device()
@@ -450,17 +450,8 @@ if RUN_REAL:
 # or smaller?
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
-# @title Solution to exercise 1 (double-click to show the code)
-with hidden_solution():
-    from sklearn.metrics import roc_auc_score
-
-    labels = np.r_[np.zeros(n_normal), np.ones(n_abnormal)]
-    coin = [roc_auc_score(labels, np.random.default_rng(seed).random(len(labels))) for seed in range(200)]
-    print(f"random scores on {n_normal} + {n_abnormal} images: AUC {np.mean(coin):.3f} ± {np.std(coin):.3f} "
-          f"(Hanley-McNeil at 0.5: {auc_standard_error(0.5, n_abnormal, n_normal):.3f})")
-    spreads = {row["method"]: row["auc_std"] for row in comparison.rows()}
-    print(f"SAGAN's spread between seeds (training noise, one fixed test set): ± {spreads.get('sagan', float('nan')):.3f}; "
-          f"the test set's own sampling noise, a second source, is about ± {np.std(coin):.3f} at this size")
+# @title Solution to exercise 1 (run it: the answer stays folded until you open it)
+run_solution("11", 1)
 
 # %% [markdown]
 # ### Exercise 2 · Change a parameter: PCA's number of components
@@ -471,25 +462,8 @@ with hidden_solution():
 # components grows, and why might the two datasets behave differently?
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
-# @title Solution to exercise 2 (double-click to show the code)
-with hidden_solution():
-    from anomaly_lib.baselines import PCABaseline
-    from anomaly_lib.metrics import roc_report
-
-    from anomaly_lib.digits import make_digits_dataset
-
-    datasets = {"phantoms": (DATA, settings.image_size),
-                "digits, even vs odd": (make_digits_dataset(OUT / "digits", (0, 2, 4, 6, 8), 32), 32)}
-    for name, (root, size) in datasets.items():
-        split, test_labels = compare.load_split(root, size)
-        aucs = {}
-        for components in (1, 2, 4, 8, 32, 128):
-            if components <= len(split.normals):
-                scores = PCABaseline(components).fit(split.normals).score(split.test_images)
-                aucs[components] = roc_report(test_labels, scores).auc
-        print(f"{name:<20}" + "  ".join(f"{k}: {auc:.3f}" for k, auc in aucs.items()))
-    print("one component leaves most normal variation in the error; with many, PCA can rebuild the anomalies too")
-    print("(on real digits an odd digit is close to the span of the even ones; the phantoms' lesions are not)")
+# @title Solution to exercise 2 (run it: the answer stays folded until you open it)
+run_solution("11", 2)
 
 # %% [markdown]
 # ### Exercise 3 · Explain: why can `sagan-l1-only` fail where the autoencoder does not?
@@ -520,15 +494,8 @@ with hidden_solution():
 # set add? And with only 60 + 60 test images?
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
-# @title Solution to exercise 4 (double-click to show the code)
-with hidden_solution():
-    K_AUTHORS = authors.num_iters // authors.log_step
-    for sizes in ((1000, 1000), (60, 60)):
-        for rho in (0.9, 0.5):
-            value = reported_auc(0.85, *sizes, [K_AUTHORS], rho=rho, repeats=10 if SMOKE else 100)[0]
-            print(f"K = {K_AUTHORS}, test set {sizes[0]} + {sizes[1]}, rho {rho}: reported {value:.3f}, "
-                  f"true 0.85, inflation {value - 0.85:+.3f}")
-    print("smaller test sets and checkpoints that disagree more both make a test-set choice flatter the result")
+# @title Solution to exercise 4 (run it: the answer stays folded until you open it)
+run_solution("11", 4)
 
 # %% [markdown]
 # ### Exercise 5 · Explain: reading two numbers

@@ -166,15 +166,13 @@ SOLUTION_TITLE = re.compile(r"^# @title Solution to exercise (\d+)\b")
 DETAILS_SOLUTION = re.compile(r"<details>\s*<summary>[^<]*Solution[^<]*</summary>", re.IGNORECASE)
 
 
-def runs_inside_hidden_solution(source: str) -> bool:
-    """True when every line after the `# @title` line sits in one `with hidden_solution(...):` block."""
-    lines = source.split("\n")
-    return (
-        len(lines) > 2
-        and lines[1].startswith("with hidden_solution(")
-        and lines[1].endswith("):")
-        and all(not line.strip() or line.startswith("    ") for line in lines[2:])
-    )
+SOLUTION_CALL = re.compile(r'^run_solution\("(\d\d)", (\d+)\)$')
+
+
+def solution_call(source: str):
+    """The `run_solution("NN", N)` match of a solution cell whose only line after `# @title` is that call."""
+    lines = [line for line in source.split("\n")[1:] if line.strip()]
+    return SOLUTION_CALL.match(lines[0]) if len(lines) == 1 else None
 
 
 def is_hidden_solution(cell) -> bool:
@@ -187,7 +185,7 @@ def is_hidden_solution(cell) -> bool:
     )
 
 
-def exercise_problems(notebook, name: str) -> list[str]:
+def exercise_problems(notebook, name: str, solutions: Path = None) -> list[str]:
     """What is wrong with a notebook's exercises; [] when they follow the convention.
 
     * one markdown heading `## Exercises` (optionally numbered), with 3-5
@@ -196,8 +194,12 @@ def exercise_problems(notebook, name: str) -> list[str]:
       `<details><summary>Solution ...</summary> ... </details>` block, or a code
       cell with metadata cellView="form", jupyter.source_hidden=true and the tag
       "solution", whose first line is `# @title Solution to exercise N ...` and whose
-      code runs inside `with hidden_solution():`, so its output stays folded too;
+      only other line is `run_solution("NN", N)`: the code lives in
+      `notebooks/solutions/NN_*.py` (so no reader of the notebook file sees it), and
+      code and output are shown folded when it runs;
     * at least one solution is code, so the tests run it.
+
+    `solutions`, when given, is the folder where each called solution must be found.
     """
     cells = notebook.cells
     starts = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and EXERCISES_HEADING.search(c.source)]
@@ -221,11 +223,14 @@ def exercise_problems(notebook, name: str) -> list[str]:
                 )
             if title is None:
                 problems.append(f"{name}: a solution cell must start with '# @title Solution to exercise N'")
-            elif not runs_inside_hidden_solution(cell.source):
-                problems.append(f"{name}: solution {title.group(1)}'s code must all sit inside "
-                                "'with hidden_solution():' (second line), so its output stays folded")
+            elif (call := solution_call(cell.source)) is None or call.group(2) != title.group(1):
+                problems.append(f"{name}: solution {title.group(1)}'s cell must hold only "
+                                f"'run_solution(\"NN\", {title.group(1)})' after its title")
             elif not exercises or int(title.group(1)) != exercises[-1]["number"]:
                 problems.append(f"{name}: solution to exercise {title.group(1)} is not under its exercise")
+            elif solutions is not None and not _solution_found(solutions, call.group(1), int(call.group(2))):
+                problems.append(f"{name}: solution {title.group(1)} calls {call.group(0)}, which "
+                                f"{solutions} does not hold")
             elif is_hidden_solution(cell):
                 exercises[-1]["solutions"] += 1
                 code_solutions += 1
@@ -244,8 +249,29 @@ def exercise_problems(notebook, name: str) -> list[str]:
     "ipynb_path", [p for p in notebook_params() if p.values[0].stem not in WITHOUT_EXERCISES]
 )
 def test_exercises_with_hidden_solutions(ipynb_path):
-    problems = exercise_problems(jupytext.read(ipynb_path), ipynb_path.name)
+    problems = exercise_problems(jupytext.read(ipynb_path), ipynb_path.name, NOTEBOOKS / colab.SOLUTIONS)
+    calls = {call.group(1) for cell in jupytext.read(ipynb_path).cells if (call := solution_call(cell.source))}
+    assert calls <= {ipynb_path.name[:2]}, f"{ipynb_path.name} runs another notebook's solutions: {calls}"
     assert not problems, "\n".join(problems)
+
+
+def _solution_found(folder: Path, notebook: str, number: int) -> bool:
+    try:
+        colab.solution_source(notebook, number, folders=[folder])
+    except (FileNotFoundError, LookupError):
+        return False
+    return True
+
+
+def test_every_solution_in_the_solutions_folder_is_called():
+    """No orphan: each `# %% Solution to exercise N` section of notebooks/solutions/NN_name.py has its
+    notebook NN_name.ipynb, whose cells call it."""
+    for path in sorted((NOTEBOOKS / colab.SOLUTIONS).glob("*.py")):
+        notebook = NOTEBOOKS / f"{path.stem}.ipynb"
+        assert notebook.exists(), f"{path.name} has no notebook {notebook.name}"
+        called = {int(call.group(2)) for cell in jupytext.read(notebook).cells if (call := solution_call(cell.source))}
+        sections = {int(number) for number in colab.SOLUTION_HEADER.findall(path.read_text(encoding="utf-8"))}
+        assert sections == called, f"{path.name} holds solutions {sorted(sections)}; {notebook.name} calls {sorted(called)}"
 
 
 # ---------------------------------------------------------------------------- the checks catch problems
@@ -427,6 +453,49 @@ def test_hidden_solution_outside_a_notebook_just_runs(capsys):
     assert capsys.readouterr().out == "visible\n"
 
 
+SAMPLE_SOLUTIONS = """\
+\"\"\"Solutions of a made-up notebook 99.\"\"\"
+
+# %% Solution to exercise 1
+answer = base * 2
+print("answer", answer)
+
+# %% Solution to exercise 2
+raise ValueError("on line 8 of the file")
+"""
+
+
+def test_run_solution_runs_its_section_in_the_notebook_and_folds_code_and_output(tmp_path, monkeypatch):
+    from IPython.core.displaypub import CapturingDisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+
+    (tmp_path / colab.SOLUTIONS).mkdir()
+    path = tmp_path / colab.SOLUTIONS / "99_sample.py"
+    path.write_text(SAMPLE_SOLUTIONS, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # a notebook's kernel runs in the notebook's folder
+    shell = InteractiveShell.instance()
+    try:
+        shell.display_pub = CapturingDisplayPublisher()
+        assert shell.run_cell("from anomaly_lib.colab import run_solution\nbase = 21\nrun_solution('99', 1)").success
+        assert shell.user_ns["answer"] == 42  # it ran with the notebook's variables, and left its own there
+        (output,) = shell.display_pub.outputs
+        html, text = output["data"]["text/html"], output["data"]["text/plain"]
+        assert html.startswith('<details class="solution">') and html.endswith("</details>")
+        assert "Show the solution to exercise 1" in html and "answer 42" in html
+        assert text.index("answer = base * 2") < text.index("answer 42")  # the code, then what it printed
+        failed = shell.run_cell("run_solution('99', 2)")
+        frame = failed.error_in_exec.__traceback__
+        while frame.tb_next:
+            frame = frame.tb_next
+        assert (frame.tb_frame.f_code.co_filename, frame.tb_lineno) == (str(path), 8)  # the traceback names the file
+    finally:
+        InteractiveShell.clear_instance()
+    with pytest.raises(LookupError, match="no '# %% Solution to exercise 3' section"):
+        colab.run_solution("99", 3)
+    with pytest.raises(FileNotFoundError, match="no solutions for notebook 98"):
+        colab.run_solution("98", 1)
+
+
 EXERCISES_PY = """\
 # %% [markdown]
 # ## Exercises
@@ -434,9 +503,8 @@ EXERCISES_PY = """\
 # ### Exercise 1 · Predict a shape
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
-# @title Solution to exercise 1 (double-click to show the code)
-with hidden_solution():
-    print((2, 3))
+# @title Solution to exercise 1 (run it: the answer stays folded until you open it)
+run_solution("99", 1)
 
 # %% [markdown]
 # ### Exercise 2 · Explain why
@@ -452,10 +520,7 @@ with hidden_solution():
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["solution"]
 # @title Solution to exercise 3
-with hidden_solution():
-    x = 3
-
-    print(x)
+run_solution("99", 3)
 """
 
 
@@ -468,12 +533,17 @@ def test_exercise_check_accepts_the_convention_and_catches_breaks():
     assert any("2 exercises" in problem for problem in exercise_problems(two, "two"))
     unsolved = jupytext.reads(EXERCISES_PY.replace("<details><summary>Solution</summary>", "Think."), fmt="py:percent")
     assert any("exercise 2 has no hidden solution" in problem for problem in exercise_problems(unsolved, "unsolved"))
-    misplaced = jupytext.reads(EXERCISES_PY.replace("Solution to exercise 3", "Solution to exercise 1"), fmt="py:percent")
+    misplaced = jupytext.reads(EXERCISES_PY.replace("Solution to exercise 3", "Solution to exercise 1")
+                               .replace('run_solution("99", 3)', 'run_solution("99", 1)'), fmt="py:percent")
     assert any("not under its exercise" in problem for problem in exercise_problems(misplaced, "misplaced"))
-    unwrapped = jupytext.reads(EXERCISES_PY.replace("with hidden_solution():\n    print((2, 3))", "print((2, 3))"),
-                               fmt="py:percent")
-    assert any("inside 'with hidden_solution():'" in problem for problem in exercise_problems(unwrapped, "unwrapped"))
-    outside = jupytext.reads(EXERCISES_PY.replace("    print(x)", "print(x)"), fmt="py:percent")
-    assert any("inside 'with hidden_solution():'" in problem for problem in exercise_problems(outside, "outside"))
+    inline = jupytext.reads(EXERCISES_PY.replace('run_solution("99", 1)', "print((2, 3))"), fmt="py:percent")
+    assert any("must hold only 'run_solution" in problem for problem in exercise_problems(inline, "inline"))
+    extra = jupytext.reads(EXERCISES_PY.replace('run_solution("99", 3)', 'run_solution("99", 3)\nprint(3)'),
+                           fmt="py:percent")
+    assert any("must hold only 'run_solution" in problem for problem in exercise_problems(extra, "extra"))
+    wrong_number = jupytext.reads(EXERCISES_PY.replace('run_solution("99", 3)', 'run_solution("99", 1)'),
+                                  fmt="py:percent")
+    assert any("must hold only 'run_solution" in problem for problem in exercise_problems(wrong_number, "wrong"))
+    assert any("does not hold" in problem for problem in exercise_problems(good, "good", Path("/nonexistent")))
     no_heading = jupytext.reads(EXERCISES_PY.replace("## Exercises", "## Practice"), fmt="py:percent")
     assert "expected one markdown heading" in exercise_problems(no_heading, "no_heading")[0]
