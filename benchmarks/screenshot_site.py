@@ -67,7 +67,12 @@ def lab_screenshots(browser, notebook: str, out: Path, wait_s: int, find=()) -> 
     """JupyterLab on a temporary copy of notebooks/: open `notebook`, Run All, screenshot solutions
     and the cells whose output contains each text in `find` (a widget, say)."""
     work = Path(tempfile.mkdtemp()) / "notebooks"
-    shutil.copytree(ROOT / "notebooks", work, ignore=shutil.ignore_patterns("outputs", "*.py"))
+    twins = shutil.ignore_patterns("outputs", "*.py")  # the .py twins, not the solutions/ they call
+
+    def skip(folder, names):
+        return twins(folder, names) if Path(folder) == ROOT / "notebooks" else set()
+
+    shutil.copytree(ROOT / "notebooks", work, ignore=skip)
     port, token = free_port(), "screenshot"
     env = {**os.environ, "KIT_SMOKE": os.environ.get("KIT_SMOKE", "1")}
     lab = subprocess.Popen(

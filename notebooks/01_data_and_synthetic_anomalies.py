@@ -541,8 +541,8 @@ for control in controls.values():
 # ## Exercises
 #
 # Write your answer down before you open a solution: a wrong guess you can see is worth more than
-# a right one you only half thought. Each solution is hidden; in Colab click *Show code*, in
-# Jupyter click the collapsed cell.
+# a right one you only half thought. Each solution is hidden:
+# run its cell, then open *Show the solution* for its code and what it prints.
 #
 # ### Exercise 1 · Predict the unlabeled pool
 # A Med-AD folder lists 50 labeled normals, 40 unlabeled normal and 40 unlabeled abnormal images.

@@ -424,8 +424,8 @@ print(f"largest gradient on weights reading the {bits} code bits:  {weight_grad[
 # %% [markdown]
 # ## Exercises
 #
-# Write your answer down before you open a solution. Each solution is hidden; in Colab click
-# *Show code*, in Jupyter click the collapsed cell.
+# Write your answer down before you open a solution. Each solution is hidden:
+# run its cell, then open *Show the solution* for its code and what it prints.
 #
 # ### Exercise 1 · Other grids
 # For our batch of two 64×64 images, predict for `num_patch` = 1, 4 and 8: the shape of

@@ -543,8 +543,8 @@ print("the bias of −50 changes no mean: the norm removes it before the sigmoid
 # %% [markdown]
 # ## Exercises
 #
-# Write your answer down before you open a solution. Each solution is hidden; in Colab click
-# *Show code*, in Jupyter click the collapsed cell.
+# Write your answer down before you open a solution. Each solution is hidden:
+# run its cell, then open *Show the solution* for its code and what it prints.
 #
 # ### Exercise 1 · A bigger image
 # Keep the 2×2 grid but feed 128×128 images (one image, so 4 windows). Predict the window size, the

@@ -419,8 +419,8 @@ print(f"… {len(sagan_lib.train.__doc__.splitlines()) - len(lesson_part.splitli
 # %% [markdown]
 # ## Exercises
 #
-# Write your answer down before you open a solution. Each solution is hidden; in Colab click
-# *Show code*, in Jupyter click the collapsed cell.
+# Write your answer down before you open a solution. Each solution is hidden:
+# run its cell, then open *Show the solution* for its code and what it prints.
 #
 # ### Exercise 1 · Change `n_critic`
 # In 6 iterations, how many generator steps does the trainer take with `n_critic` = 1, 2 and 3?

@@ -459,8 +459,8 @@ else:
 # %% [markdown]
 # ## Exercises
 #
-# Write your answer down before you open a solution. Each solution is hidden; in Colab click
-# *Show code*, in Jupyter click the collapsed cell.
+# Write your answer down before you open a solution. Each solution is hidden:
+# run its cell, then open *Show the solution* for its code and what it prints.
 #
 # ### Exercise 1 · The pool after a hold-out
 # Predict the size of the unlabeled pool and its abnormal share for a few hold-outs $h$, as formulas

@@ -437,8 +437,8 @@ exit_code = sagan_cli(args)
 # %% [markdown]
 # ## Exercises
 #
-# Write your answer down before you open a solution. Each solution is hidden; in Colab click
-# *Show code*, in Jupyter click the collapsed cell.
+# Write your answer down before you open a solution. Each solution is hidden:
+# run its cell, then open *Show the solution* for its code and what it prints.
 #
 # ### Exercise 1 · The perfect reconstruction
 # A "generator" that returns its input unchanged reconstructs every image perfectly. Predict its
