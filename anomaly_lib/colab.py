@@ -260,7 +260,6 @@ def hidden_solution(summary: str = "Show the solution's output", code: str = Non
         )
 
 
-
 SOLUTIONS = "solutions"  # notebooks/solutions/NN_name.py: each notebook's exercise solutions
 SOLUTION_HEADER = re.compile(r"^# %% Solution to exercise (\d+)[ \t]*$", re.MULTILINE)
 
@@ -294,6 +293,7 @@ def run_solution(notebook: str, number: int, namespace: dict = None) -> None:
     compiled = compile("\n" * lines_before + code, str(path), "exec")  # tracebacks point into the file
     with hidden_solution(f"Show the solution to exercise {number} (code and output)", code=code.strip("\n")):
         exec(compiled, namespace)
+
 
 # ---------------------------------------------------------------------------- pointing a fork at itself
 
