@@ -120,12 +120,24 @@ def execute(path: Path, smoke: bool, cell_timeout: int):
     return notebook, time.perf_counter() - start, error
 
 
+# tqdm's text for a progress bar, "epoch 3/60:  40%|████      | 4/10 [00:01<00:02, 3.1it/s]" or
+# "12it [00:03, 4.0it/s]": in a notebook it is the text form of a live progress-bar widget.
+PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*[\d.]+\w?/[\d.?]+\w? \[|(^|: )[\d.]+\w?it \[")
+
+
 def static_outputs(notebook) -> None:
-    """Drop widget views and widget state, so every widget shows its static fallback."""
+    """Drop widget views and widget state, so every widget shows its static fallback; progress
+    bars are dropped: a page can only show the text they had when they started (0 %)."""
     notebook.metadata.pop("widgets", None)
     for cell in notebook.cells:
+        kept = []
         for output in cell.get("outputs", []):
-            output.get("data", {}).pop(WIDGET_VIEW, None)
+            data = output.get("data", {})
+            if data.pop(WIDGET_VIEW, None) is not None and PROGRESS_BAR.search(data.get("text/plain", "")):
+                continue
+            kept.append(output)
+        if "outputs" in cell:
+            cell["outputs"] = kept
 
 
 # ---------------------------------------------------------------------------- links

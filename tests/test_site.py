@@ -145,6 +145,26 @@ def test_widgets_show_their_static_fallback(site):
     assert quiz in pages["10_interview_quickref"].path.read_text(encoding="utf-8")
 
 
+def test_progress_bars_leave_static_pages_but_widget_fallbacks_stay():
+    """A tqdm bar in a notebook is a widget whose text is its first state (0 %): a page drops it;
+    the kit's widgets keep their fallbacks, and printed text that only looks like a bar stays."""
+    import nbformat
+
+    from anomaly_lib.site import static_outputs
+
+    def widget(text):
+        return nbformat.v4.new_output("display_data", data={colab.WIDGET_VIEW: {"model_id": "m"}, "text/plain": text})
+
+    cell = nbformat.v4.new_code_cell("train()")
+    cell.outputs = [widget("epoch 3/60:   0%|          | 0/24 [00:00<?, ?img/s]"), widget("12it [00:03, 4.0it/s]"),
+                    widget("a slider at 3"), nbformat.v4.new_output("stream", text="50%|#####     | 5/10 [00:01<00:01]\n")]
+    notebook = nbformat.v4.new_notebook(cells=[cell, nbformat.v4.new_markdown_cell("text")])
+    static_outputs(notebook)
+    assert [output.get("data", {}).get("text/plain", output.get("text")) for output in cell.outputs] == [
+        "a slider at 3", "50%|#####     | 5/10 [00:01<00:01]\n"]
+    assert colab.WIDGET_VIEW not in cell.outputs[0]["data"]
+
+
 def test_index_and_links_resolve(site):
     out, pages = site
     index = read_page(out / "index.html")
