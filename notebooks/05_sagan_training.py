@@ -53,11 +53,9 @@ from IPython.display import Markdown, display
 from anomaly_lib.colab import enable_widgets
 from anomaly_lib.figures import show_figure
 
+enable_widgets()  # lets the progress bars draw in Colab; does nothing elsewhere
 OUT = Path("outputs") / "05_sagan_training"
 OUT.mkdir(parents=True, exist_ok=True)
-enable_widgets()  # lets the progress bars draw in Colab; does nothing elsewhere
-
-
 
 # %% [markdown]
 # ## 1. Phantom data in the Med-AD layout
