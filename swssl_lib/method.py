@@ -53,9 +53,9 @@ def run_for_comparison(variant: str, data, settings, seed: int, run_dir: Path, d
 
     from .bank import build_feature_bank
     from .data import SWSSLDataset
-    from .evaluate import extract_test_features
+    from .evaluate import extract_test_features, scores_per_image
     from .model import PatchModel, fold_batchnorm
-    from .scoring import patch_map_to_pixels, score_patch_knn, score_reference
+    from .scoring import patch_map_to_pixels
     from .train import fit, patch_loader
 
     values = {**ON_MEDAD, "image_size": settings.image_size, **settings.swssl}
@@ -82,13 +82,14 @@ def run_for_comparison(variant: str, data, settings, seed: int, run_dir: Path, d
     bank = build_feature_bank(folded, full(train), config.patch_size, config.step_size, progress=settings.progress)
     features, _, grid = extract_test_features(folded, full(test), config.patch_size, config.step_size,
                                               progress=settings.progress)
-    scores = score_reference(bank, features, device=device).image_scores.numpy()  # the authors' image score
+    # The image score is the authors' (reference); on a Med-AD split the maps show where it fires:
+    # each window's distance to its nearest normal window (the kit's patch_knn).
+    scorings = ("reference",) if settings.chest_root else ("reference", "patch_knn")
+    scores, patch_maps = scores_per_image(bank, features, grid, scorings, device=device)  # patch_maps (M, rows, cols)
     if settings.chest_root:
-        return OwnTest(scores, np.asarray(test.labels), [str(p) for p in test.paths])
-    # Where it fires: each window's distance to its nearest normal window (the kit's patch_knn),
-    # spread over the pixels it covers. Pixels no window covers count as the least abnormal.
-    patch_maps = score_patch_knn(bank, features, grid=grid, device=device).patch_maps  # (M, rows, cols)
-    return WithMaps(scores, patch_map_to_pixels(patch_maps, grid, uncovered=float(patch_maps.min())))  # (M, H, W)
+        return OwnTest(scores["reference"], np.asarray(test.labels), [str(p) for p in test.paths])
+    # spread over the pixels each window covers; pixels no window covers count as the least abnormal
+    return WithMaps(scores["reference"], patch_map_to_pixels(patch_maps, grid, uncovered=float(patch_maps.min())))
 
 
 METHOD = register(Method(
