@@ -260,15 +260,15 @@ print(f"red pixels (top third of the scale): {red[chosen_abnormal].float().mean(
 # The image AUC beside them answers another question: whether the right *images* score high.
 
 # %%
+from anomaly_lib.compare import load_masks
 from anomaly_lib.figures import add_scale_colourbar
 from anomaly_lib.heatmaps import overlay_heatmap
 from anomaly_lib.metrics import aupro, pixel_auroc
 
 abnormal = [i for i in order if labels[i] == 1]
-masks = {i: plt.imread(DATA / "masks" / Path(test_set.paths[i]).name) > 0 for i in abnormal}  # (64, 64) bool
 _, test_maps = reconstruct(G, images.to(device))  # (N, 1, 64, 64): every test image's map
 test_maps = test_maps[:, 0].cpu().numpy()  # (N, 64, 64)
-test_masks = np.stack([masks.get(i, np.zeros(test_maps.shape[1:], bool)) for i in range(len(images))])  # normals: empty
+test_masks = load_masks(DATA, test_set.paths, images.shape[-1])  # (N, 64, 64) bool, as compare reads them
 localisation = {"image AUC": result.report.auc, "pixel AUROC": pixel_auroc(test_maps, test_masks),
                 "AUPRO (FPR ≤ 0.3)": aupro(test_maps, test_masks)}
 print(f"over {len(images)} test images ({len(abnormal)} with a lesion): "
@@ -284,10 +284,10 @@ fig, axes = plt.subplots(2, len(shown_ids), figsize=(2.6 * len(shown_ids), 5.4),
 for col, i in enumerate(shown_ids):
     k = abnormal.index(i)
     axes[0, col].imshow(images[i, 0], cmap="gray", vmin=-1, vmax=1)
-    axes[0, col].contour(masks[i], levels=[0.5], colors="red", linewidths=1)
+    axes[0, col].contour(test_masks[i], levels=[0.5], colors="red", linewidths=1)
     axes[0, col].set_title(f"score {result.image_scores[i]:.4f}", fontsize=10)
     axes[1, col].imshow(overlay_heatmap(images[i], abnormal_maps[k].cpu(), scale=mask_scale))
-    axes[1, col].contour(masks[i], levels=[0.5], colors="white", linewidths=1)
+    axes[1, col].contour(test_masks[i], levels=[0.5], colors="white", linewidths=1)
 for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])

@@ -51,9 +51,9 @@ from IPython.display import Markdown, display
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
+from anomaly_lib.compare import load_masks
 from anomaly_lib.figures import heatmap_panel, roc_pr_figure, show_figure
 from anomaly_lib.heatmaps import HeatScale
-from anomaly_lib.images import load_grayscale
 from anomaly_lib.metrics import roc_report
 from anomaly_lib.phantoms import make_phantom_dataset
 from swssl_lib import (
@@ -164,8 +164,7 @@ root = make_phantom_dataset(OUT / "phantoms", layout="chest", image_size=SIZE, c
 train_images = read_images(root, "chest", "train", SIZE, progress=False)
 test_images = read_images(root, "chest", "test", SIZE, progress=False)
 labels = np.array(test_images.labels)  # (M,) 0 normal, 1 abnormal
-masks = {i: load_grayscale([root / "masks" / test_images.paths[i].name], SIZE, progress=False)[0] > 127
-         for i in np.flatnonzero(labels == 1)}  # lesion masks of the abnormal test images
+masks = load_masks(root, test_images.paths, SIZE)  # (M, SIZE, SIZE) bool lesion masks; empty for normals
 print("train", tuple(train_images.pixels.shape), "| test", tuple(test_images.pixels.shape),
       f"({labels.sum()} abnormal)")
 
@@ -526,7 +525,7 @@ print("heatmap scale:", one_scale.describe())
 panel = heatmap_panel(test_images.pixels[rows].numpy(), pixel_maps, titles=titles, scale=one_scale,
                       scale_label="patch_knn window score")
 for row, i in enumerate(rows):
-    if i in masks:
+    if masks[i].any():
         panel.axes[2 * row + 1].contour(masks[i], levels=[0.5], colors="yellow", linewidths=1)
 show(panel, "heatmaps")
 
@@ -540,10 +539,9 @@ show(panel, "heatmaps")
 from anomaly_lib.metrics import aupro, pixel_auroc
 
 test_maps = patch_map_to_pixels(knn.patch_maps, grid, uncovered=float(knn.patch_maps.min()))  # (M, H, W)
-test_masks = np.stack([masks.get(i, np.zeros(test_maps.shape[1:], bool)) for i in range(len(labels))])  # normals: empty
-assert test_masks[labels == 0].sum() == 0 and np.isfinite(test_maps).all()
-localisation = {"image AUC (patch_knn)": reports["patch_knn"].auc, "pixel AUROC": pixel_auroc(test_maps, test_masks),
-                "AUPRO (FPR ≤ 0.3)": aupro(test_maps, test_masks)}
+assert masks[labels == 0].sum() == 0 and np.isfinite(test_maps).all()
+localisation = {"image AUC (patch_knn)": reports["patch_knn"].auc, "pixel AUROC": pixel_auroc(test_maps, masks),
+                "AUPRO (FPR ≤ 0.3)": aupro(test_maps, masks)}
 print(f"over {len(labels)} test images ({int(labels.sum())} with a lesion): "
       + ", ".join(f"{name} {value:.3f}" for name, value in localisation.items()))
 
