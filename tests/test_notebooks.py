@@ -249,8 +249,9 @@ def exercise_problems(notebook, name: str, solutions: Path = None) -> list[str]:
     "ipynb_path", [p for p in notebook_params() if p.values[0].stem not in WITHOUT_EXERCISES]
 )
 def test_exercises_with_hidden_solutions(ipynb_path):
-    problems = exercise_problems(jupytext.read(ipynb_path), ipynb_path.name, NOTEBOOKS / colab.SOLUTIONS)
-    calls = {call.group(1) for cell in jupytext.read(ipynb_path).cells if (call := solution_call(cell.source))}
+    notebook = jupytext.read(ipynb_path)
+    problems = exercise_problems(notebook, ipynb_path.name, NOTEBOOKS / colab.SOLUTIONS)
+    calls = {call.group(1) for cell in notebook.cells if (call := solution_call(cell.source))}
     assert calls <= {ipynb_path.name[:2]}, f"{ipynb_path.name} runs another notebook's solutions: {calls}"
     assert not problems, "\n".join(problems)
 
