@@ -78,11 +78,13 @@ def add_run_flags(parser, folder: str, checkpoint_file: str, checkpoint_help: st
     """
     from .cli import add_debug_flag
     from .predictions import add_predict_flags
+    from .runs import PREVIOUS_RUN
 
     parser.add_argument("--checkpoint", help=checkpoint_help)
     parser.add_argument("--resume", action="store_true", help=f"continue from {folder}/{checkpoint_file}")
     parser.add_argument("--overwrite", action="store_true",
-                        help=f"{folder} holds another run: delete its files and start a new run")
+                        help=f"{folder} holds another run: replace it (its files wait in {folder}/{PREVIOUS_RUN}/ "
+                             "until the new run completes, and come back if it fails)")
     parser.add_argument("--allow_overlap", action="store_true",
                         help="run even if an image is listed in a training and a test split (a leak)")
     parser.add_argument("--report_json", help="also write the test report to this JSON file")
