@@ -133,11 +133,16 @@ def _not_a_checkpoint(path: Path, what: str) -> str:
             "(another kind of file, or a damaged or incomplete download)")
 
 
+def non_finite_tensors(state_dict: dict) -> list[str]:
+    """The keys of ``state_dict`` whose floating-point tensor holds a NaN or an infinity."""
+    return [key for key, value in state_dict.items()
+            if torch.is_tensor(value) and value.is_floating_point() and not torch.isfinite(value).all()]
+
+
 def refuse_non_finite_weights(state_dict: dict, path, name: str = "weights") -> None:
     """``CheckpointError`` naming ``path`` when a floating-point tensor of ``state_dict`` holds a NaN or
     infinity: the run that wrote it diverged, and every score from it would be NaN."""
-    broken = [key for key, value in state_dict.items()
-              if torch.is_tensor(value) and value.is_floating_point() and not torch.isfinite(value).all()]
+    broken = non_finite_tensors(state_dict)
     if broken:
         raise CheckpointError(f"{path}: its {name} hold non-finite values (NaN or infinite) in {len(broken)} "
                               f"tensor(s), e.g. {broken[0]}; the run that wrote it diverged: use an earlier checkpoint")

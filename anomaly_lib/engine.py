@@ -45,6 +45,7 @@ from .checkpoints import (
     atomic_save,
     capture_rng_state,
     load_checkpoint_file,
+    non_finite_tensors,
     refuse_non_finite_weights,
     restore_rng_state,
     settings_changed_on_resume,
@@ -207,8 +208,7 @@ class Run:
         """Everything needed to resume, written atomically by rank 0 (the others wait). Weights that
         are no longer finite are never written: training stops instead, naming the last good file."""
         path = Path(path or self.checkpoint_path)
-        broken = [name for name, network in self.networks().items()
-                  if not all(torch.isfinite(p).all() for p in network.state_dict().values() if p.is_floating_point())]
+        broken = [name for name, network in self.networks().items() if non_finite_tensors(network.state_dict())]
         if broken:
             raise TrainingDiverged(f"the weights of {', '.join(broken)} became non-finite by {self.unit_key} "
                                    f"{self.done}; not saved. The last good checkpoint is {self.last_good()}")
