@@ -200,7 +200,7 @@ def run_prepare(args) -> int:
                               args.seed, args.image_size, args.overwrite, args.workers,
                               follow_symlinks=args.follow_symlinks)
     seconds = time.perf_counter() - started
-    print(f"wrote a {args.layout} layout to {args.out} in {seconds:.1f} s")
+    print(f"wrote a {summary.get('layout', args.layout)} layout to {args.out} in {seconds:.1f} s")
     for split, count in summary["counts"].items():
         print(f"  {split:<28} {count:>6} images")
     if summary.get("unused"):
@@ -229,7 +229,7 @@ README_DEMO_FIGURES = {
 README_PALETTE = {"sagan_heatmaps.png", "sagan_roc_pr.png", "sagan_generator.png"}
 def add_compare_command(commands) -> None:
     """The ``compare`` subcommand's flags; the work is in ``anomaly_lib/compare.py``."""
-    from .compare import FAMILIES, SETTINGS_OF_METHODS
+    from .compare import FAMILIES, QUICK_IMAGES, SETTINGS_OF_METHODS
 
     compare = commands.add_parser(
         "compare", help="methods, ablations and baselines over seeds on one split: a table and a figure"
@@ -240,7 +240,11 @@ def add_compare_command(commands) -> None:
                          "sagan-l1-only, sagan-no-codes, swssl, mean-image, pca, autoencoder, knn")
     compare.add_argument("--seeds", type=int, help="training runs per method (default 3)")
     compare.add_argument("--budget", action="append", metavar="METHOD=N",
-                         help="iterations (swssl: epochs); sagan=N applies to every SAGAN variant (repeatable)")
+                         help="iterations (swssl: epochs); sagan=N applies to every SAGAN variant (repeatable); "
+                              "overrides --images for that method")
+    compare.add_argument("--images", type=int, metavar="N",
+                         help="matched budgets: every trained method sees N normal training images (the fewest "
+                              f"iterations or epochs that reach N; --quick: {QUICK_IMAGES})")
     compare.add_argument("--image-size", dest="image_size", type=int, help="side in pixels (default 64)")
     for name in SETTINGS_OF_METHODS:  # --sagan-set, --swssl-set, --autoencoder-set
         compare.add_argument(f"--{name}-set", dest=f"{name}_set", action="append", metavar="KEY=VALUE",
@@ -252,7 +256,7 @@ def add_compare_command(commands) -> None:
                          help="ImageNet weights for knn and swssl (default: yes; --quick: no)")
     compare.add_argument("--device", help="auto (default), cpu, cuda, mps")
     compare.add_argument("--out", default="compare_output", help="output folder (default compare_output)")
-    compare.add_argument("--quick", action="store_true", help="small budgets, random weights, phantoms: minutes on a CPU")
+    compare.add_argument("--quick", action="store_true", help="small networks and matched budgets, random weights, phantoms: minutes on a CPU")
     compare.add_argument("--difficulty", choices=DIFFICULTIES, default="easy",
                          help="the phantoms --quick makes without --medad: easy (default) or subtle")
     compare.add_argument("--progress", action="store_true", help="show progress bars")

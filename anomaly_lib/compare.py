@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -71,7 +71,8 @@ QUICK_METHODS = ("mean-image", "pca", "autoencoder", "knn", "sagan", "sagan-l1-o
 # iterations, SWSSL in epochs). A variant uses its method's budget unless it has its own.
 FAMILIES = {method.name: method for method in METHODS.values()}
 DEFAULT_BUDGETS = {name: method.budget[0] for name, method in FAMILIES.items()}
-QUICK_BUDGETS = {name: method.budget[1] for name, method in FAMILIES.items()}
+# The quick preset's matched budget: every trained method sees this many normal training images.
+QUICK_IMAGES = 4800
 
 
 @dataclass
@@ -82,6 +83,7 @@ class CompareSettings:
     seeds: int = 3
     image_size: int = 64
     budgets: dict = field(default_factory=dict)  # method or "sagan" → iterations (swssl: epochs)
+    images: int = 0  # > 0: every trained method without a budget above sees this many normal images
     # Changes to a method's settings (`Method.setting_types`), one field per method that has some:
     sagan: dict = field(default_factory=dict)  # SaganConfig changes: sizes, lr, batch, schedule
     swssl: dict = field(default_factory=dict)  # SWSSL changes: image_size, patch_size, step_size, backbone, …
@@ -108,19 +110,38 @@ class CompareSettings:
                                  f"{', '.join(method.setting_types)}")
         if self.seeds < 1:
             raise ValueError(f"seeds must be ≥ 1, got {self.seeds}")
+        if self.images < 0:
+            raise ValueError(f"--images must be ≥ 0 (0: each method's own budget), got {self.images}")
 
     def budget(self, method: str) -> int:
         family = METHODS[method].name if method in METHODS else method
         return int(self.budgets.get(method, self.budgets.get(family, DEFAULT_BUDGETS.get(family, 0))))
+
+    def matched(self, n_train_normal: int) -> CompareSettings:
+        """These settings with `images` turned into budgets: each trained method without a budget of
+        its own gets the fewest units (iterations, epochs) that show it `images` normal images."""
+        if not self.images:
+            return self
+        budgets = dict(self.budgets)
+        for method in self.methods:
+            if method not in METHODS or method in self.budgets or METHODS[method].name in self.budgets:
+                continue
+            per_unit = METHODS[method].images_per_unit(self, method, n_train_normal)
+            if per_unit is None:
+                raise ValueError(f"--images cannot set {method}'s budget here (its training images are not "
+                                 f"the split's labeled normals); give --budget {method}=N")
+            budgets[method] = -(-self.images // per_unit)  # ceil: at least `images`
+        return replace(self, budgets=budgets)
 
 
 SETTINGS_OF_METHODS = ("sagan", "swssl", "autoencoder")  # the CompareSettings fields above, each a method's name
 
 
 def quick_settings(**changes) -> CompareSettings:
-    """The `--quick` preset: every method small enough for a CPU, random weights (offline)."""
+    """The `--quick` preset: every method small enough for a CPU, random weights (offline), and
+    matched budgets: each trained method sees `QUICK_IMAGES` normal training images."""
     own = {name: dict(method.compare_quick) for name, method in FAMILIES.items() if name in SETTINGS_OF_METHODS}
-    values = dict(methods=QUICK_METHODS, seeds=3, budgets=dict(QUICK_BUDGETS), **own, pretrained=False)
+    values = dict(methods=QUICK_METHODS, seeds=3, images=QUICK_IMAGES, **own, pretrained=False)
     return CompareSettings(**{**values, **changes})
 
 
@@ -229,7 +250,7 @@ def describe(method: str, settings: CompareSettings) -> dict:
     if method in METHODS:
         trained_on = METHODS[method].trains_on[method]
         trained_on = trained_on(settings) if callable(trained_on) else trained_on
-        return {"trained_on": trained_on, "budget": f"{settings.budget(method)} {METHODS[method].budget[2]}"}
+        return {"trained_on": trained_on, "budget": f"{settings.budget(method)} {METHODS[method].budget[1]}"}
     weights = {"knn": " (ImageNet)" if settings.pretrained else " (random weights)"}.get(method, "")
     extra = {"pca": f", {settings.pca_components} components"}
     return {"trained_on": "labeled normals" + weights + extra.get(method, ""), "budget": "none"}
@@ -276,13 +297,12 @@ def row_label(method: str, settings: CompareSettings) -> str:
 
 
 def images_seen(method: str, settings: CompareSettings, n_train_normal: int) -> int | None:
-    """Normal training images a method's training passes through (None: it does not train).
-
-    A registered method says it itself (``Method.images_seen``).
-    """
-    if method in METHODS and METHODS[method].images_seen is not None:
-        return METHODS[method].images_seen(settings, method, n_train_normal)
-    return None
+    """Normal training images a method's training passes through: its budget times the images of
+    one unit (``Method.images_per_unit``). None: it does not train, or it cannot be known."""
+    if method not in METHODS or METHODS[method].images_per_unit is None:
+        return None
+    per_unit = METHODS[method].images_per_unit(settings, method, n_train_normal)
+    return None if per_unit is None else settings.budget(method) * per_unit
 
 
 def format_difference(paired: PairedDifference) -> str:
@@ -558,6 +578,7 @@ def run_comparison(medad_root, settings: CompareSettings, out_dir, log=print) ->
     data, labels = load_split(medad_root, settings.image_size, settings.progress)
     summary = split_summary(data, labels)
     out_dir = prepare_out_dir(out_dir, settings, summary)
+    settings = settings.matched(summary["train_normal"])  # --images → each trained method's budget
     log(f"split: {summary['train_normal']} labeled normals, {summary['unlabeled']} unlabeled, "
         f"{summary['test_normal']} + {summary['test_abnormal']} test images at {settings.image_size} px; device {device}")
     masks = load_masks(medad_root, data.test_paths, settings.image_size)
@@ -622,7 +643,7 @@ def settings_from_args(args) -> CompareSettings:
         types = FAMILIES[name].setting_types
         given = parse_assignments(getattr(args, f"{name}_set"), types, f"--{name}-set")
         changes[name] = {**getattr(base, name), **given}
-    for name in ("seeds", "image_size", "pca_components", "knn_k", "pretrained", "device"):
+    for name in ("seeds", "images", "image_size", "pca_components", "knn_k", "pretrained", "device"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     changes["chest_root"] = args.chest

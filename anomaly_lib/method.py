@@ -46,13 +46,14 @@ class Method:
     trains_on    variant name → what that variant learns from, in words
     compare      ``compare(variant, data, settings, seed, run_dir, device) -> test scores``,
                  one training run and the scores of the test images (`anomaly_lib.compare`)
-    budget       (default, quick, unit): the training budget a comparison gives it
+    budget       (default, unit): the training budget a comparison gives it unless told otherwise
     setting_types  settings a comparison may change (``--NAME-set key=value``) → their types
     compare_quick  the settings a quick comparison (CPU, minutes) uses
     smoke_flags  the flags that shrink its demo to seconds (``readme-figures --smoke``)
     draw_figures ``draw_figures(folder) -> [paths]``: pictures of the method itself for the README
-    images_seen  ``images_seen(settings, variant, n_train_normal) -> int``: normal training images
-                 one comparison run passes through (the budget in images, to compare budgets)
+    images_per_unit  ``images_per_unit(settings, variant, n_train_normal) -> int | None``: the normal
+                 training images one unit of `budget` passes through (a comparison matches budgets in
+                 images with it); None where it cannot be known
     baseline     True for a simple method every claim must beat (a comparison's paired differences
                  are taken against the best baseline)
     length       the config field that sets how long it trains, in `budget`'s unit ("num_iters", "epochs")
@@ -70,12 +71,12 @@ class Method:
     variants: dict = field(default_factory=dict)
     trains_on: dict = field(default_factory=dict)
     compare: Callable | None = None
-    budget: tuple = (0, 0, "it")
+    budget: tuple = (0, "it")
     setting_types: dict = field(default_factory=dict)
     compare_quick: dict = field(default_factory=dict)
     smoke_flags: tuple = ()
     draw_figures: Callable | None = None
-    images_seen: Callable | None = None
+    images_per_unit: Callable | None = None
     baseline: bool = False
     length: str = "num_iters"
     layout: str = "medad"

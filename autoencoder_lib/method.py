@@ -188,11 +188,11 @@ def describe(settings) -> str:
 METHOD = register(Method(
     name="autoencoder", summary="Convolutional autoencoder: L1 on normals, score |x − AE(x)|",
     config=AutoencoderConfig, main=main, run_files=pixel_method.RUN_FILES, step=autoencoder_step,
-    trains_on={"autoencoder": describe}, compare=run_for_comparison, budget=(5000, 300, "it"), baseline=True,
+    trains_on={"autoencoder": describe}, compare=run_for_comparison, budget=(5000, "it"), baseline=True,
     setting_types={"latent_size": int, "width": int, "batch_size": int, "lr": float}, compare_quick={"width": 16},
     smoke_flags=("--num_iters", "2", "--batch_size", "4", "--width", "4"),
     data_flags=lambda data, run: ["--data_root", data, "--save_dir", run, "--log_step", "1",
                                   "--model_save_step", "1"],
-    images_seen=lambda settings, variant, n_normal: settings.budget(variant) * min(
-        AutoencoderConfig(**settings.autoencoder).batch_size, n_normal),
+    images_per_unit=lambda settings, variant, n_normal: min(AutoencoderConfig(**settings.autoencoder).batch_size,
+                                                            n_normal),
 ))

@@ -104,7 +104,7 @@ METHOD = register(Method(
     name="sagan", summary="Spatial-aware attention GAN: reconstruct normals, score |x − G(x)|",
     config=SaganConfig, main=main, run_files=RUN_FILES, step=sagan_step,
     variants=VARIANTS, trains_on=TRAINS_ON, compare=run_for_comparison,
-    budget=(SaganConfig().num_iters, 300, "it"), setting_types=SETTING_TYPES,
+    budget=(SaganConfig().num_iters, "it"), setting_types=SETTING_TYPES,
     compare_quick=quick_settings(),
     smoke_flags=("--num_iters", "2", "--num_iters_decay", "1", "--batch_size", "4", "--g_conv_dim", "8",
                  "--d_conv_dim", "8", "--g_repeat_num", "1"),
@@ -113,5 +113,5 @@ METHOD = register(Method(
                                   "--log_step", "1", "--model_save_step", "1"],
     draw_figures=draw_figures,
     # each iteration sees a batch of normals (and as many unlabeled and synthetic images)
-    images_seen=lambda settings, variant, n_normal: settings.budget(variant) * SaganConfig(**settings.sagan).batch_size,
+    images_per_unit=lambda settings, variant, n_normal: SaganConfig(**settings.sagan).batch_size,
 ))

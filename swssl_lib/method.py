@@ -95,11 +95,13 @@ def run_for_comparison(variant: str, data, settings, seed: int, run_dir: Path, d
 METHOD = register(Method(
     name="swssl", summary="Sliding-window self-supervised patches: k-NN distance to a bank of normal windows",
     config=TrainConfig, main=main, run_files=RUN_FILES, step=train_step,
-    trains_on={"swssl": trains_on}, compare=run_for_comparison, budget=(100, 3, "ep"),
+    trains_on={"swssl": trains_on}, compare=run_for_comparison, budget=(100, "ep"),
     setting_types=SETTING_TYPES, compare_quick={"batch_size": 32},
     smoke_flags=("--epochs", "1", "--image_size", "96", "--patch_size", "32", "--step_size", "32",
                  "--batch_size", "8"),
-    images_seen=lambda settings, variant, n_normal: settings.budget(variant) * n_normal,  # one patch pair each
+    # an epoch draws one patch pair (and a neighbour) from every normal; a chest folder's own
+    # normals are not counted here
+    images_per_unit=lambda settings, variant, n_normal: None if settings.chest_root else n_normal,
     length="epochs", layout="chest",
     data_flags=lambda data, run: ["--dataset_path", data, "--category", "chest", "--save_dir", run,
                                   "--backbone", "resnet18", "--no-pretrained", "--num_workers", "0"],

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from anomaly_lib.__main__ import main
-from anomaly_lib.compare import CompareSettings, quick_settings, run_comparison
+from anomaly_lib.compare import METHODS, CompareSettings, quick_settings, run_comparison
 from anomaly_lib.phantoms import make_phantom_dataset
 from sagan_lib.method import compare_config
 
@@ -97,6 +97,33 @@ def test_settings_check_names_budgets_and_selection():
         CompareSettings(sagan={"select_on": "test"})
     with pytest.raises(ValueError, match="not methods"):
         CompareSettings(budgets={"sagann": 3})
+    with pytest.raises(ValueError, match="--images must be ≥ 0"):
+        CompareSettings(images=-1)
+
+
+def test_images_match_every_trained_methods_budget():
+    from anomaly_lib.compare import images_seen
+
+    settings = quick_settings()  # sagan batch 16, autoencoder batch 32, swssl one patch pair per normal
+    matched = settings.matched(160)
+    assert settings.budgets == {} and matched.budgets == {"autoencoder": 150, "sagan": 300, "sagan-l1-only": 300, "swssl": 30}
+    assert {images_seen(m, matched, 160) for m in matched.methods if m in METHODS} == {settings.images}
+    odd = CompareSettings(methods=("sagan-l1-only", "swssl", "pca"), images=100).matched(30)
+    assert odd.budgets == {"sagan-l1-only": 7, "swssl": 4}  # the fewest units that reach 100: 112 and 120
+    given = CompareSettings(methods=("sagan-l1-only", "swssl"), images=100, budgets={"sagan": 2}).matched(30)
+    assert given.budgets == {"sagan": 2, "swssl": 4}  # a budget given for the family wins over --images
+    assert CompareSettings(images=0).matched(30).budgets == {}
+    with pytest.raises(ValueError, match="--images cannot set swssl's budget.*--budget swssl=N"):
+        CompareSettings(methods=("swssl",), images=100, chest_root="chest").matched(30)
+
+
+def test_a_comparison_with_images_trains_every_method_on_as_many(medad_root, tmp_path):
+    settings = tiny_settings(methods=("pca", "autoencoder", "sagan-l1-only"), seeds=1, budgets={}, images=8,
+                             autoencoder={"batch_size": 2, "width": 4})
+    result = run_comparison(medad_root, settings, tmp_path / "out", log=lambda *_: None)
+    assert result.settings.budgets == {"autoencoder": 4, "sagan-l1-only": 2}  # batches of 2 and 4
+    assert "autoencoder 8, sagan-l1-only 8; these budgets match." in result.markdown()
+    assert json.loads((tmp_path / "out" / "comparison.json").read_text())["settings"]["images"] == 8
 
 
 def test_sagan_runs_keep_the_schedule_proportions_and_never_select(tmp_path):
