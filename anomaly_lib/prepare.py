@@ -101,6 +101,11 @@ from .runs import LOCK_NAME, RunFolderError, acquire_lock, check_writable, relea
 MARKER = "prepare.json"  # marks a folder as made by prepare, so --overwrite may replace it
 MANIFEST = "manifest.csv"
 LISTED_UNDER = {"prepare medad": "images", "prepare medmnist": "images", "prepare dbt": ""}  # the folder the manifest's files are in
+
+
+def listed_under(settings: dict) -> str:
+    """The folder the manifest's files are in, for a result made with ``settings``."""
+    return "" if settings.get("layout") == "chest" else LISTED_UNDER[settings["command"]]
 MEDAD_SPLITS = tuple(MEDAD_JSON_KEYS)  # train_normal, unlabeled_normal, unlabeled_abnormal, test_*
 LABEL_WORDS = {"0": 0, "1": 1, "normal": 0, "abnormal": 1}
 
@@ -166,7 +171,7 @@ def _is_complete(folder: Path) -> bool:
     file ``manifest.csv`` lists exists."""
     try:
         settings = json.loads((folder / MARKER).read_text())
-        listed = Folder(folder / LISTED_UNDER[settings["command"]])
+        listed = Folder(folder / listed_under(settings))
         if settings["complete"] is not True:
             return False
         with open(folder / MANIFEST, newline="") as file:
@@ -223,7 +228,7 @@ def _remove_leftovers(out_dir: Path) -> None:
 
 def _finish_output(folder: Path, settings: dict, manifest_rows: list[dict]) -> None:
     """Write the manifest, then mark the result complete once every file it lists exists."""
-    listed = [folder / LISTED_UNDER[settings["command"]] / row["file"] for row in manifest_rows]
+    listed = [folder / listed_under(settings) / row["file"] for row in manifest_rows]
     missing = [path for path in listed if not path.is_file()]
     if missing:
         raise FileNotFoundError(f"{len(missing)} of {len(listed)} listed files were not written "

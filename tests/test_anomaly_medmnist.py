@@ -1,14 +1,20 @@
-"""`prepare medmnist` on small MedMNIST-format .npz files written here (nothing downloads)."""
+"""`prepare medmnist` on small MedMNIST-format .npz files written here; downloads come from a server
+this test starts on localhost (nothing reaches the internet)."""
 
+import contextlib
 import csv
+import hashlib
+import http.server
 import json
 import re
+import threading
 import urllib.error
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from anomaly_lib import medmnist
 from anomaly_lib.__main__ import main
 from anomaly_lib.layouts import read_medad, unlabeled_counts
 from anomaly_lib.medmnist import download, medad_lists, prepare_medmnist, read_npz
@@ -103,6 +109,63 @@ def test_offline_download_says_so_in_one_line(tmp_path, monkeypatch):
         download("pneumoniamnist", 30, tmp_path)
 
 
+@contextlib.contextmanager
+def serving(files: dict, truncate=()):
+    """An HTTP server on localhost that serves ``files`` (name → bytes) under /records/files/; a
+    name in ``truncate`` announces its whole length and sends half, then closes."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            name = self.path.split("?")[0].rsplit("/", 1)[-1]
+            if name not in files:
+                self.send_error(404)
+                return
+            body = files[name]
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2] if name in truncate else body)
+            self.close_connection = True
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/records/files"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_download_keeps_only_whole_files_with_medmnists_md5(tmp_path, monkeypatch):
+    body = write_npz(tmp_path / "source.npz").read_bytes()
+    cache = tmp_path / "cache"
+    with serving({"pneumoniamnist_64.npz": body, "breastmnist_128.npz": body},
+                 truncate={"breastmnist_128.npz"}) as record:
+        # the real MD5 of Zenodo's file does not match this made-up file: refused, nothing kept
+        with pytest.raises(ValueError, match=r"pneumoniamnist_64.npz\?download=1 has MD5 .* not MedMNIST's 8f4e"):
+            download("pneumoniamnist", 64, cache, record=record)
+        assert list(cache.iterdir()) == []
+        monkeypatch.setitem(medmnist.MD5, ("pneumoniamnist", 64), hashlib.md5(body).hexdigest())
+        path = download("pneumoniamnist", 64, cache, record=record)
+        assert path == cache / "pneumoniamnist_64.npz" and path.read_bytes() == body
+        assert sorted(p.name for p in cache.iterdir()) == ["pneumoniamnist_64.npz"]
+        with pytest.raises(ConnectionError, match=r"could not download .*breastmnist_128.npz.*IncompleteRead"):
+            download("breastmnist", 128, cache, record=record)  # the connection drops halfway
+        with pytest.raises(ConnectionError, match="the server answered 404 Not Found"):
+            download("chestmnist", 64, cache, record=record)
+        assert sorted(p.name for p in cache.iterdir()) == ["pneumoniamnist_64.npz"]
+    assert download("pneumoniamnist", 64, cache, record=record) == path  # cached: the server is gone
+    summary = prepare_medmnist(path, tmp_path / "medad", train_normal=10)
+    assert summary["counts"]["train_normal"] == 10
+    path.write_bytes(body[:-1])  # a cached file changed since
+    with pytest.raises(ValueError, match=r"pneumoniamnist_64.npz is not MedMNIST's .* delete it"):
+        download("pneumoniamnist", 64, cache, record=record)
+
+
 def test_command_line(tmp_path, capsys, monkeypatch):
     npz = write_npz(tmp_path / "p.npz")
     assert main(["prepare", "medmnist", "--npz", str(npz), "--out", str(tmp_path / "medad"),
@@ -120,3 +183,48 @@ def test_command_line(tmp_path, capsys, monkeypatch):
                  "--out", str(tmp_path / "other")])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "could not download" in err
+
+
+def test_chest_layout_for_swssl(tmp_path, capsys):
+    from anomaly_lib.layouts import read_chest
+
+    npz = write_npz(tmp_path / "p.npz")
+    summary = prepare_medmnist(npz, tmp_path / "chest", layout="chest", test_per_class=3)
+    found = read_chest(tmp_path / "chest")
+    normals = CLASS_COUNTS["train"][0] + CLASS_COUNTS["val"][0]  # every normal: no unlabeled pool to fill
+    assert {split: len(paths) for split, paths in found.items()} == {
+        "train_normal": normals, "test_normal": 3, "test_abnormal": 3} == summary["counts"]
+    assert not (tmp_path / "chest" / "images").exists() and summary["sagan"] is None
+    again = prepare_medmnist(npz, tmp_path / "chest", layout="chest", train_normal=5, overwrite=True)
+    assert again["counts"]["train_normal"] == 5 and len(read_chest(tmp_path / "chest")["train_normal"]) == 5
+    with pytest.raises(ValueError, match=f"--train-normal {normals + 1} is too many.*at most {normals} exist"):
+        prepare_medmnist(npz, tmp_path / "other", layout="chest", train_normal=normals + 1)
+    assert main(["prepare", "medmnist", "--npz", str(npz), "--folder-layout", "chest", "--test-per-class", "2",
+                 "--out", str(tmp_path / "cli")]) == 0
+    out = capsys.readouterr().out
+    assert "wrote a chest (MedMNIST) layout" in out and "test_abnormal" in out
+    assert main(["prepare", "medmnist", "--npz", str(npz), "--test-per-class", "0", "--out", str(tmp_path / "x")]) == 2
+    assert "--test-per-class must be ≥ 1" in capsys.readouterr().err
+
+
+def test_notebooks_get_medmnist_when_it_downloads_and_phantoms_when_not(tmp_path, monkeypatch):
+    from anomaly_lib.medmnist import medmnist_or_phantoms
+
+    body = write_npz(tmp_path / "source.npz").read_bytes()  # 16 px: served as the 28 px file
+    monkeypatch.setitem(medmnist.MD5, ("pneumoniamnist", 28), hashlib.md5(body).hexdigest())
+    counts = {"train_normal": 6, "unlabeled_normal": 4, "unlabeled_abnormal": 3, "test_normal": 2, "test_abnormal": 2}
+    said = []
+    with serving({"pneumoniamnist.npz": body}) as record:
+        root, source = medmnist_or_phantoms(True, tmp_path / "a", "medad", 16, counts, cache=tmp_path / "cache",
+                                            record=record, log=said.append)
+    assert source == "pneumoniamnist at 28 px (MedMNIST, real images)" and said[-1].startswith(f"data: {source}")
+    assert len(read_medad(root)["train_normal"]) == 6
+    said.clear()
+    chest_counts = {"train_normal": 4, "test_normal": 2, "test_abnormal": 2}
+    root, source = medmnist_or_phantoms(True, tmp_path / "b", "chest", 16, chest_counts, cache=tmp_path / "empty",
+                                        record=record, log=said.append)  # the server is gone: offline
+    assert source == "phantoms" and said[0].startswith("MedMNIST could not be downloaded, so this notebook runs "
+                                                       "on phantoms instead: could not download")
+    assert (root / "train" / "0.normal").is_dir()
+    root, source = medmnist_or_phantoms(False, tmp_path / "c", "medad", 16, counts, log=said.append)
+    assert source == "phantoms" and read_medad(root)["test_abnormal"]
