@@ -90,8 +90,8 @@ def npz_name(flag: str, size: int) -> str:
     return f"{flag}.npz" if size == 28 else f"{flag}_{size}.npz"
 
 
-def npz_url(flag: str, size: int, record: str = ZENODO_RECORD) -> str:
-    return f"{record}/{npz_name(flag, size)}?download=1"
+def npz_url(flag: str, size: int, record: str | None = None) -> str:
+    return f"{record or ZENODO_RECORD}/{npz_name(flag, size)}?download=1"
 
 
 def file_md5(path) -> str:
@@ -102,7 +102,7 @@ def file_md5(path) -> str:
     return digest.hexdigest()
 
 
-def download(flag: str, size: int, cache_dir, record: str = ZENODO_RECORD) -> Path:
+def download(flag: str, size: int, cache_dir, record: str | None = None) -> Path:
     """The set's ``.npz`` in ``cache_dir``, downloaded once and checked against MedMNIST's MD5.
 
     Offline, or when the connection drops, a ConnectionError in one line; a file whose MD5 is
@@ -294,7 +294,7 @@ def run(args) -> dict:
 
 def medmnist_or_phantoms(use_medmnist: bool, out_dir, layout: str, image_size: int, counts: dict,
                          phantoms: dict | None = None, flag: str = "pneumoniamnist", test_per_class: int | None = None,
-                         cache="~/.medmnist", record: str = ZENODO_RECORD, log=print) -> tuple[Path, str]:
+                         cache="~/.medmnist", record: str | None = None, log=print) -> tuple[Path, str]:
     """The folder a notebook runs on and what it holds, in words; one line says which.
 
     With ``use_medmnist``: MedMNIST's ``flag`` at the smallest size ≥ ``image_size`` (at most 224),

@@ -65,19 +65,24 @@ OUT.mkdir(parents=True, exist_ok=True)
 # `DEMO_COUNTS`, and lesions enlarged by `DEMO_LESION_SCALE` because, as the demo's code notes, a
 # few hundred CPU iterations are enough to see lesions of that size, while the phantoms' default
 # size needs longer training. Both are printed below; smoke mode uses fewer images.
+#
+# **Real chest X-rays instead:** set `USE_MEDMNIST = True` (on Colab, or any machine online) and the
+# same cells train on PneumoniaMNIST at 64 px (pediatric chest X-rays, normal vs pneumonia; a
+# 20 MB download, checked against MedMNIST's MD5), with the same number of labeled normals. Offline
+# the cell says so and keeps the phantoms. `data/README.md` gives MedMNIST's licence.
 
 # %%
-from anomaly_lib.phantoms import make_phantom_dataset
+from anomaly_lib.medmnist import medmnist_or_phantoms
 from sagan_lib.demo import DEMO_COUNTS, DEMO_LESION_SCALE
 
+USE_MEDMNIST = False  # True: real pediatric chest X-rays (PneumoniaMNIST) when online
 if SMOKE:
     counts = {"train_normal": 24, "unlabeled_normal": 10, "unlabeled_abnormal": 14, "test_normal": 8, "test_abnormal": 8}
 else:
     counts = DEMO_COUNTS
-DATA = make_phantom_dataset(OUT / "phantom_data", "medad", image_size=64, counts=counts, seed=0,
-                            lesion_scale=DEMO_LESION_SCALE)
-print(DATA)
-print(", ".join(f"{split} {count}" for split, count in counts.items()), f"| lesion_scale {DEMO_LESION_SCALE}")
+DATA, SOURCE = medmnist_or_phantoms(USE_MEDMNIST, OUT / "data", "medad", 64, counts,
+                                    phantoms={"lesion_scale": DEMO_LESION_SCALE})
+print(DATA, "| lesion_scale", DEMO_LESION_SCALE if SOURCE == "phantoms" else "(real images: no phantom lesions)")
 
 # %% [markdown]
 # ## 2. The configuration
@@ -108,7 +113,7 @@ RUNS = {  # this notebook's run, by where it runs
                        lr_update_step=1, val_holdout=4),
 }
 RUN_KIND = "smoke mode" if SMOKE else ("GPU" if device.type == "cuda" else "CPU")
-RUN_NAME = "smoke" if SMOKE else "phantoms"
+RUN_NAME = "smoke" if SMOKE else ("phantoms" if SOURCE == "phantoms" else "medmnist")  # one run folder per dataset
 settings = RUNS[RUN_KIND]
 
 columns = {"the authors": {}, "CLI demo": DEMO_CONFIG, **{f"here, {kind}": run for kind, run in RUNS.items()}}

@@ -68,23 +68,28 @@ OUT.mkdir(parents=True, exist_ok=True)
 # below with the time the training took. On a CPU that is a few minutes, on a GPU less; in smoke
 # mode only a few iterations run, so the numbers there are near chance. Re-running the cell resumes
 # from the checkpoint instead of starting over.
+#
+# `USE_MEDMNIST = True` scores real pediatric chest X-rays instead (PneumoniaMNIST at 64 px,
+# downloaded once when online; offline the cell says so and keeps the phantoms). Real images
+# carry no lesion masks, so the localisation metrics of section 6 are then skipped.
 
 # %%
-from anomaly_lib.phantoms import make_phantom_dataset
+from anomaly_lib.medmnist import medmnist_or_phantoms
 from sagan_lib.config import SaganConfig
 from sagan_lib.data import MedADTestSet, MedADTrainSet
 from sagan_lib.demo import DEMO_CONFIG, DEMO_COUNTS, DEMO_LESION_SCALE
 from sagan_lib.train import SaganTrainer
 
+USE_MEDMNIST = False  # True: real pediatric chest X-rays (PneumoniaMNIST) when online
 if SMOKE:
     counts = {"train_normal": 16, "unlabeled_normal": 7, "unlabeled_abnormal": 10, "test_normal": 12, "test_abnormal": 12}
 else:
     counts = DEMO_COUNTS
-DATA = make_phantom_dataset(OUT / "phantoms", "medad", image_size=64, counts=counts, seed=0,
-                            lesion_scale=DEMO_LESION_SCALE)
-print(", ".join(f"{split} {count}" for split, count in counts.items()), f"| lesion_scale {DEMO_LESION_SCALE}")
+DATA, SOURCE = medmnist_or_phantoms(USE_MEDMNIST, OUT / "data", "medad", 64, counts,
+                                    phantoms={"lesion_scale": DEMO_LESION_SCALE})
 
-settings = dict(DEMO_CONFIG, model_save_dir=str(OUT / ("smoke" if SMOKE else "models")))
+models = "smoke" if SMOKE else "models" if SOURCE == "phantoms" else "models_medmnist"  # one run per dataset
+settings = dict(DEMO_CONFIG, model_save_dir=str(OUT / models))
 if SMOKE:
     settings.update(batch_size=4, num_iters=4, num_iters_decay=2, log_step=2, model_save_step=4, lr_update_step=1)
 config = SaganConfig(data_root=str(DATA), sample_dir=str(OUT / "samples"), **settings)
@@ -168,7 +173,7 @@ print(result.report)
 from anomaly_lib.figures import roc_pr_figure
 
 figure = roc_pr_figure(result.labels, result.scores, result.report,
-                       title=f"SAGAN on phantoms ({trainer.iteration} iterations)")
+                       title=f"SAGAN on {SOURCE} ({trainer.iteration} iterations)")
 show_figure(figure, "roc_pr", OUT)
 
 # %% [markdown]
@@ -269,33 +274,36 @@ abnormal = [i for i in order if labels[i] == 1]
 _, test_maps = reconstruct(G, images.to(device))  # (N, 1, 64, 64): every test image's map
 test_maps = test_maps[:, 0].cpu().numpy()  # (N, 64, 64)
 test_masks = load_masks(DATA, test_set.paths, images.shape[-1])  # (N, 64, 64) bool, as compare reads them
-localisation = {"image AUC": result.report.auc, "pixel AUROC": pixel_auroc(test_maps, test_masks),
-                "AUPRO (FPR ≤ 0.3)": aupro(test_maps, test_masks)}
-print(f"over {len(images)} test images ({len(abnormal)} with a lesion): "
-      + ", ".join(f"{name} {value:.3f}" for name, value in localisation.items()))
-assert test_masks[labels == 0].sum() == 0 and all(test_masks[i].any() for i in abnormal)  # negatives and positives as said
+if test_masks is None:  # real images (USE_MEDMNIST): no lesion masks to compare with
+    print("no lesion masks in this dataset, so the maps cannot be scored against lesions here")
+else:
+    localisation = {"image AUC": result.report.auc, "pixel AUROC": pixel_auroc(test_maps, test_masks),
+                    "AUPRO (FPR ≤ 0.3)": aupro(test_maps, test_masks)}
+    print(f"over {len(images)} test images ({len(abnormal)} with a lesion): "
+          + ", ".join(f"{name} {value:.3f}" for name, value in localisation.items()))
+    assert test_masks[labels == 0].sum() == 0 and all(test_masks[i].any() for i in abnormal)  # negatives and positives as said
 
-abnormal_maps = torch.from_numpy(test_maps[abnormal])[:, None]  # (n, 1, 64, 64): the abnormal images' maps
-shown_ids = abnormal[:: max(1, len(abnormal) // 5)][:5]  # spread over the score range, highest first
-shown_maps = abnormal_maps[[abnormal.index(i) for i in shown_ids]].cpu()  # (n, 1, 64, 64)
-mask_scale = shared_scale(result.report.authors_cutoff.threshold, largest=float(shown_maps.max()), centre=False)
-print("overlay scale:", mask_scale.describe())
-fig, axes = plt.subplots(2, len(shown_ids), figsize=(2.6 * len(shown_ids), 5.4), layout="constrained")
-for col, i in enumerate(shown_ids):
-    k = abnormal.index(i)
-    axes[0, col].imshow(images[i, 0], cmap="gray", vmin=-1, vmax=1)
-    axes[0, col].contour(test_masks[i], levels=[0.5], colors="red", linewidths=1)
-    axes[0, col].set_title(f"score {result.image_scores[i]:.4f}", fontsize=10)
-    axes[1, col].imshow(overlay_heatmap(images[i], abnormal_maps[k].cpu(), scale=mask_scale))
-    axes[1, col].contour(test_masks[i], levels=[0.5], colors="white", linewidths=1)
-for ax in axes.flat:
-    ax.set_xticks([])
-    ax.set_yticks([])
-axes[0, 0].set_ylabel("input + true lesion")
-axes[1, 0].set_ylabel("heatmap overlay")
-add_scale_colourbar(fig, axes[1, :], mask_scale, "pixel anomaly |x − G(x)| / 2")
-fig.suptitle("abnormal test images from the highest score (left) down")
-show_figure(fig, "heatmaps_vs_masks", OUT)
+    abnormal_maps = torch.from_numpy(test_maps[abnormal])[:, None]  # (n, 1, 64, 64): the abnormal images' maps
+    shown_ids = abnormal[:: max(1, len(abnormal) // 5)][:5]  # spread over the score range, highest first
+    shown_maps = abnormal_maps[[abnormal.index(i) for i in shown_ids]].cpu()  # (n, 1, 64, 64)
+    mask_scale = shared_scale(result.report.authors_cutoff.threshold, largest=float(shown_maps.max()), centre=False)
+    print("overlay scale:", mask_scale.describe())
+    fig, axes = plt.subplots(2, len(shown_ids), figsize=(2.6 * len(shown_ids), 5.4), layout="constrained")
+    for col, i in enumerate(shown_ids):
+        k = abnormal.index(i)
+        axes[0, col].imshow(images[i, 0], cmap="gray", vmin=-1, vmax=1)
+        axes[0, col].contour(test_masks[i], levels=[0.5], colors="red", linewidths=1)
+        axes[0, col].set_title(f"score {result.image_scores[i]:.4f}", fontsize=10)
+        axes[1, col].imshow(overlay_heatmap(images[i], abnormal_maps[k].cpu(), scale=mask_scale))
+        axes[1, col].contour(test_masks[i], levels=[0.5], colors="white", linewidths=1)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].set_ylabel("input + true lesion")
+    axes[1, 0].set_ylabel("heatmap overlay")
+    add_scale_colourbar(fig, axes[1, :], mask_scale, "pixel anomaly |x − G(x)| / 2")
+    fig.suptitle("abnormal test images from the highest score (left) down")
+    show_figure(fig, "heatmaps_vs_masks", OUT)
 
 # %% [markdown]
 # ## 7. A threshold slider

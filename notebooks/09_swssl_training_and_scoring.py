@@ -55,7 +55,7 @@ from anomaly_lib.compare import load_masks
 from anomaly_lib.figures import heatmap_panel, roc_pr_figure, show_figure
 from anomaly_lib.heatmaps import HeatScale
 from anomaly_lib.metrics import roc_report
-from anomaly_lib.phantoms import make_phantom_dataset
+from anomaly_lib.medmnist import medmnist_or_phantoms
 from swssl_lib import (
     PatchModel,
     SWSSLDataset,
@@ -158,9 +158,17 @@ print(f"this run: {RUN_ON} | resnet18 weights: {WEIGHTS} "
 # `test/1.abnormal`), plus the lesion masks of the abnormal images, which the method never sees; we
 # only use them to judge the heatmaps. `read_images` loads each split as one uint8 array (N, H, W).
 # For training it reads the normal images only.
+#
+# `USE_MEDMNIST = True` runs on real pediatric chest X-rays instead: PneumoniaMNIST at 224 px, its
+# largest size (the set SWSSL's paper uses, shrunk), downloaded once when online and read at this
+# run's side; the same counts of training and test images. Offline the cell says so and keeps the
+# phantoms. Real images have no lesion masks, so the heatmaps then show no outline and section 7's
+# localisation numbers are skipped.
 
 # %%
-root = make_phantom_dataset(OUT / "phantoms", layout="chest", image_size=SIZE, counts=COUNTS, seed=0)
+USE_MEDMNIST = False  # True: real pediatric chest X-rays (PneumoniaMNIST) when online
+root, SOURCE = medmnist_or_phantoms(USE_MEDMNIST, OUT / "data", "chest", SIZE, COUNTS,
+                                    test_per_class=COUNTS["test_normal"])
 train_images = read_images(root, "chest", "train", SIZE, progress=False)
 test_images = read_images(root, "chest", "test", SIZE, progress=False)
 labels = np.array(test_images.labels)  # (M,) 0 normal, 1 abnormal
@@ -494,7 +502,7 @@ from anomaly_lib.published import SWSSL_CHEST_AUC, SWSSL_RUN_NOTES
 print(f"the authors, real chest X-rays: AUC {SWSSL_CHEST_AUC['full model']} % ({SWSSL_RUN_NOTES})")
 for name, report in reports.items():
     scores = (ref if name == "reference" else knn).image_scores.numpy()
-    show(roc_pr_figure(labels, scores, report=report, title=f"SWSSL on chest phantoms: {name} scoring"), f"roc_{name}")
+    show(roc_pr_figure(labels, scores, report=report, title=f"SWSSL on {SOURCE}: {name} scoring"), f"roc_{name}")
 
 # %% [markdown]
 # ## 7. Patch heatmaps
@@ -525,7 +533,7 @@ print("heatmap scale:", one_scale.describe())
 panel = heatmap_panel(test_images.pixels[rows].numpy(), pixel_maps, titles=titles, scale=one_scale,
                       scale_label="patch_knn window score")
 for row, i in enumerate(rows):
-    if masks[i].any():
+    if masks is not None and masks[i].any():  # real images (USE_MEDMNIST) have no masks
         panel.axes[2 * row + 1].contour(masks[i], levels=[0.5], colors="yellow", linewidths=1)
 show(panel, "heatmaps")
 
@@ -539,11 +547,14 @@ show(panel, "heatmaps")
 from anomaly_lib.metrics import aupro, pixel_auroc
 
 test_maps = patch_map_to_pixels(knn.patch_maps, grid, uncovered=float(knn.patch_maps.min()))  # (M, H, W)
-assert masks[labels == 0].sum() == 0 and np.isfinite(test_maps).all()
-localisation = {"image AUC (patch_knn)": reports["patch_knn"].auc, "pixel AUROC": pixel_auroc(test_maps, masks),
-                "AUPRO (FPR ≤ 0.3)": aupro(test_maps, masks)}
-print(f"over {len(labels)} test images ({int(labels.sum())} with a lesion): "
-      + ", ".join(f"{name} {value:.3f}" for name, value in localisation.items()))
+if masks is None:  # real images (USE_MEDMNIST)
+    print("no lesion masks in this dataset, so the maps cannot be scored against lesions here")
+else:
+    assert masks[labels == 0].sum() == 0 and np.isfinite(test_maps).all()
+    localisation = {"image AUC (patch_knn)": reports["patch_knn"].auc,
+                    "pixel AUROC": pixel_auroc(test_maps, masks), "AUPRO (FPR ≤ 0.3)": aupro(test_maps, masks)}
+    print(f"over {len(labels)} test images ({int(labels.sum())} with a lesion): "
+          + ", ".join(f"{name} {value:.3f}" for name, value in localisation.items()))
 
 # %% [markdown]
 # ## 8. The kit's defaults and the authors' `reference` options
