@@ -73,6 +73,9 @@ FAMILIES = {method.name: method for method in METHODS.values()}
 DEFAULT_BUDGETS = {name: method.budget[0] for name, method in FAMILIES.items()}
 # The quick preset's matched budget: every trained method sees this many normal training images.
 QUICK_IMAGES = 4800
+# The side at which --quick draws its phantoms: each method reads them at its own size (most at
+# `image_size`, SWSSL at twice that, so that its windows are small parts of the image).
+QUICK_PHANTOM_SIZE = 128
 
 
 @dataclass
@@ -673,9 +676,11 @@ def _run_claimed(args, settings: CompareSettings, log) -> Comparison:
         if not args.quick:
             raise ValueError("give --medad DIR (a Med-AD folder), or --quick to run on phantoms")
         difficulty = getattr(args, "difficulty", "easy")
-        root = make_phantom_dataset(out_dir / "phantoms", "medad", settings.image_size, DEMO_COUNTS, seed=0,
+        size = max(QUICK_PHANTOM_SIZE, settings.image_size)
+        root = make_phantom_dataset(out_dir / "phantoms", "medad", size, DEMO_COUNTS, seed=0,
                                     lesion_scale=DEMO_LESION_SCALE, difficulty=difficulty)
-        log(f"phantoms: {root} ({difficulty}; the SAGAN demo's counts, lesion_scale {DEMO_LESION_SCALE})")
+        log(f"phantoms: {root} ({difficulty}, drawn at {size} px; the SAGAN demo's counts, lesion_scale "
+            f"{DEMO_LESION_SCALE})")
     comparison = run_comparison(root, settings, out_dir, log=log)
     log("")
     log(comparison.markdown())

@@ -144,7 +144,9 @@ else:
     counts = DEMO_COUNTS
     on_cpu = device.type != "cuda"  # SWSSL only on a GPU here (see above)
     settings = compare.quick_settings(methods=tuple(m for m in compare.QUICK_METHODS if m != "swssl" or not on_cpu))
-DATA, SOURCE = medmnist_or_phantoms(USE_MEDMNIST, OUT / "data", "medad", settings.image_size, counts,
+# drawn (or downloaded) as large as --quick draws them: each method reads them at its own size
+data_size = settings.image_size if SMOKE else max(compare.QUICK_PHANTOM_SIZE, settings.image_size)
+DATA, SOURCE = medmnist_or_phantoms(USE_MEDMNIST, OUT / "data", "medad", data_size, counts,
                                     phantoms={"lesion_scale": DEMO_LESION_SCALE, "difficulty": "subtle"})
 print("methods:", ", ".join(settings.methods))
 matched = settings.matched(counts["train_normal"])  # what run_comparison does: --images → each method's budget

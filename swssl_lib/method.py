@@ -11,8 +11,11 @@ from anomaly_lib.method import Method, register
 from .cli import main
 from .train import RUN_FILES, TrainConfig, train_step
 
-# SWSSL on a Med-AD folder: small patches for small images (the paper: 1024², patch 128, step 32).
-ON_MEDAD = {"patch_size": 32, "step_size": 8, "backbone": "resnet18", "batch_size": 64, "lr": 1e-4}
+# SWSSL on a Med-AD folder reads the images at its own size, twice the others' 64 px, so that a
+# window covers a sixteenth of the image and 6×6 of them tile it (the paper: 1024², patch 128,
+# step 32, 28×28 windows). Its maps are shrunk to the comparison's size for the pixel metrics.
+ON_MEDAD = {"image_size": 128, "patch_size": 32, "step_size": 16, "backbone": "resnet18", "batch_size": 64,
+            "lr": 1e-4}
 SETTING_TYPES = {"image_size": int, "patch_size": int, "step_size": int, "backbone": str, "batch_size": int,
                  "lr": float}
 
@@ -58,7 +61,7 @@ def run_for_comparison(variant: str, data, settings, seed: int, run_dir: Path, d
     from .scoring import patch_map_to_pixels
     from .train import fit, patch_loader
 
-    values = {**ON_MEDAD, "image_size": settings.image_size, **settings.swssl}
+    values = {**ON_MEDAD, **settings.swssl}
     if settings.chest_root:  # the paper's setting on a chest folder, unless changed
         values = {**asdict(TrainConfig()), **settings.swssl}
     size = as_height_width(values["image_size"])
@@ -89,7 +92,9 @@ def run_for_comparison(variant: str, data, settings, seed: int, run_dir: Path, d
     if settings.chest_root:
         return OwnTest(scores["reference"], np.asarray(test.labels), [str(p) for p in test.paths])
     # spread over the pixels each window covers; pixels no window covers count as the least abnormal
-    return WithMaps(scores["reference"], patch_map_to_pixels(patch_maps, grid, uncovered=float(patch_maps.min())))
+    maps = torch.from_numpy(patch_map_to_pixels(patch_maps, grid, uncovered=float(patch_maps.min())))  # (M, H, W)
+    maps = torch.nn.functional.interpolate(maps[:, None], size=as_height_width(settings.image_size), mode="area")
+    return WithMaps(scores["reference"], maps[:, 0].numpy())  # (M, h, w): the other methods' size
 
 
 METHOD = register(Method(

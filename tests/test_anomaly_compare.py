@@ -168,10 +168,11 @@ def test_a_rerun_reuses_finished_runs_and_refuses_other_settings(comparison, med
 
 def test_swssl_on_the_medad_split_and_on_a_chest_folder(medad_root, tmp_path):
     swssl = {"patch_size": 16, "step_size": 8, "batch_size": 8, "backbone": "resnet18"}
-    settings = tiny_settings(methods=("swssl",), seeds=1, budgets={"swssl": 1}, swssl=swssl)
+    settings = tiny_settings(methods=("swssl",), seeds=1, budgets={"swssl": 1}, swssl={**swssl, "image_size": 64})
     same_split = run_comparison(medad_root, settings, tmp_path / "a", log=lambda *_: None)
     assert len(same_split.runs[0].scores) == 12 and same_split.rows()[0]["trained_on"] == "labeled normals"
-    assert set(same_split.runs[0].pixel) == {"pixel_auroc", "aupro"}  # its patch_knn maps met the masks
+    # SWSSL read the split at 64 px, the others at 32: its patch_knn maps, shrunk to 32, met the masks
+    assert set(same_split.runs[0].pixel) == {"pixel_auroc", "aupro"}
     chest = make_phantom_dataset(tmp_path / "chest", "chest", 32, {"train_normal": 8, "test_normal": 3,
                                                                    "test_abnormal": 4}, seed=1)
     own_split = run_comparison(medad_root, tiny_settings(methods=("swssl",), seeds=1, budgets={"swssl": 1},
