@@ -78,6 +78,17 @@ def test_folder_is_read_by_sagan_and_names_its_sources(tmp_path):
     assert np.array_equal(written, np.load(npz)[key][int(index)])
 
 
+
+def test_sagan_trains_on_it_with_its_command_line(tmp_path):
+    from sagan_lib.method import METHOD
+
+    prepare_medmnist(write_npz(tmp_path / "p.npz"), tmp_path / "medad")
+    flags = ["--mode", "train", *map(str, METHOD.data_flags(tmp_path / "medad", tmp_path / "run")),
+             *METHOD.smoke_flags, "--image_size", "32", "--d_repeat_num", "5"]
+    assert METHOD.main(flags) == 0
+    assert (tmp_path / "run" / "last.ckpt").is_file()
+
+
 def test_breastmnist_counts_malignant_as_abnormal(tmp_path):
     splits = read_npz(write_npz(tmp_path / "b.npz"), "breastmnist")
     # in BreastMNIST label 0 is malignant: here the first 20 train images
