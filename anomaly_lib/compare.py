@@ -2,7 +2,7 @@
 
     python -m anomaly_lib compare --quick                    # phantoms, a few minutes on a CPU
     python -m anomaly_lib compare --medad data/RSNA --methods sagan,mean-image,pca,autoencoder,knn \\
-        --seeds 3 --budget sagan=20000 --budget autoencoder=5000 --out results/rsna
+        --seeds 3 --images 320000 --out results/rsna   # matched: 320,000 normal images each
 
 What keeps the numbers honest:
   * every method sees the same split: it fits on the labeled normals `train/0` (SAGAN also

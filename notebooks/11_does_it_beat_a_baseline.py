@@ -421,7 +421,9 @@ display(Markdown(markdown_table([AUTOENCODER_RSNA, *swssl_chest_rows()])))
 # 1. Get the Med-AD benchmark and lay it out as `data/README.md` explains (one folder per
 #    dataset with `images/` and `data.json`); put it in your Google Drive.
 # 2. Runtime → Change runtime type → GPU.
-# 3. Set `RUN_REAL = True` below, point `MEDAD` at one dataset's folder, and choose budgets.
+# 3. Set `RUN_REAL = True` below, point `MEDAD` at one dataset's folder, and choose the budget
+#    (`--images`: the normal training images every trained method sees; 320,000 is SAGAN at
+#    20,000 iterations of 16).
 #    SAGAN's full recipe runs `SaganConfig().num_iters` iterations per seed (printed in
 #    section 5); notebook 05 (section 4) measures how long that takes on your GPU, so you can
 #    pick a budget that fits. Here the k-NN baseline downloads ImageNet weights once.
@@ -433,7 +435,8 @@ MEDAD = Path("/content/drive/MyDrive/medad/RSNA")
 OUT_REAL = Path("/content/drive/MyDrive/anomaly-course-kit/compare_rsna")
 command = ["python", "-m", "anomaly_lib", "compare", "--medad", str(MEDAD), "--out", str(OUT_REAL),
            "--methods", "sagan,sagan-l1-only,mean-image,pca,autoencoder,knn", "--seeds", "3",
-           "--budget", "sagan=20000", "--budget", "autoencoder=5000"]
+           "--images", "320000"]  # every trained method sees 320,000 normal images
+assert int(command[-1]) == 20_000 * SaganConfig().batch_size == 20_000 * 16  # as the text above says
 print("the command:", " ".join(command))
 if RUN_REAL:
     from google.colab import drive
