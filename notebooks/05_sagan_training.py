@@ -67,9 +67,9 @@ OUT.mkdir(parents=True, exist_ok=True)
 # size needs longer training. Both are printed below; smoke mode uses fewer images.
 #
 # **Real chest X-rays instead:** set `USE_MEDMNIST = True` (on Colab, or any machine online) and the
-# same cells train on PneumoniaMNIST at 64 px (pediatric chest X-rays, normal vs pneumonia; a
-# 20 MB download, checked against MedMNIST's MD5), with the same number of labeled normals. Offline
-# the cell says so and keeps the phantoms. `data/README.md` gives MedMNIST's licence.
+# same cells train on PneumoniaMNIST at 64 px (pediatric chest X-rays, normal vs pneumonia;
+# downloaded once and checked against MedMNIST's MD5), with the same number of labeled normals.
+# Offline the cell says so and keeps the phantoms. `data/README.md` gives MedMNIST's licence.
 
 # %%
 from anomaly_lib.medmnist import medmnist_or_phantoms
