@@ -148,6 +148,8 @@ def test_command_line(medad_root, tmp_path, capsys):
     assert "was not made by a comparison" in capsys.readouterr().err
     assert main(["compare", "--out", str(tmp_path / "none")]) == 2
     assert "--medad" in capsys.readouterr().err
+    assert main(["compare", "--medad", str(medad_root), "--images", "-5", "--out", str(tmp_path / "neg")]) == 2
+    assert "--images must be ≥ 0" in capsys.readouterr().err
 
 
 def test_a_rerun_reuses_finished_runs_and_refuses_other_settings(comparison, medad_root, tmp_path):
