@@ -113,8 +113,8 @@ def download(flag: str, size: int, cache_dir, record: str | None = None) -> Path
     path = Path(cache_dir).expanduser() / npz_name(flag, size)
     expected = MD5[flag, size]
     if path.is_file():
-        if file_md5(path) != expected:
-            raise ValueError(f"{path} is not MedMNIST's {path.name} (MD5 {file_md5(path)}, expected {expected}); "
+        if (found := file_md5(path)) != expected:
+            raise ValueError(f"{path} is not MedMNIST's {path.name} (MD5 {found}, expected {expected}); "
                              "delete it to download it again")
         return path
     url = npz_url(flag, size, record)
@@ -226,7 +226,7 @@ def prepare_medmnist(npz, out_dir, flag: str = "pneumoniamnist", ar: float = 0.6
     if flag not in FLAGS:
         raise ValueError(f"--flag {flag!r} is not supported; choose one of {', '.join(FLAGS)}")
     if layout not in LAYOUTS:
-        raise ValueError(f"--layout {layout!r} is not supported; choose one of {', '.join(LAYOUTS)}")
+        raise ValueError(f"--folder-layout {layout!r} is not supported; choose one of {', '.join(LAYOUTS)}")
     if not 0 <= ar <= 1:
         raise ValueError(f"--ar must lie in [0, 1], got {ar}")
     if test_per_class is not None and test_per_class < 1:

@@ -106,6 +106,9 @@ def test_bad_files_get_one_line(tmp_path):
         read_npz(tmp_path / "junk.npz", "pneumoniamnist")
     with pytest.raises(ValueError, match="at most"):
         prepare_medmnist(write_npz(tmp_path / "p.npz"), tmp_path / "out", train_normal=100)
+    with pytest.raises(ValueError, match="--folder-layout 'swssl' is not supported; choose one of medad, chest"):
+        prepare_medmnist(tmp_path / "p.npz", tmp_path / "out", layout="swssl")
+    assert not (tmp_path / "out").exists()
 
 
 def test_offline_download_says_so_in_one_line(tmp_path, monkeypatch):
