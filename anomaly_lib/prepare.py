@@ -101,13 +101,13 @@ from .runs import LOCK_NAME, RunFolderError, acquire_lock, check_writable, relea
 MARKER = "prepare.json"  # marks a folder as made by prepare, so --overwrite may replace it
 MANIFEST = "manifest.csv"
 LISTED_UNDER = {"prepare medad": "images", "prepare medmnist": "images", "prepare dbt": ""}  # the folder the manifest's files are in
+MEDAD_SPLITS = tuple(MEDAD_JSON_KEYS)  # train_normal, unlabeled_normal, unlabeled_abnormal, test_*
+LABEL_WORDS = {"0": 0, "1": 1, "normal": 0, "abnormal": 1}
 
 
 def listed_under(settings: dict) -> str:
     """The folder the manifest's files are in, for a result made with ``settings``."""
     return "" if settings.get("layout") == "chest" else LISTED_UNDER[settings["command"]]
-MEDAD_SPLITS = tuple(MEDAD_JSON_KEYS)  # train_normal, unlabeled_normal, unlabeled_abnormal, test_*
-LABEL_WORDS = {"0": 0, "1": 1, "normal": 0, "abnormal": 1}
 
 
 @dataclass(frozen=True)
