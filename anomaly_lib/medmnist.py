@@ -149,10 +149,11 @@ def download(flag: str, size: int, cache_dir, record: str | None = None) -> Path
     return path
 
 
-def check_flag_and_size(flag: str, size: int) -> None:
+def check_flag_and_size(flag: str, size: int | None = None) -> None:
+    """One line for a set the kit does not know, or (when given) a size MedMNIST does not have."""
     if flag not in FLAGS:
         raise ValueError(f"--flag {flag!r} is not supported; choose one of {', '.join(FLAGS)}")
-    if size not in SIZES:
+    if size is not None and size not in SIZES:
         raise ValueError(f"--size {size} does not exist in MedMNIST; choose one of {', '.join(map(str, SIZES))}")
 
 
@@ -223,8 +224,7 @@ def prepare_medmnist(npz, out_dir, flag: str = "pneumoniamnist", ar: float = 0.6
                      test_per_class: int | None = None) -> dict:
     """Write a Med-AD (or chest-layout) folder from a MedMNIST ``.npz``; returns a summary like
     ``prepare_medad``'s."""
-    if flag not in FLAGS:
-        raise ValueError(f"--flag {flag!r} is not supported; choose one of {', '.join(FLAGS)}")
+    check_flag_and_size(flag)
     if layout not in LAYOUTS:
         raise ValueError(f"--folder-layout {layout!r} is not supported; choose one of {', '.join(LAYOUTS)}")
     if not 0 <= ar <= 1:

@@ -108,6 +108,8 @@ def test_bad_files_get_one_line(tmp_path):
         prepare_medmnist(write_npz(tmp_path / "p.npz"), tmp_path / "out", train_normal=100)
     with pytest.raises(ValueError, match="--folder-layout 'swssl' is not supported; choose one of medad, chest"):
         prepare_medmnist(tmp_path / "p.npz", tmp_path / "out", layout="swssl")
+    with pytest.raises(ValueError, match="--flag 'octmnist' is not supported; choose one of pneumoniamnist, "):
+        prepare_medmnist(tmp_path / "p.npz", tmp_path / "out", flag="octmnist")
     assert not (tmp_path / "out").exists()
 
 
