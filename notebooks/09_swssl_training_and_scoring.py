@@ -162,9 +162,8 @@ print(f"this run: {RUN_ON} | resnet18 weights: {WEIGHTS} "
 # `USE_MEDMNIST = True` runs on real pediatric chest X-rays instead: PneumoniaMNIST (the set SWSSL's
 # paper uses, shrunk) at the first MedMNIST size that reaches this run's side, or its largest, 224 px
 # (the cell prints which), downloaded once when online and read at this run's side; the same counts
-# of training and test images. Offline the cell says so and keeps the
-# phantoms. Real images have no lesion masks, so the heatmaps then show no outline and section 7's
-# localisation numbers are skipped.
+# of training and test images. Offline the cell says so and keeps the phantoms. Real images have no
+# lesion masks, so the heatmaps then show no outline and section 7's localisation numbers are skipped.
 
 # %%
 USE_MEDMNIST = False  # True: real pediatric chest X-rays (PneumoniaMNIST) when online

@@ -120,11 +120,10 @@ for name, changes in sagan_method.VARIANTS.items():
 #
 # One switch, `USE_MEDMNIST`, runs the same comparison on real pediatric chest X-rays
 # (PneumoniaMNIST at the size the phantoms are drawn at, downloaded once; the cell prints which)
-# when the machine is online; offline it says so
-# and keeps the phantoms. On a CPU SWSSL is left out: its training at the matched budget would take
-# this notebook past 15 minutes on two cores (on a GPU it runs, and the README's tables include it).
-# In smoke mode everything is shrunk and nothing is downloaded, to finish in seconds; those numbers
-# only show that the code runs.
+# when the machine is online; offline it says so and keeps the phantoms. On a CPU SWSSL is left
+# out: its training at the matched budget would take this notebook past 15 minutes on two cores (on
+# a GPU it runs, and the README's tables include it). In smoke mode everything is shrunk and nothing
+# is downloaded, to finish in seconds; those numbers only show that the code runs.
 
 # %%
 from anomaly_lib.medad import DEMO_COUNTS, DEMO_LESION_SCALE
