@@ -66,7 +66,7 @@ def test_genuine_nan_still_stops_training_in_float16(medad_root, tmp_path):
     fp16 = trainer(medad_root, tmp_path, amp_dtype="fp16")
     with torch.no_grad():
         # the centre tap: at 32 px conv1 sees a 1×1 map, so a corner tap multiplies only padding, which
-        # some CPU kernels (oneDNN with AVX-512 FP16) skip instead of computing NaN × 0
+        # oneDNN's convolution (torch's choice on some CPUs) skips instead of computing NaN × 0
         fp16.D.conv1.weight[0, 0, 1, 1] = float("nan")
     with pytest.raises(TrainingDiverged, match="non-finite D/loss_real, D/loss_fake.* at iteration 1"):
         fp16.train_step()
